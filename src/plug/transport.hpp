@@ -1,0 +1,93 @@
+// transport.hpp - the one interface every VDE transport ("plug") implements.
+//
+// Theory of operation
+// -------------------
+// A transport moves raw Ethernet frames (no FCS) between this process and a VDE
+// network named by a VNL ("vxvde://234.0.0.1", "null://", ...). It is chosen by
+// the URL scheme through open_transport(). The interface is batch-oriented: one
+// call receives or sends many frames, so that UDP transports can use
+// recvmmsg/sendmmsg and the forwarding engine pays one wake-up per batch.
+//
+// Threading: a transport object is used by one thread at a time (the engine's
+// event loop); it is not internally locked. Its fds are owned by the object and
+// closed by its destructor, which also says goodbye to the network where the
+// protocol has a goodbye (vxvde's leave message).
+//
+// Netns: a transport creates every socket it needs in open(), in the network
+// namespace of the calling thread; recv/send never depend on the caller's netns.
+//
+// Errors: open throws vdestack::Error (EPROTONOSUPPORT for an unknown scheme,
+// EINVAL for bad options, with a message naming the VNL and the key). recv/send
+// never throw; they return a count or -errno for a fatal condition of the link
+// (the peer hung up). Frames that cannot be sent now (full socket buffer) are
+// dropped, like a NIC drops on a full queue.
+#pragma once
+
+#include <sys/types.h>
+
+#include <cstddef>
+#include <memory>
+#include <span>
+#include <string>
+#include <string_view>
+
+namespace vdestack::plug {
+
+// Largest frame a VDE network carries: 9216-byte MTU + Ethernet header + 802.1Q tag
+// (vdeplug4's VDE_ETHBUFSIZE).
+inline constexpr std::size_t kMaxFrame = 9216 + 14 + 4;
+// Smallest frame worth forwarding: an Ethernet header.
+inline constexpr std::size_t kMinFrame = 14;
+
+// A receive slot: the transport writes a frame of at most `cap` bytes at `data`
+// and stores its length in `len`.
+struct FrameBuf {
+    std::byte* data = nullptr;
+    std::size_t cap = 0;
+    std::size_t len = 0;
+};
+
+// A frame to send.
+struct FrameRef {
+    const std::byte* data = nullptr;
+    std::size_t len = 0;
+};
+
+class Transport {
+public:
+    virtual ~Transport() = default;
+    Transport() = default;
+    Transport(const Transport&) = delete;
+    Transport& operator=(const Transport&) = delete;
+
+    // The fds to poll for EPOLLIN: frames may be waiting when any of them is
+    // readable. Valid for the lifetime of the object.
+    [[nodiscard]] virtual std::span<const int> poll_fds() const noexcept = 0;
+
+    // Receives up to bufs.size() frames without blocking. Returns the number of
+    // slots filled (0: nothing waiting now), or -errno if the link is dead.
+    // Datagrams that are not frames for us (wrong header, self-sent, control
+    // messages, runts) are consumed and not counted.
+    virtual ssize_t recv(std::span<FrameBuf> bufs) noexcept = 0;
+
+    // Sends the frames without blocking. Returns how many were consumed (sent
+    // or dropped because the network could not take them now), or -errno if
+    // the link is dead. Frames shorter than kMinFrame are dropped.
+    virtual ssize_t send(std::span<const FrameRef> frames) noexcept = 0;
+
+    // The VNL this transport was opened with (for messages).
+    [[nodiscard]] virtual const std::string& vnl() const noexcept = 0;
+};
+
+struct OpenOptions {
+    std::string descr = "vdestack";  // description shown by switches
+};
+
+// Opens the transport named by `vnl`. Throws vdestack::Error:
+//   EPROTONOSUPPORT  unknown scheme (message names it)
+//   EINVAL           unknown option key or bad value (message names VNL and key)
+//   other errno      from the system call that failed (message names it)
+// Thread-safe (no shared state); sockets are created in the caller's netns.
+std::unique_ptr<Transport> open_transport(std::string_view vnl, const OpenOptions& opts = {});
+
+}  // namespace vdestack::plug
