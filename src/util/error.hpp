@@ -12,13 +12,11 @@
 #include <string>
 #include <system_error>
 
+#include "vdestack/error.hpp"
+
 namespace vdestack {
 
-class Error : public std::system_error {
-public:
-    Error(int err, const std::string& what) : std::system_error(err, std::generic_category(), what) {}
-    [[nodiscard]] int errno_value() const noexcept { return code().value(); }
-};
+using Error = vde::Error;
 
 // Throws Error(err, context) -- the errno text is appended by std::system_error.
 [[noreturn]] inline void fail(int err, const std::string& context) { throw Error(err, context); }

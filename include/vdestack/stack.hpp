@@ -1,0 +1,100 @@
+// vdestack/stack.hpp - the C++ API: a move-only Stack owning a private network
+// namespace whose interface is joined to a VDE network.
+//
+//   vde::Stack s("vxvde://234.0.0.1");          // throws vde::Error
+//   s.run("/bin/ip addr add 10.0.0.50/24 dev vde0"); // stackcmd
+//   vde::Socket fd = s.socket(AF_INET6, SOCK_STREAM);
+//
+// Errors: every operation that fails throws vde::Error (a
+// std::system_error with an errno code) whose what() names the call and the
+// VNL, e.g. "vde_addstack(vxvde://234.0.0.1): ... : No such device". Where a
+// throwing API is not wanted, the *_nothrow forms take a std::error_code&.
+//
+// Thread-safety: a Stack may be shared between threads by reference; its
+// const members are thread-safe. Moving or destroying it must not race with
+// other uses. Sockets are plain kernel fds: use them with any thread, poll,
+// epoll, fork.
+#pragma once
+
+#include <sys/types.h>
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <system_error>
+#include <utility>
+
+#include <unistd.h>
+
+#include "vdestack/error.hpp"
+
+namespace vde {
+
+// A socket fd owned by one object (closed on destruction); release() gives it up.
+class Socket {
+public:
+    Socket() noexcept = default;
+    explicit Socket(int fd) noexcept : fd_(fd) {}
+    Socket(Socket&& o) noexcept : fd_(std::exchange(o.fd_, -1)) {}
+    Socket& operator=(Socket&& o) noexcept {
+        if (this != &o) {
+            reset();
+            fd_ = std::exchange(o.fd_, -1);
+        }
+        return *this;
+    }
+    Socket(const Socket&) = delete;
+    Socket& operator=(const Socket&) = delete;
+    ~Socket() { reset(); }
+    [[nodiscard]] int get() const noexcept { return fd_; }
+    [[nodiscard]] int release() noexcept { return std::exchange(fd_, -1); }
+    explicit operator bool() const noexcept { return fd_ >= 0; }
+    void reset() noexcept {
+        if (fd_ >= 0) ::close(fd_);
+        fd_ = -1;
+    }
+
+private:
+    int fd_ = -1;
+};
+
+struct StackOptions {
+    std::string ifname = "vde0";  // name of the interface joined to the VNL
+};
+
+namespace detail {
+class StackCore;
+}
+
+class VDESTACK_API Stack {
+public:
+    // Creates a stack joined to `vnl` ("" = loopback only). Throws Error.
+    explicit Stack(std::string_view vnl, const StackOptions& opts = {});
+    Stack(Stack&&) noexcept;
+    Stack& operator=(Stack&&) noexcept;
+    Stack(const Stack&) = delete;
+    Stack& operator=(const Stack&) = delete;
+    // Tears the stack down (interface, forwarding, VDE connection).
+    ~Stack();
+
+    // A socket in the stack's namespace. Throws Error (errno of socket(2)).
+    [[nodiscard]] Socket socket(int domain, int type, int protocol = 0) const;
+    [[nodiscard]] Socket socket(int domain, int type, int protocol, std::error_code& ec) const noexcept;
+
+    // Runs ';'-separated commands in the namespace (vde_stackcmd semantics):
+    // returns 0 or the exit status of the first failing command. Throws
+    // Error only when the stack cannot be reached.
+    int run(std::string_view commands) const;
+
+    [[nodiscard]] const std::string& vnl() const noexcept;
+    [[nodiscard]] const std::string& ifname() const noexcept;
+
+    // Low level: the shared core (used by the C shim).
+    [[nodiscard]] detail::StackCore* core() const noexcept { return core_.get(); }
+
+private:
+    std::unique_ptr<detail::StackCore> core_;
+};
+
+}  // namespace vde

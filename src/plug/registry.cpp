@@ -1,0 +1,34 @@
+// registry.cpp - open_transport(): chooses the transport by VNL scheme.
+//
+// Schemes are matched case-sensitively, as vdeplug4 matches plugin file
+// names. An unknown scheme is EPROTONOSUPPORT with a message naming it.
+#include <string>
+
+#include "plug/null.hpp"
+#include "plug/transport.hpp"
+#include "plug/vxvde.hpp"
+#include "util/error.hpp"
+#include "vnl/vnl.hpp"
+
+namespace vdestack::plug {
+
+namespace {
+using Opener = std::unique_ptr<Transport> (*)(std::string_view vnl, std::string_view rest, const OpenOptions&);
+struct Scheme {
+    std::string_view name;
+    Opener open;
+};
+constexpr Scheme kSchemes[] = {
+    {"vxvde", open_vxvde},
+    {"null", open_null},
+};
+}  // namespace
+
+std::unique_ptr<Transport> open_transport(std::string_view vnl, const OpenOptions& opts) {
+    vnl::Locator loc = vnl::split(vnl);
+    for (const Scheme& s : kSchemes)
+        if (s.name == loc.scheme) return s.open(vnl, loc.rest, opts);
+    fail(EPROTONOSUPPORT, std::string(vnl) + ": unknown VNL scheme '" + loc.scheme + "'");
+}
+
+}  // namespace vdestack::plug

@@ -1,0 +1,572 @@
+// vxvde.cpp - the vxvde:// transport: a distributed Ethernet switch over UDP
+// multicast, wire-compatible with vdeplug4 4.0.1's libvdeplug_vxvde.
+//
+// Theory of operation
+// -------------------
+// Every member of a vxvde network (same group, port and VNI) is a switch port.
+// Each datagram is the 8-byte vxvde header (wire/vxvde.hpp) + one Ethernet frame.
+//
+// Sockets (both UDP, nonblocking, CLOEXEC, created in open() in the calling
+// thread's netns, owned by the transport through UniqueFd, closed by its
+// destructor):
+//   multi_  bound to group:port with SO_REUSEADDR (so many processes of one host
+//           can join), member of the group on interface `if` (or the default),
+//           IP_PKTINFO / IPV6_RECVPKTINFO on. Receives multicast only.
+//   uni_    bound to `bind` (default wildcard) on an ephemeral port. EVERY
+//           datagram we send leaves from it, so a peer is identified by (IP,
+//           ephemeral port), and unicast replies to us arrive on it. TTL (IPv4:
+//           IP_TTL and IP_MULTICAST_TTL; IPv6: multicast hops), multicast
+//           interface and multicast loop (on) are set here.
+// poll_fds() = {multi_, uni_}.
+//
+// Learning: every accepted frame records (source MAC, VLAN key 1) -> sender
+// address in a MacTable (mactable.hpp). send() unicasts a frame to the learned
+// sender of its destination MAC when that MAC is unicast and fresh (learned less
+// than expiretime seconds ago); otherwise (group MAC, unknown, stale) it goes to
+// group:port. A datagram that is exactly our header is a "leave": the sender
+// closed, so every entry pointing at it is forgotten. Our destructor sends one.
+//
+// Accept rule (as vdeplug4): all 8 header bytes equal ours (flags 0x08, our VNI,
+// zero reserved bytes) and the frame part is longer than 14 bytes; truncated
+// datagrams (larger than the slot) are dropped.
+//
+// Self-filter: multicast loop is on, so our own multicasts come back on multi_.
+// A datagram on multi_ whose source port is our unicast port and whose source IP
+// is ours is dropped. "Ours" means: IPv4 ipi_spec_dst of the IP_PKTINFO (the
+// local address of the receiving interface, what the kernel picks as source),
+// or our explicit bind address, or any address of this netns; the netns'
+// addresses are read with getifaddrs at open and re-read (at most once per
+// second) when a datagram from our port comes from an unknown address.
+//
+// Batching and limits: recv() drains both sockets with recvmmsg, in batches of
+// at most kBatch (64) datagrams and at most kMaxRounds batches per socket per
+// call (so a flood of rejected datagrams cannot hold the caller forever); the
+// socket read first alternates between calls. Accepted frames are compacted
+// (memcpy) into bufs[0..n); a frame longer than the earlier slot's cap is
+// dropped (callers use equal caps). send() uses one sendmmsg per kBatch frames;
+// EAGAIN/ENOBUFS drop the rest of the call's frames (a full queue drops like a
+// NIC), any other per-message error skips that message. All per-call storage
+// (mmsghdr, iovec, names, control buffers) is preallocated in the object: no
+// allocation on the data path. Default socket buffers are 4 MiB (best effort,
+// SO_RCVBUFFORCE first when privileged); rcvbuf= sets SO_RCVBUF and must work.
+#include "plug/vxvde.hpp"
+
+#include <arpa/inet.h>
+#include <grp.h>
+#include <ifaddrs.h>
+#include <net/if.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <array>
+#include <cerrno>
+#include <chrono>
+#include <climits>
+#include <cstring>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "plug/mactable.hpp"
+#include "util/error.hpp"
+#include "util/fd.hpp"
+#include "vnl/vnl.hpp"
+#include "wire/vxvde.hpp"
+
+namespace vdestack::plug {
+
+namespace {
+
+using wire::VxvdeHeader;
+
+constexpr std::size_t kBatch = 64;       // datagrams per recvmmsg/sendmmsg
+constexpr int kMaxRounds = 16;           // recvmmsg calls per socket per recv()
+constexpr std::uint16_t kVlan = 1;       // vdeplug4 learns with VLAN key 1
+constexpr int kDefaultSockBuf = 4 << 20; // generous default socket buffers
+constexpr std::size_t kEthHeader = 14;
+
+constexpr const char* kDefaultGroup4 = "239.0.0.1";
+constexpr const char* kDefaultGroup6 = "ff05:56de::1";
+constexpr std::uint16_t kDefaultPort = 14789;
+constexpr std::uint32_t kDefaultVni = 1;
+constexpr int kDefaultTtl = 1;
+constexpr std::size_t kDefaultHashSize = 1024;
+constexpr std::int64_t kDefaultExpire = 128;
+
+// Option table in vdeplug4 prefix-priority order.
+constexpr std::string_view kKeys[] = {"v4",       "v6",         "port",   "vni", "grp", "ttl",
+                                      "if",       "hashsize",   "expiretime", "rcvbuf", "bind"};
+
+std::int64_t now_seconds() noexcept {
+    return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::steady_clock::now().time_since_epoch())
+        .count();
+}
+
+[[noreturn]] void bad_value(std::string_view vnl, std::string_view key, std::string_view value) {
+    fail(EINVAL, std::string(vnl) + ": bad value '" + std::string(value) + "' for option '" + std::string(key) + "'");
+}
+
+// A group name or number -> 24-bit id. "" means our effective gid.
+std::uint32_t resolve_gid(const std::string& value, std::string_view key, std::string_view vnl_text) {
+    if (value.empty()) return static_cast<std::uint32_t>(::getegid()) & VxvdeHeader::kMaxVni;
+    if (value[0] >= '0' && value[0] <= '9')
+        return static_cast<std::uint32_t>(vnl::parse_number(value, key, vnl_text, VxvdeHeader::kMaxVni));
+    long hint = ::sysconf(_SC_GETGR_R_SIZE_MAX);
+    std::vector<char> buf(hint > 0 ? static_cast<std::size_t>(hint) : 16384);
+    for (;;) {
+        group gr{};
+        group* res = nullptr;
+        int rc = ::getgrnam_r(value.c_str(), &gr, buf.data(), buf.size(), &res);
+        if (rc == ERANGE && buf.size() < (std::size_t{1} << 20)) {
+            buf.resize(buf.size() * 2);
+            continue;
+        }
+        if (rc != 0 || res == nullptr)
+            fail(EINVAL, std::string(vnl_text) + ": unknown group '" + value + "' for option '" + std::string(key) + "'");
+        return static_cast<std::uint32_t>(gr.gr_gid) & VxvdeHeader::kMaxVni;
+    }
+}
+
+struct Config {
+    PeerAddr group;                     // multicast group:port (the send address)
+    std::uint32_t vni = kDefaultVni;
+    int ttl = kDefaultTtl;
+    unsigned ifindex = 0;
+    std::size_t hashsize = kDefaultHashSize;
+    std::int64_t expire = kDefaultExpire;
+    std::optional<int> rcvbuf;
+    PeerAddr bind;                      // unicast socket address, port 0
+};
+
+Config parse_config(std::string_view vnl_text, std::string_view rest) {
+    const vnl::Parsed p = vnl::parse_ip_style(rest, kKeys, vnl_text);
+    Config c;
+
+    const bool want4 = p.has("v4");
+    const bool want6 = p.has("v6");
+    int family = AF_UNSPEC;
+    if (want4 && !want6) family = AF_INET;
+    if (want6 && !want4) family = AF_INET6;
+
+    std::uint16_t port = kDefaultPort;
+    if (auto v = p.get("port")) {
+        port = static_cast<std::uint16_t>(vnl::parse_number(*v, "port", vnl_text, 65535));
+        if (port == 0) bad_value(vnl_text, "port", *v);
+    }
+
+    // VNI: explicit vni, else grp, else 1. grp also rewrites the group address.
+    std::optional<std::uint32_t> grp;
+    if (auto v = p.get("grp")) grp = resolve_gid(*v, "grp", vnl_text);
+    if (auto v = p.get("vni"))
+        c.vni = resolve_gid(*v, "vni", vnl_text);
+    else if (grp)
+        c.vni = *grp;
+
+    if (auto v = p.get("ttl")) c.ttl = static_cast<int>(vnl::parse_number(*v, "ttl", vnl_text, 255));
+    if (auto v = p.get("hashsize")) {
+        c.hashsize = static_cast<std::size_t>(vnl::parse_number(*v, "hashsize", vnl_text, std::uint64_t{1} << 24));
+        if (c.hashsize == 0) bad_value(vnl_text, "hashsize", *v);
+    }
+    if (auto v = p.get("expiretime")) {
+        c.expire = static_cast<std::int64_t>(vnl::parse_number(*v, "expiretime", vnl_text, std::uint64_t{1} << 40));
+        if (c.expire == 0) c.expire = kDefaultExpire;  // as vdeplug4: <= 0 means default
+    }
+    if (auto v = p.get("rcvbuf")) c.rcvbuf = static_cast<int>(vnl::parse_number(*v, "rcvbuf", vnl_text, INT_MAX));
+    if (auto v = p.get("if")) {
+        c.ifindex = ::if_nametoindex(v->c_str());
+        if (c.ifindex == 0) fail(ENODEV, std::string(vnl_text) + ": unknown interface '" + *v + "'");
+    }
+
+    // The group address: numeric only.
+    std::string addr = p.address;
+    if (addr.size() >= 2 && addr.front() == '[' && addr.back() == ']') addr = addr.substr(1, addr.size() - 2);
+    if (addr.empty()) addr = want6 ? kDefaultGroup6 : kDefaultGroup4;
+    in_addr a4{};
+    in6_addr a6{};
+    if (family != AF_INET6 && ::inet_pton(AF_INET, addr.c_str(), &a4) == 1) {
+        family = AF_INET;
+    } else if (family != AF_INET && ::inet_pton(AF_INET6, addr.c_str(), &a6) == 1) {
+        family = AF_INET6;
+    } else {
+        fail(EINVAL, std::string(vnl_text) + ": bad address '" + addr + "' (a numeric " +
+                         (family == AF_INET ? "IPv4" : family == AF_INET6 ? "IPv6" : "IPv4 or IPv6") +
+                         " multicast address is required)");
+    }
+    auto set_last3 = [](unsigned char* last3, std::uint32_t gid) {
+        last3[0] = static_cast<unsigned char>((gid >> 16) & 0xff);
+        last3[1] = static_cast<unsigned char>((gid >> 8) & 0xff);
+        last3[2] = static_cast<unsigned char>(gid & 0xff);
+    };
+    if (family == AF_INET) {
+        if (!IN_MULTICAST(ntohl(a4.s_addr)))
+            fail(EINVAL, std::string(vnl_text) + ": '" + addr + "' is not a multicast address");
+        if (grp) set_last3(reinterpret_cast<unsigned char*>(&a4.s_addr) + 1, *grp);
+        sockaddr_in sa{};
+        sa.sin_family = AF_INET;
+        sa.sin_port = htons(port);
+        sa.sin_addr = a4;
+        c.group = PeerAddr::from(reinterpret_cast<const sockaddr*>(&sa), sizeof sa);
+    } else {
+        if (!IN6_IS_ADDR_MULTICAST(&a6))
+            fail(EINVAL, std::string(vnl_text) + ": '" + addr + "' is not a multicast address");
+        if (grp) set_last3(a6.s6_addr + 13, *grp);
+        sockaddr_in6 sa{};
+        sa.sin6_family = AF_INET6;
+        sa.sin6_port = htons(port);
+        sa.sin6_addr = a6;
+        // Interface-/link-local groups need the interface as scope.
+        if (IN6_IS_ADDR_MC_LINKLOCAL(&a6) || IN6_IS_ADDR_MC_NODELOCAL(&a6)) sa.sin6_scope_id = c.ifindex;
+        c.group = PeerAddr::from(reinterpret_cast<const sockaddr*>(&sa), sizeof sa);
+    }
+
+    // The unicast socket's address.
+    std::string baddr = p.get("bind").value_or("");
+    if (family == AF_INET) {
+        sockaddr_in sa{};
+        sa.sin_family = AF_INET;
+        sa.sin_addr.s_addr = htonl(INADDR_ANY);
+        if (!baddr.empty() && ::inet_pton(AF_INET, baddr.c_str(), &sa.sin_addr) != 1) bad_value(vnl_text, "bind", baddr);
+        c.bind = PeerAddr::from(reinterpret_cast<const sockaddr*>(&sa), sizeof sa);
+    } else {
+        sockaddr_in6 sa{};
+        sa.sin6_family = AF_INET6;
+        sa.sin6_addr = in6addr_any;
+        if (!baddr.empty() && ::inet_pton(AF_INET6, baddr.c_str(), &sa.sin6_addr) != 1)
+            bad_value(vnl_text, "bind", baddr);
+        if (IN6_IS_ADDR_LINKLOCAL(&sa.sin6_addr)) sa.sin6_scope_id = c.ifindex;
+        c.bind = PeerAddr::from(reinterpret_cast<const sockaddr*>(&sa), sizeof sa);
+    }
+    return c;
+}
+
+template <typename T>
+void set_opt(int fd, int level, int name, const T& value, std::string_view vnl, const char* what) {
+    if (::setsockopt(fd, level, name, &value, sizeof value) != 0)
+        fail_errno(std::string(vnl) + ": setsockopt(" + what + ")");
+}
+
+// Best effort: a big buffer (privileged callers may exceed rmem_max/wmem_max).
+void set_buf_best_effort(int fd, int force_opt, int opt, int bytes) noexcept {
+    if (::setsockopt(fd, SOL_SOCKET, force_opt, &bytes, sizeof bytes) != 0)
+        (void)::setsockopt(fd, SOL_SOCKET, opt, &bytes, sizeof bytes);
+}
+
+UniqueFd udp_socket(int family, std::string_view vnl) {
+    UniqueFd fd(::socket(family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, IPPROTO_UDP));
+    if (!fd) fail_errno(std::string(vnl) + ": socket");
+    return fd;
+}
+
+class VxvdeTransport final : public Transport {
+public:
+    VxvdeTransport(std::string vnl_text, const Config& c);
+    ~VxvdeTransport() override;
+
+    [[nodiscard]] std::span<const int> poll_fds() const noexcept override { return fds_; }
+    ssize_t recv(std::span<FrameBuf> bufs) noexcept override;
+    ssize_t send(std::span<const FrameRef> frames) noexcept override;
+    [[nodiscard]] const std::string& vnl() const noexcept override { return vnl_; }
+
+private:
+    // Receives from socket `which` (0 multi, 1 uni) into bufs[n..); advances n.
+    // Returns 0, or -errno when the socket is dead.
+    int drain(int which, std::span<FrameBuf> bufs, std::size_t& n, std::int64_t now) noexcept;
+    [[nodiscard]] bool is_self(const PeerAddr& from, const msghdr& mh, std::int64_t now) noexcept;
+    [[nodiscard]] bool is_local(const PeerAddr& from) const noexcept;
+    void refresh_local_addrs() noexcept;
+
+    struct alignas(cmsghdr) Control {
+        unsigned char bytes[CMSG_SPACE(sizeof(in_pktinfo)) + CMSG_SPACE(sizeof(in6_pktinfo))];
+    };
+
+    std::string vnl_;
+    UniqueFd multi_;
+    UniqueFd uni_;
+    std::array<int, 2> fds_{-1, -1};
+    std::array<std::byte, VxvdeHeader::kSize> hdr_{};
+    PeerAddr group_;
+    PeerAddr bound_;          // uni_'s address (port = our unicast port)
+    std::uint16_t uniport_ = 0;  // our unicast port, host byte order
+    MacTable table_;
+    std::vector<in_addr> local4_;
+    std::vector<in6_addr> local6_;
+    std::int64_t local_refreshed_ = 0;
+    int first_ = 0;  // socket recv() reads first; alternates
+
+    // recv scratch
+    std::array<mmsghdr, kBatch> rmsg_{};
+    std::array<std::array<iovec, 2>, kBatch> riov_{};
+    std::array<std::array<std::byte, VxvdeHeader::kSize>, kBatch> rhdr_{};
+    std::array<sockaddr_in6, kBatch> rname_{};
+    std::array<Control, kBatch> rctl_{};
+    // send scratch
+    std::array<mmsghdr, kBatch> smsg_{};
+    std::array<std::array<iovec, 2>, kBatch> siov_{};
+    std::array<PeerAddr, kBatch> sname_{};
+};
+
+VxvdeTransport::VxvdeTransport(std::string vnl_text, const Config& c)
+    : vnl_(std::move(vnl_text)), group_(c.group), table_(c.hashsize, c.expire) {
+    const std::string& v = vnl_;
+    const int family = group_.family();
+    wire::write_vxvde_header(hdr_, c.vni);
+    const int one = 1;
+
+    multi_ = udp_socket(family, v);
+    uni_ = udp_socket(family, v);
+    const int mfd = multi_.get();
+    const int ufd = uni_.get();
+
+    // ---- multicast socket: group:port, shared, with packet info
+    set_opt(mfd, SOL_SOCKET, SO_REUSEADDR, one, v, "SO_REUSEADDR");
+    if (family == AF_INET) {
+        set_opt(mfd, IPPROTO_IP, IP_PKTINFO, one, v, "IP_PKTINFO");
+        const int zero = 0;  // only the group we bound to, not every joined group
+        (void)::setsockopt(mfd, IPPROTO_IP, IP_MULTICAST_ALL, &zero, sizeof zero);
+    } else {
+        set_opt(mfd, IPPROTO_IPV6, IPV6_RECVPKTINFO, one, v, "IPV6_RECVPKTINFO");
+    }
+    if (::bind(mfd, group_.get(), group_.len) != 0) fail_errno(v + ": bind(multicast group)");
+    if (family == AF_INET) {
+        ip_mreqn mr{};
+        mr.imr_multiaddr = group_.addr.v4.sin_addr;
+        mr.imr_address.s_addr = htonl(INADDR_ANY);
+        mr.imr_ifindex = static_cast<int>(c.ifindex);
+        set_opt(mfd, IPPROTO_IP, IP_ADD_MEMBERSHIP, mr, v, "IP_ADD_MEMBERSHIP");
+    } else {
+        ipv6_mreq mr{};
+        mr.ipv6mr_multiaddr = group_.addr.v6.sin6_addr;
+        mr.ipv6mr_interface = c.ifindex;
+        set_opt(mfd, IPPROTO_IPV6, IPV6_ADD_MEMBERSHIP, mr, v, "IPV6_ADD_MEMBERSHIP");
+    }
+
+    // ---- unicast socket: every send, and unicast replies
+    if (::bind(ufd, c.bind.get(), c.bind.len) != 0) fail_errno(v + ": bind(unicast)");
+    if (family == AF_INET) {
+        set_opt(ufd, IPPROTO_IP, IP_TTL, c.ttl, v, "IP_TTL");
+        set_opt(ufd, IPPROTO_IP, IP_MULTICAST_TTL, c.ttl, v, "IP_MULTICAST_TTL");
+        set_opt(ufd, IPPROTO_IP, IP_MULTICAST_LOOP, one, v, "IP_MULTICAST_LOOP");
+        if (c.ifindex != 0) {
+            ip_mreqn mr{};
+            mr.imr_ifindex = static_cast<int>(c.ifindex);
+            set_opt(ufd, IPPROTO_IP, IP_MULTICAST_IF, mr, v, "IP_MULTICAST_IF");
+        }
+    } else {
+        set_opt(ufd, IPPROTO_IPV6, IPV6_MULTICAST_HOPS, c.ttl, v, "IPV6_MULTICAST_HOPS");
+        set_opt(ufd, IPPROTO_IPV6, IPV6_MULTICAST_LOOP, one, v, "IPV6_MULTICAST_LOOP");
+        if (c.ifindex != 0) {
+            const int idx = static_cast<int>(c.ifindex);
+            set_opt(ufd, IPPROTO_IPV6, IPV6_MULTICAST_IF, idx, v, "IPV6_MULTICAST_IF");
+        }
+    }
+
+    // ---- buffers
+    if (c.rcvbuf) {
+        set_opt(ufd, SOL_SOCKET, SO_RCVBUF, *c.rcvbuf, v, "SO_RCVBUF");
+        set_opt(mfd, SOL_SOCKET, SO_RCVBUF, *c.rcvbuf, v, "SO_RCVBUF");
+    } else {
+        set_buf_best_effort(ufd, SO_RCVBUFFORCE, SO_RCVBUF, kDefaultSockBuf);
+        set_buf_best_effort(mfd, SO_RCVBUFFORCE, SO_RCVBUF, kDefaultSockBuf);
+    }
+    set_buf_best_effort(ufd, SO_SNDBUFFORCE, SO_SNDBUF, kDefaultSockBuf);
+
+    // ---- our unicast address (the self-filter's port)
+    sockaddr_in6 name{};
+    socklen_t namelen = sizeof name;
+    if (::getsockname(ufd, reinterpret_cast<sockaddr*>(&name), &namelen) != 0) fail_errno(v + ": getsockname");
+    bound_ = PeerAddr::from(reinterpret_cast<const sockaddr*>(&name), namelen);
+    uniport_ = bound_.port();
+
+    refresh_local_addrs();
+    local_refreshed_ = now_seconds();
+    fds_ = {mfd, ufd};
+
+    // Preset the constant parts of the message headers.
+    for (std::size_t i = 0; i < kBatch; i++) {
+        riov_[i][0] = {rhdr_[i].data(), VxvdeHeader::kSize};
+        siov_[i][0] = {hdr_.data(), VxvdeHeader::kSize};
+    }
+}
+
+VxvdeTransport::~VxvdeTransport() {
+    // Leave: the bare header to the group, so peers forget our MACs now.
+    if (uni_) (void)::sendto(uni_.get(), hdr_.data(), hdr_.size(), MSG_DONTWAIT, group_.get(), group_.len);
+}
+
+void VxvdeTransport::refresh_local_addrs() noexcept {
+    ifaddrs* list = nullptr;
+    if (::getifaddrs(&list) != 0) return;
+    try {
+        local4_.clear();
+        local6_.clear();
+        for (ifaddrs* ifa = list; ifa != nullptr; ifa = ifa->ifa_next) {
+            if (ifa->ifa_addr == nullptr) continue;
+            if (ifa->ifa_addr->sa_family == AF_INET) {
+                sockaddr_in sa{};
+                std::memcpy(&sa, ifa->ifa_addr, sizeof sa);
+                local4_.push_back(sa.sin_addr);
+            } else if (ifa->ifa_addr->sa_family == AF_INET6) {
+                sockaddr_in6 sa{};
+                std::memcpy(&sa, ifa->ifa_addr, sizeof sa);
+                local6_.push_back(sa.sin6_addr);
+            }
+        }
+    } catch (...) {  // out of memory: keep what we have
+    }
+    ::freeifaddrs(list);
+}
+
+bool VxvdeTransport::is_local(const PeerAddr& from) const noexcept {
+    if (from.family() == AF_INET) {
+        const in_addr a = from.addr.v4.sin_addr;
+        if (a.s_addr == bound_.addr.v4.sin_addr.s_addr) return true;
+        return std::any_of(local4_.begin(), local4_.end(), [&](const in_addr& l) { return l.s_addr == a.s_addr; });
+    }
+    const in6_addr& a = from.addr.v6.sin6_addr;
+    if (std::memcmp(&a, &bound_.addr.v6.sin6_addr, sizeof a) == 0) return true;
+    return std::any_of(local6_.begin(), local6_.end(),
+                       [&](const in6_addr& l) { return std::memcmp(&l, &a, sizeof a) == 0; });
+}
+
+bool VxvdeTransport::is_self(const PeerAddr& from, const msghdr& mh, std::int64_t now) noexcept {
+    if (!from.valid() || from.port() != uniport_) return false;
+    if (from.family() == AF_INET) {
+        for (cmsghdr* cm = CMSG_FIRSTHDR(&mh); cm != nullptr; cm = CMSG_NXTHDR(const_cast<msghdr*>(&mh), cm)) {
+            if (cm->cmsg_level == IPPROTO_IP && cm->cmsg_type == IP_PKTINFO) {
+                in_pktinfo pi{};
+                std::memcpy(&pi, CMSG_DATA(cm), sizeof pi);
+                if (pi.ipi_spec_dst.s_addr == from.addr.v4.sin_addr.s_addr) return true;
+            }
+        }
+    }
+    if (is_local(from)) return true;
+    // Our port from an address we do not know: maybe one added since open().
+    if (now != local_refreshed_) {
+        local_refreshed_ = now;
+        refresh_local_addrs();
+        return is_local(from);
+    }
+    return false;
+}
+
+int VxvdeTransport::drain(int which, std::span<FrameBuf> bufs, std::size_t& n, std::int64_t now) noexcept {
+    const int fd = fds_[static_cast<std::size_t>(which)];
+    const bool multicast = which == 0;
+    for (int round = 0; round < kMaxRounds && n < bufs.size(); round++) {
+        const std::size_t chunk = std::min(kBatch, bufs.size() - n);
+        for (std::size_t i = 0; i < chunk; i++) {
+            FrameBuf& b = bufs[n + i];
+            riov_[i][1] = {b.data, b.cap};
+            msghdr& mh = rmsg_[i].msg_hdr;
+            mh.msg_name = &rname_[i];
+            mh.msg_namelen = sizeof rname_[i];
+            mh.msg_iov = riov_[i].data();
+            mh.msg_iovlen = 2;
+            mh.msg_control = multicast ? rctl_[i].bytes : nullptr;
+            mh.msg_controllen = multicast ? sizeof rctl_[i].bytes : 0;
+            mh.msg_flags = 0;
+            rmsg_[i].msg_len = 0;
+        }
+        const int r = ::recvmmsg(fd, rmsg_.data(), static_cast<unsigned>(chunk), MSG_DONTWAIT, nullptr);
+        if (r < 0) {
+            const int err = errno;
+            if (err == EINTR) continue;
+            if (err == EBADF || err == ENOTSOCK || err == EFAULT) return -err;
+            return 0;  // EAGAIN: drained; anything else: transient, try next time
+        }
+        std::size_t accepted = 0;
+        for (std::size_t i = 0; i < static_cast<std::size_t>(r); i++) {
+            const msghdr& mh = rmsg_[i].msg_hdr;
+            const std::size_t len = rmsg_[i].msg_len;
+            if ((mh.msg_flags & MSG_TRUNC) != 0 || len < VxvdeHeader::kSize) continue;
+            if (std::memcmp(rhdr_[i].data(), hdr_.data(), VxvdeHeader::kSize) != 0) continue;
+            const PeerAddr from = PeerAddr::from(static_cast<const sockaddr*>(mh.msg_name), mh.msg_namelen);
+            if (len == VxvdeHeader::kSize) {  // leave
+                if (from.valid()) table_.forget_peer(from);
+                continue;
+            }
+            const std::size_t flen = len - VxvdeHeader::kSize;
+            if (flen <= kEthHeader) continue;
+            if (multicast && is_self(from, mh, now)) continue;
+            FrameBuf& dst = bufs[n + accepted];
+            const FrameBuf& src = bufs[n + i];
+            if (&dst != &src) {
+                if (flen > dst.cap) continue;
+                std::memcpy(dst.data, src.data, flen);
+            }
+            dst.len = flen;
+            table_.learn(MacRef(dst.data + 6, 6), from, now, kVlan);
+            accepted++;
+        }
+        n += accepted;
+        if (static_cast<std::size_t>(r) < chunk) return 0;  // socket drained
+    }
+    return 0;
+}
+
+ssize_t VxvdeTransport::recv(std::span<FrameBuf> bufs) noexcept {
+    if (bufs.empty()) return 0;
+    const std::int64_t now = now_seconds();
+    std::size_t n = 0;
+    const int first = first_;
+    first_ ^= 1;
+    for (int k = 0; k < 2; k++) {
+        const int err = drain(first ^ k, bufs, n, now);
+        if (err < 0 && n == 0) return err;
+    }
+    return static_cast<ssize_t>(n);
+}
+
+ssize_t VxvdeTransport::send(std::span<const FrameRef> frames) noexcept {
+    const std::int64_t now = now_seconds();
+    std::size_t i = 0;
+    while (i < frames.size()) {
+        std::size_t cnt = 0;
+        while (i < frames.size() && cnt < kBatch) {
+            const FrameRef& f = frames[i++];
+            if (f.data == nullptr || f.len < kMinFrame) continue;
+            const PeerAddr* to = &group_;
+            if ((std::to_integer<unsigned>(f.data[0]) & 1u) == 0) {
+                if (const PeerAddr* p = table_.lookup(MacRef(f.data, 6), now, kVlan)) to = p;
+            }
+            sname_[cnt] = *to;
+            siov_[cnt][1] = {const_cast<std::byte*>(f.data), f.len};
+            msghdr& mh = smsg_[cnt].msg_hdr;
+            mh.msg_name = &sname_[cnt].addr;
+            mh.msg_namelen = sname_[cnt].len;
+            mh.msg_iov = siov_[cnt].data();
+            mh.msg_iovlen = 2;
+            mh.msg_control = nullptr;
+            mh.msg_controllen = 0;
+            mh.msg_flags = 0;
+            cnt++;
+        }
+        std::size_t pos = 0;
+        int eintr = 0;
+        while (pos < cnt) {
+            const int r = ::sendmmsg(uni_.get(), smsg_.data() + pos, static_cast<unsigned>(cnt - pos), MSG_DONTWAIT);
+            if (r > 0) {
+                pos += static_cast<std::size_t>(r);
+                continue;
+            }
+            const int err = r < 0 ? errno : EIO;
+            if (err == EINTR && ++eintr < 8) continue;
+            if (err == EAGAIN || err == EWOULDBLOCK || err == ENOBUFS)
+                return static_cast<ssize_t>(frames.size());  // queue full: drop the rest
+            if (err == EBADF || err == ENOTSOCK) return -err;
+            pos++;  // this message cannot go (EMSGSIZE, ENETUNREACH, ...): skip it
+        }
+    }
+    return static_cast<ssize_t>(frames.size());
+}
+
+}  // namespace
+
+std::unique_ptr<Transport> open_vxvde(std::string_view vnl, std::string_view rest, const OpenOptions& /*opts*/) {
+    const Config c = parse_config(vnl, rest);
+    return std::make_unique<VxvdeTransport>(std::string(vnl), c);
+}
+
+}  // namespace vdestack::plug

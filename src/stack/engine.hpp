@@ -1,0 +1,88 @@
+// engine.hpp - the forwarding engine of the helper process: one event loop
+// that moves frames between every stack's tap and its VDE transport.
+//
+// Theory of operation
+// -------------------
+// One thread (the helper's main thread, which stays in the caller's original
+// network namespace) waits in one epoll instance on: the control channel,
+// every stack's tap fd and every fd of every stack's transport. So the
+// forwarding of all stacks of a process costs one thread, whatever their
+// number; a stack costs its fds and two hash-map entries.
+//
+// epoll data = (stack id << 2) | kind, kind = control / tap / link; events are
+// resolved through the id map, so a stack removed while events for it are
+// still pending in the same batch is simply not found (no dangling pointer).
+//
+// On a tap event the engine reads frames until EAGAIN or a budget (fairness
+// between stacks; epoll is level-triggered, so the rest comes next round) and
+// hands them to the transport in batches of kBatch. On a link event it asks
+// the transport for batches and writes each frame to the tap. Frame buffers
+// are allocated once (kBatch x kMaxFrame): no allocation per frame, and a
+// frame is copied only by the kernel (tap -> buffer -> socket).
+//
+// A transport that reports a dead link (-errno from recv/send) is taken out
+// of the loop; its stack stays alive (its sockets keep working locally) and
+// the error is remembered for diagnostics. Nothing here throws after start.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "plug/transport.hpp"
+#include "util/fd.hpp"
+
+namespace vdestack::stack {
+
+struct StackEntry {
+    std::uint64_t id = 0;
+    std::string vnl;
+    std::string ifname;
+    UniqueFd netns;  // /proc/thread-self/ns/net of the stack
+    UniqueFd tap;    // invalid for a loopback-only stack
+    std::unique_ptr<plug::Transport> link;
+    int link_error = 0;  // errno that killed the link, 0 while alive
+    std::uint64_t frames_out = 0, frames_in = 0;
+};
+
+class Engine {
+public:
+    static constexpr std::size_t kBatch = 64;
+    static constexpr std::size_t kBudget = 4 * kBatch;  // frames per fd per wake-up
+
+    Engine();  // throws Error
+
+    // Registers the control fd; on_control is called when it is readable (or
+    // hung up) and returns false to stop the loop.
+    void set_control(int fd, std::function<bool()> on_control);
+    // Takes the stack and starts forwarding for it. Throws Error (epoll_ctl).
+    void add(std::unique_ptr<StackEntry> entry);
+    // Stops forwarding and destroys the stack (closes tap, transport, netns).
+    bool remove(std::uint64_t id);
+    [[nodiscard]] StackEntry* find(std::uint64_t id);
+    [[nodiscard]] std::size_t size() const { return stacks_.size(); }
+    void clear();
+
+    // Runs until on_control returns false.
+    void run();
+
+private:
+    enum Kind : std::uint64_t { kControl = 0, kTap = 1, kLink = 2 };
+    void watch(int fd, std::uint64_t id, Kind kind);
+    void drop_link(StackEntry& s, int err);
+    void on_tap(StackEntry& s);
+    void on_link(StackEntry& s);
+
+    UniqueFd epfd_;
+    int control_fd_ = -1;
+    std::function<bool()> on_control_;
+    std::unordered_map<std::uint64_t, std::unique_ptr<StackEntry>> stacks_;
+    std::vector<std::byte> pool_;  // kBatch frames of kMaxFrame bytes
+    std::vector<plug::FrameBuf> bufs_;
+    std::vector<plug::FrameRef> refs_;
+};
+
+}  // namespace vdestack::stack

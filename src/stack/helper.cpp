@@ -1,0 +1,249 @@
+// helper.cpp - the namespace helper process (see helper.hpp).
+#include "stack/helper.hpp"
+
+#include <fcntl.h>
+#include <linux/close_range.h>
+#include <sched.h>
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <array>
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include "plug/transport.hpp"
+#include "stack/cmdline.hpp"
+#include "stack/engine.hpp"
+#include "stack/nsworker.hpp"
+#include "stack/proto.hpp"
+#include "stack/tap.hpp"
+#include "stack/userns.hpp"
+#include "util/error.hpp"
+#include "util/scm.hpp"
+
+namespace vdestack::stack {
+
+namespace {
+
+using proto::Op;
+using proto::Reply;
+using proto::Request;
+
+// Builds the bytes of a Reply with its error text.
+std::vector<std::byte> make_reply(int rval, int err, std::uint64_t id, const std::string& msg) {
+    Reply r;
+    r.rval = rval;
+    r.err = err;
+    r.stack = id;
+    std::size_t len = std::min(msg.size(), proto::kMaxMessage);
+    r.msglen = static_cast<std::uint32_t>(len);
+    std::vector<std::byte> out(sizeof r + len);
+    std::memcpy(out.data(), &r, sizeof r);
+    std::memcpy(out.data() + sizeof r, msg.data(), len);
+    return out;
+}
+
+void send_reply(int fd, int rval, int err, std::uint64_t id, const std::string& msg, int passfd = -1) {
+    auto bytes = make_reply(rval, err, id, msg);
+    std::array<int, 1> fds{passfd};
+    (void)send_with_fds(fd, bytes, passfd >= 0 ? std::span<const int>(fds) : std::span<const int>());
+}
+
+class Helper {
+public:
+    explicit Helper(int channel) : channel_(channel) {}
+
+    int run() {
+        engine_.set_control(channel_, [this] { return on_channel(); });
+        engine_.run();
+        engine_.clear();
+        return 0;
+    }
+
+private:
+    // Reads one request; returns false when the loop must end.
+    bool on_channel() {
+        std::vector<UniqueFd> fds;
+        ssize_t n = recv_with_fds(channel_, buf_, fds, 4);
+        if (n == 0) return false;  // every client is gone
+        if (n < 0) return n == -EMSGSIZE || n == -EAGAIN || n == -EINTR;  // malformed: ignore it
+        if (fds.empty()) return true;  // nowhere to answer
+        Request req;
+        if (static_cast<std::size_t>(n) < sizeof req) {
+            send_reply(fds[0].get(), -1, EPROTO, 0, "malformed request");
+            return true;
+        }
+        std::memcpy(&req, buf_.data(), sizeof req);
+        std::size_t strings = static_cast<std::size_t>(n) - sizeof req;
+        if (req.magic != proto::kMagic || req.version != proto::kVersion ||
+            std::size_t{req.len1} + req.len2 != strings) {
+            send_reply(fds[0].get(), -1, EPROTO, 0, "protocol mismatch between library and helper");
+            return true;
+        }
+        const char* base = reinterpret_cast<const char*>(buf_.data()) + sizeof req;
+        std::string s1(base, req.len1), s2(base + req.len1, req.len2);
+        int reply = fds[0].get();
+        try {
+            switch (req.op) {
+            case Op::AddStack: add_stack(reply, s1, s2); break;
+            case Op::DelStack:
+                engine_.remove(req.stack);
+                send_reply(reply, 0, 0, req.stack, "");
+                break;
+            case Op::MSocket: msocket(reply, req); break;
+            case Op::StackCmd: stackcmd(req, s1, fds); break;
+            case Op::Shutdown: send_reply(reply, 0, 0, 0, ""); return false;
+            default: send_reply(reply, -1, EOPNOTSUPP, 0, "unknown request"); break;
+            }
+        } catch (const Error& e) {
+            send_reply(reply, -1, e.errno_value(), req.stack, e.what());
+        } catch (const std::bad_alloc&) {
+            send_reply(reply, -1, ENOMEM, req.stack, "out of memory");
+        } catch (const std::exception& e) {
+            send_reply(reply, -1, EIO, req.stack, e.what());
+        }
+        return true;
+    }
+
+    StackEntry& stack_of(std::uint64_t id) {
+        StackEntry* s = engine_.find(id);
+        if (s == nullptr) fail(EBADF, "no such stack");
+        return *s;
+    }
+
+    void add_stack(int reply, const std::string& vnl, const std::string& ifname) {
+        auto entry = std::make_unique<StackEntry>();
+        entry->id = next_id_++;
+        entry->vnl = vnl;
+        entry->ifname = ifname;
+        if (!vnl.empty()) {
+            check_ifname(ifname);
+            // Opened here, in the caller's namespace, before the new one exists.
+            entry->link = plug::open_transport(vnl, {"vdestack"});
+        }
+        ns_.run([&] {
+            if (::unshare(CLONE_NEWNET) != 0) fail_errno("unshare(CLONE_NEWNET)");
+            entry->netns = UniqueFd(::open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC));
+            if (!entry->netns) fail_errno("open(/proc/thread-self/ns/net)");
+            if (!vnl.empty()) entry->tap = open_tap(ifname);
+        });
+        std::uint64_t id = entry->id;
+        engine_.add(std::move(entry));
+        send_reply(reply, 0, 0, id, "");
+    }
+
+    void msocket(int reply, const Request& req) {
+        StackEntry& s = stack_of(req.stack);
+        UniqueFd sock;
+        ns_.run([&] {
+            if (::setns(s.netns.get(), CLONE_NEWNET) != 0) fail_errno("setns");
+            sock = UniqueFd(static_cast<int>(::syscall(SYS_socket, req.domain, req.type, req.protocol)));
+            if (!sock) fail_errno("socket");
+        });
+        send_reply(reply, sock.get(), 0, req.stack, "", sock.get());
+    }
+
+    // fds: [reply, stdin?, stdout?, stderr?] as flagged in req.flags bits 0..2.
+    void stackcmd(const Request& req, const std::string& line, std::vector<UniqueFd>& fds) {
+        StackEntry& s = stack_of(req.stack);
+        std::vector<Argv> cmds = split_commands(line);
+        // Everything the runner needs is prepared before fork: after it, only
+        // async-signal-safe calls (the helper is multithreaded).
+        std::vector<std::vector<char*>> argvs;
+        for (auto& argv : cmds) {
+            std::vector<char*> v;
+            for (auto& a : argv) v.push_back(a.data());
+            v.push_back(nullptr);
+            argvs.push_back(std::move(v));
+        }
+        int stdio[3] = {-1, -1, -1};
+        std::size_t k = 1;
+        for (int i = 0; i < 3; i++)
+            if ((req.flags & (1U << i)) && k < fds.size()) stdio[i] = fds[k++].get();
+        auto ok_reply = make_reply(0, 0, req.stack, "");
+        int reply = fds[0].get();
+        int netns = s.netns.get();
+
+        pid_t pid = ::fork();
+        if (pid < 0) fail_errno("fork");
+        if (pid > 0) return;  // the runner answers; SIGCHLD is ignored, so it is reaped
+        // ---- runner child ----
+        ::signal(SIGCHLD, SIG_DFL);
+        ::signal(SIGPIPE, SIG_DFL);
+        sigset_t none;
+        sigemptyset(&none);
+        ::sigprocmask(SIG_SETMASK, &none, nullptr);
+        ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+        int status = 0;
+        if (::setns(netns, CLONE_NEWNET) != 0) status = -1;
+        for (int i = 0; i < 3; i++)
+            if (stdio[i] >= 0) ::dup2(stdio[i], i);
+        if (reply != 3) ::dup2(reply, 3);
+        ::fcntl(3, F_SETFD, FD_CLOEXEC);
+        ::syscall(SYS_close_range, 4U, ~0U, 0U);
+        (void)raise_net_ambient_caps();
+        for (std::size_t i = 0; status == 0 && i < argvs.size(); i++) {
+            pid_t c = ::fork();
+            if (c < 0) {
+                status = -1;
+                break;
+            }
+            if (c == 0) {
+                ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+                ::execv(argvs[i][0], argvs[i].data());
+                ::_exit(2);
+            }
+            int ws = 0;
+            while (::waitpid(c, &ws, 0) < 0 && errno == EINTR) {
+            }
+            // As libvdestack 0.1.2: the exit status; a command killed by a signal counts as 0.
+            status = WIFEXITED(ws) ? WEXITSTATUS(ws) : 0;
+        }
+        Reply r;
+        std::memcpy(&r, ok_reply.data(), sizeof r);
+        r.rval = status;
+        r.err = status < 0 ? EIO : 0;
+        std::memcpy(ok_reply.data(), &r, sizeof r);
+        (void)::send(3, ok_reply.data(), ok_reply.size(), MSG_NOSIGNAL);
+        ::_exit(0);
+    }
+
+    int channel_;
+    Engine engine_;
+    NsWorker ns_;
+    std::uint64_t next_id_ = 1;
+    std::vector<std::byte> buf_ = std::vector<std::byte>(proto::kMaxRequest);
+};
+
+}  // namespace
+
+int helper_main(int channel) {
+    ::signal(SIGPIPE, SIG_IGN);
+    ::signal(SIGCHLD, SIG_IGN);  // stackcmd runners are reaped by the kernel
+    ::signal(SIGINT, SIG_IGN);   // a terminal's ^C is for the program; we follow the channel
+    proto::Hello hello;
+    const char* force = ::getenv("VDESTACK_USERNS");
+    bool userns = ::geteuid() != 0 || (force != nullptr && std::strcmp(force, "1") == 0);
+    try {
+        if (userns) enter_user_namespace();
+    } catch (const Error& e) {
+        hello.err = e.errno_value();
+        std::snprintf(hello.message, sizeof hello.message, "%s", e.what());
+    }
+    hello.userns = userns ? 1 : 0;
+    if (::send(channel, &hello, sizeof hello, MSG_NOSIGNAL) != static_cast<ssize_t>(sizeof hello)) return 1;
+    if (hello.err != 0) return 1;
+    try {
+        Helper h(channel);
+        return h.run();
+    } catch (...) {
+        return 1;
+    }
+}
+
+}  // namespace vdestack::stack

@@ -1,0 +1,21 @@
+// tap.hpp - creating the tap interface of a stack.
+#pragma once
+
+#include <string>
+#include <string_view>
+
+#include "util/fd.hpp"
+
+namespace vdestack::stack {
+
+// Checks an interface name as the kernel would (1..15 bytes, no '/', ':' or
+// blanks, not "." or ".."). Throws Error(EINVAL) naming it.
+void check_ifname(std::string_view ifname);
+
+// Opens /dev/net/tun and creates tap `ifname` (IFF_TAP|IFF_NO_PI) in the
+// calling thread's network namespace. Non-blocking, close-on-exec. The
+// interface starts down. Throws Error (ENOENT/EACCES on /dev/net/tun, EINVAL,
+// EBUSY, EPERM from TUNSETIFF) with context.
+UniqueFd open_tap(const std::string& ifname);
+
+}  // namespace vdestack::stack

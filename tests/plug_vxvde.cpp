@@ -1,0 +1,463 @@
+// plug_vxvde.cpp - the vxvde:// transport (src/plug/vxvde.cpp) and null://
+// (src/plug/null.cpp), run inside the private network namespace that
+// netns_main.cpp sets up (lo up, 224.0.0.0/4 and ff00::/8 routed on lo).
+//
+// Covered: broadcast delivered once and not to the sender; learned unicast
+// replies arrive on the unicast socket and are not seen by third parties; VNI
+// isolation; 1514/9000/9234-byte frames intact; batches larger than the
+// internal batch; leave on destruction; the exact wire bytes (header, leave,
+// runt and bad-header rejection) seen by a plain UDP socket; grp=; IPv6; bad
+// VNLs. All waits are bounded.
+#include <arpa/inet.h>
+#include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <array>
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "plug/null.hpp"
+#include "plug/transport.hpp"
+#include "plug/vxvde.hpp"
+#include "util/error.hpp"
+#include "util/fd.hpp"
+
+namespace {
+
+using namespace std::chrono_literals;
+using vdestack::Error;
+using vdestack::UniqueFd;
+using vdestack::plug::FrameBuf;
+using vdestack::plug::FrameRef;
+using vdestack::plug::kMaxFrame;
+using vdestack::plug::Transport;
+
+using Frame = std::vector<std::byte>;
+using Mac = std::array<std::byte, 6>;
+
+constexpr Mac kBroadcast = {std::byte{0xff}, std::byte{0xff}, std::byte{0xff},
+                            std::byte{0xff}, std::byte{0xff}, std::byte{0xff}};
+
+Mac mac_of(std::uint8_t n) {
+    return {std::byte{0x02}, std::byte{0x00}, std::byte{0x5e}, std::byte{0x10}, std::byte{0x00}, std::byte{n}};
+}
+
+std::unique_ptr<Transport> open(std::string_view vnl) {
+    constexpr std::string_view scheme = "vxvde://";
+    EXPECT_TRUE(vnl.starts_with(scheme));
+    return vdestack::plug::open_vxvde(vnl, vnl.substr(scheme.size()), {});
+}
+
+Frame make_frame(const Mac& dst, const Mac& src, std::size_t len, std::uint8_t seed = 0) {
+    Frame f(len);
+    std::memcpy(f.data(), dst.data(), 6);
+    std::memcpy(f.data() + 6, src.data(), 6);
+    f[12] = std::byte{0x88};  // local experimental ethertype
+    f[13] = std::byte{0xb5};
+    for (std::size_t i = 14; i < len; i++) f[i] = static_cast<std::byte>((i * 7 + seed) & 0xff);
+    return f;
+}
+
+void send_frames(Transport& t, const std::vector<Frame>& frames) {
+    std::vector<FrameRef> refs;
+    for (const Frame& f : frames) refs.push_back({f.data(), f.size()});
+    EXPECT_EQ(t.send(refs), static_cast<ssize_t>(refs.size()));
+}
+
+void send_frame(Transport& t, const Frame& f) { send_frames(t, {f}); }
+
+// Receives frames until `want` arrived or `timeout` passed.
+std::vector<Frame> recv_frames(Transport& t, std::chrono::milliseconds timeout, std::size_t want = SIZE_MAX,
+                               std::size_t slots = 8) {
+    std::vector<Frame> got;
+    std::vector<Frame> storage(slots, Frame(kMaxFrame));
+    std::vector<FrameBuf> bufs(slots);
+    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    while (got.size() < want) {
+        const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+        if (left.count() < 0) break;
+        std::vector<pollfd> pfds;
+        for (int fd : t.poll_fds()) pfds.push_back({fd, POLLIN, 0});
+        if (::poll(pfds.data(), pfds.size(), static_cast<int>(left.count())) <= 0) continue;
+        for (std::size_t i = 0; i < slots; i++) bufs[i] = {storage[i].data(), storage[i].size(), 0};
+        const ssize_t n = t.recv(bufs);
+        EXPECT_GE(n, 0);
+        for (ssize_t i = 0; i < n; i++) {
+            const FrameBuf& b = bufs[static_cast<std::size_t>(i)];
+            got.emplace_back(b.data, b.data + b.len);
+        }
+    }
+    return got;
+}
+
+// Waits until one of t's poll fds is readable; returns which (index) or -1.
+int wait_readable(Transport& t, std::chrono::milliseconds timeout) {
+    auto fds = t.poll_fds();
+    std::vector<pollfd> pfds;
+    for (int fd : fds) pfds.push_back({fd, POLLIN, 0});
+    if (::poll(pfds.data(), pfds.size(), static_cast<int>(timeout.count())) <= 0) return -1;
+    for (std::size_t i = 0; i < pfds.size(); i++)
+        if ((pfds[i].revents & POLLIN) != 0) return static_cast<int>(i);
+    return -1;
+}
+
+bool readable_now(int fd) {
+    pollfd p{fd, POLLIN, 0};
+    return ::poll(&p, 1, 0) == 1 && (p.revents & POLLIN) != 0;
+}
+
+// A plain UDP socket bound to group:port, member of the group (sees what a
+// vdeplug4 peer on this host would see).
+UniqueFd raw_member(const char* group, std::uint16_t port) {
+    UniqueFd fd(::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0));
+    EXPECT_TRUE(fd.valid());
+    int one = 1;
+    EXPECT_EQ(::setsockopt(fd.get(), SOL_SOCKET, SO_REUSEADDR, &one, sizeof one), 0);
+    sockaddr_in sa{};
+    sa.sin_family = AF_INET;
+    sa.sin_port = htons(port);
+    ::inet_pton(AF_INET, group, &sa.sin_addr);
+    EXPECT_EQ(::bind(fd.get(), reinterpret_cast<sockaddr*>(&sa), sizeof sa), 0);
+    ip_mreqn mr{};
+    mr.imr_multiaddr = sa.sin_addr;
+    EXPECT_EQ(::setsockopt(fd.get(), IPPROTO_IP, IP_ADD_MEMBERSHIP, &mr, sizeof mr), 0);
+    return fd;
+}
+
+// One datagram from fd within timeout (empty if none).
+Frame raw_recv(int fd, std::chrono::milliseconds timeout) {
+    pollfd p{fd, POLLIN, 0};
+    if (::poll(&p, 1, static_cast<int>(timeout.count())) != 1) return {};
+    Frame buf(65536);
+    const ssize_t n = ::recv(fd, buf.data(), buf.size(), MSG_DONTWAIT);
+    if (n < 0) return {};
+    buf.resize(static_cast<std::size_t>(n));
+    return buf;
+}
+
+void raw_send(const char* group, std::uint16_t port, const Frame& dgram) {
+    UniqueFd fd(::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0));
+    ASSERT_TRUE(fd.valid());
+    sockaddr_in sa{};
+    sa.sin_family = AF_INET;
+    sa.sin_port = htons(port);
+    ::inet_pton(AF_INET, group, &sa.sin_addr);
+    ASSERT_EQ(::sendto(fd.get(), dgram.data(), dgram.size(), 0, reinterpret_cast<sockaddr*>(&sa), sizeof sa),
+              static_cast<ssize_t>(dgram.size()));
+}
+
+Frame with_header(std::array<std::uint8_t, 8> hdr, const Frame& frame) {
+    Frame d;
+    for (std::uint8_t b : hdr) d.push_back(std::byte{b});
+    d.insert(d.end(), frame.begin(), frame.end());
+    return d;
+}
+
+// ---------------------------------------------------------------------------
+
+TEST(Vxvde, PollFdsAreTwoDistinctSockets) {
+    auto a = open("vxvde://234.0.0.7/port=15000");
+    ASSERT_EQ(a->poll_fds().size(), 2u);
+    EXPECT_GE(a->poll_fds()[0], 0);
+    EXPECT_GE(a->poll_fds()[1], 0);
+    EXPECT_NE(a->poll_fds()[0], a->poll_fds()[1]);
+    EXPECT_EQ(a->vnl(), "vxvde://234.0.0.7/port=15000");
+    std::array<FrameBuf, 0> none{};
+    EXPECT_EQ(a->recv(none), 0);
+    EXPECT_EQ(a->send({}), 0);
+}
+
+TEST(Vxvde, BroadcastReachesPeerOnceAndNotSelf) {
+    auto a = open("vxvde://234.0.0.7/port=15000");
+    auto b = open("vxvde://234.0.0.7/port=15000");
+    const Frame f = make_frame(kBroadcast, mac_of(1), 60);
+    send_frame(*a, f);
+    auto got = recv_frames(*b, 2s, 1);
+    ASSERT_EQ(got.size(), 1u);
+    EXPECT_EQ(got[0], f);
+    EXPECT_TRUE(recv_frames(*b, 300ms).empty()) << "duplicate delivery";
+    // A's own multicast loops back to its multicast socket and is filtered.
+    EXPECT_TRUE(recv_frames(*a, 300ms).empty()) << "sender received its own frame";
+}
+
+TEST(Vxvde, UnicastReplyUsesUnicastSocketAndIsPrivate) {
+    auto a = open("vxvde://234.0.0.7/port=15000");
+    auto b = open("vxvde://234.0.0.7/port=15000");
+    auto c = open("vxvde://234.0.0.7/port=15000");
+    send_frame(*a, make_frame(kBroadcast, mac_of(0xa), 64));  // B and C learn A
+    ASSERT_EQ(recv_frames(*b, 2s, 1).size(), 1u);
+    ASSERT_EQ(recv_frames(*c, 2s, 1).size(), 1u);
+    EXPECT_TRUE(recv_frames(*a, 200ms).empty());  // consumes A's looped copy
+
+    const Frame reply = make_frame(mac_of(0xa), mac_of(0xb), 100, 3);
+    send_frame(*b, reply);
+    // It arrives on A's unicast socket (poll_fds()[1]), not on the multicast one.
+    ASSERT_EQ(wait_readable(*a, 2s), 1);
+    EXPECT_FALSE(readable_now(a->poll_fds()[0]));
+    auto got = recv_frames(*a, 2s, 1);
+    ASSERT_EQ(got.size(), 1u);
+    EXPECT_EQ(got[0], reply);
+    // Nobody else saw it.
+    EXPECT_TRUE(recv_frames(*c, 300ms).empty());
+    EXPECT_TRUE(recv_frames(*b, 100ms).empty());
+
+    // A has learned B from the reply: A -> B is unicast too.
+    const Frame back = make_frame(mac_of(0xb), mac_of(0xa), 80, 4);
+    send_frame(*a, back);
+    ASSERT_EQ(wait_readable(*b, 2s), 1);
+    got = recv_frames(*b, 2s, 1);
+    ASSERT_EQ(got.size(), 1u);
+    EXPECT_EQ(got[0], back);
+    EXPECT_TRUE(recv_frames(*c, 300ms).empty());
+}
+
+TEST(Vxvde, UnknownUnicastGoesToGroup) {
+    auto a = open("vxvde://234.0.0.7/port=15000");
+    auto b = open("vxvde://234.0.0.7/port=15000");
+    const Frame f = make_frame(mac_of(0x77), mac_of(1), 60);
+    send_frame(*a, f);
+    auto got = recv_frames(*b, 2s, 1);
+    ASSERT_EQ(got.size(), 1u);
+    EXPECT_EQ(got[0], f);
+}
+
+TEST(Vxvde, OtherVniIsNotDelivered) {
+    auto a = open("vxvde://234.0.0.7/port=15000");
+    auto d = open("vxvde://234.0.0.7/port=15000/vni=2");
+    send_frame(*d, make_frame(kBroadcast, mac_of(0xd), 60));
+    // The datagram does reach A's multicast socket...
+    ASSERT_EQ(wait_readable(*a, 2s), 0);
+    // ...and is rejected.
+    EXPECT_TRUE(recv_frames(*a, 300ms).empty());
+    // Same VNI still works (sanity).
+    auto b = open("vxvde://234.0.0.7/port=15000/vni=1");
+    const Frame f = make_frame(kBroadcast, mac_of(0xb), 60);
+    send_frame(*b, f);
+    auto got = recv_frames(*a, 2s, 1);
+    ASSERT_EQ(got.size(), 1u);
+    EXPECT_EQ(got[0], f);
+    EXPECT_TRUE(recv_frames(*d, 300ms).empty());
+}
+
+TEST(Vxvde, LargeFramesArriveIntact) {
+    auto a = open("vxvde://234.0.0.7/port=15003");
+    auto b = open("vxvde://234.0.0.7/port=15003");
+    for (std::size_t len : {std::size_t{15}, std::size_t{1514}, std::size_t{9000}, kMaxFrame}) {
+        const Frame f = make_frame(kBroadcast, mac_of(1), len, static_cast<std::uint8_t>(len));
+        send_frame(*a, f);
+        auto got = recv_frames(*b, 2s, 1);
+        ASSERT_EQ(got.size(), 1u) << len;
+        ASSERT_EQ(got[0].size(), len);
+        EXPECT_EQ(std::memcmp(got[0].data(), f.data(), len), 0) << len;
+    }
+    // Unicast, full size, both ways.
+    const Frame big = make_frame(mac_of(1), mac_of(2), 9000, 9);
+    send_frame(*b, big);
+    auto got = recv_frames(*a, 2s, 1);
+    ASSERT_EQ(got.size(), 1u);
+    EXPECT_EQ(got[0], big);
+}
+
+TEST(Vxvde, RuntsAreDroppedBySender) {
+    auto a = open("vxvde://234.0.0.7/port=15004");
+    UniqueFd raw = raw_member("234.0.0.7", 15004);
+    std::vector<Frame> frames = {Frame(13, std::byte{0xff}), Frame(0), make_frame(kBroadcast, mac_of(1), 60)};
+    send_frames(*a, frames);  // consumes all three, sends only the last
+    Frame d = raw_recv(raw.get(), 2s);
+    EXPECT_EQ(d.size(), 8u + 60u);
+    EXPECT_TRUE(raw_recv(raw.get(), 200ms).empty());
+}
+
+TEST(Vxvde, BatchesLargerThanInternalBatch) {
+    auto a = open("vxvde://234.0.0.7/port=15005");
+    auto b = open("vxvde://234.0.0.7/port=15005");
+    std::vector<Frame> frames;
+    for (std::uint8_t i = 0; i < 150; i++) {
+        Frame f = make_frame(kBroadcast, mac_of(1), 100 + i, i);
+        f[14] = std::byte{i};
+        frames.push_back(std::move(f));
+    }
+    send_frames(*a, frames);
+    auto got = recv_frames(*b, 3s, frames.size(), 200);
+    ASSERT_EQ(got.size(), frames.size());
+    for (std::size_t i = 0; i < frames.size(); i++) EXPECT_EQ(got[i], frames[i]) << i;
+}
+
+TEST(Vxvde, LeaveOnDestructionMakesPeersForget) {
+    auto a = open("vxvde://234.0.0.7/port=15006");
+    auto b = open("vxvde://234.0.0.7/port=15006");
+    auto c = open("vxvde://234.0.0.7/port=15006");
+    send_frame(*b, make_frame(kBroadcast, mac_of(0xb), 60));  // A and C learn B
+    ASSERT_EQ(recv_frames(*a, 2s, 1).size(), 1u);
+    ASSERT_EQ(recv_frames(*c, 2s, 1).size(), 1u);
+    EXPECT_TRUE(recv_frames(*b, 200ms).empty());
+
+    const Frame to_b = make_frame(mac_of(0xb), mac_of(0xa), 60);
+    send_frame(*a, to_b);  // unicast to B: C does not see it
+    ASSERT_EQ(recv_frames(*b, 2s, 1).size(), 1u);
+    EXPECT_TRUE(recv_frames(*c, 300ms).empty());
+
+    b.reset();  // sends the leave to the group
+    ASSERT_EQ(wait_readable(*a, 2s), 0);
+    EXPECT_TRUE(recv_frames(*a, 300ms).empty());  // processes the leave; it is no frame
+    EXPECT_TRUE(recv_frames(*c, 300ms).empty());
+
+    send_frame(*a, to_b);  // B forgotten: flooded to the group
+    auto got = recv_frames(*c, 2s, 1);
+    ASSERT_EQ(got.size(), 1u);
+    EXPECT_EQ(got[0], to_b);
+}
+
+TEST(Vxvde, WireFormatSeenByPlainSocket) {
+    UniqueFd raw = raw_member("234.0.0.9", 15007);
+    auto a = open("vxvde://234.0.0.9/port=15007/vni=0xabcdef");
+    const Frame f = make_frame(kBroadcast, mac_of(1), 60);
+    send_frame(*a, f);
+    Frame d = raw_recv(raw.get(), 2s);
+    ASSERT_EQ(d.size(), 68u);
+    EXPECT_EQ(d, with_header({0x08, 0, 0, 0, 0xab, 0xcd, 0xef, 0}, f));
+    a.reset();
+    Frame leave = raw_recv(raw.get(), 2s);
+    EXPECT_EQ(leave, with_header({0x08, 0, 0, 0, 0xab, 0xcd, 0xef, 0}, {}));
+}
+
+TEST(Vxvde, DefaultHeaderAndAcceptRules) {
+    UniqueFd raw = raw_member("234.0.0.10", 15008);
+    auto a = open("vxvde://234.0.0.10/port=15008");
+    send_frame(*a, make_frame(kBroadcast, mac_of(1), 20));
+    Frame d = raw_recv(raw.get(), 2s);
+    ASSERT_EQ(d.size(), 28u);
+    EXPECT_EQ(Frame(d.begin(), d.begin() + 8), with_header({0x08, 0, 0, 0, 0, 0, 1, 0}, {}));
+    EXPECT_TRUE(recv_frames(*a, 200ms).empty());
+
+    const std::array<std::uint8_t, 8> good = {0x08, 0, 0, 0, 0, 0, 1, 0};
+    // A foreign datagram with our exact header is accepted...
+    const Frame f15 = make_frame(kBroadcast, mac_of(5), 15);
+    raw_send("234.0.0.10", 15008, with_header(good, f15));
+    auto got = recv_frames(*a, 2s, 1);
+    ASSERT_EQ(got.size(), 1u);
+    EXPECT_EQ(got[0], f15);
+    // ...but not a 14-byte frame, a bad flag, or nonzero reserved bytes.
+    raw_send("234.0.0.10", 15008, with_header(good, make_frame(kBroadcast, mac_of(5), 14)));
+    raw_send("234.0.0.10", 15008, with_header({0x0c, 0, 0, 0, 0, 0, 1, 0}, make_frame(kBroadcast, mac_of(5), 60)));
+    raw_send("234.0.0.10", 15008, with_header({0x08, 1, 0, 0, 0, 0, 1, 0}, make_frame(kBroadcast, mac_of(5), 60)));
+    raw_send("234.0.0.10", 15008, with_header({0x08, 0, 0, 0, 0, 0, 1, 1}, make_frame(kBroadcast, mac_of(5), 60)));
+    raw_send("234.0.0.10", 15008, Frame(5, std::byte{0x08}));
+    EXPECT_TRUE(recv_frames(*a, 300ms).empty());
+}
+
+TEST(Vxvde, GrpSetsGroupAddressAndVni) {
+    // grp=1000 (0x0003e8): group 239.0.3.232 and VNI 1000.
+    auto a = open("vxvde:///grp=1000/port=15009");
+    auto b = open("vxvde://239.0.3.232/vni=1000/port=15009");
+    const Frame f = make_frame(kBroadcast, mac_of(1), 60);
+    send_frame(*a, f);
+    auto got = recv_frames(*b, 2s, 1);
+    ASSERT_EQ(got.size(), 1u);
+    EXPECT_EQ(got[0], f);
+    // An explicit vni wins over grp's.
+    auto c = open("vxvde:///grp=1000/vni=7/port=15009");
+    send_frame(*c, f);
+    EXPECT_TRUE(recv_frames(*b, 300ms).empty());
+}
+
+TEST(Vxvde, DefaultGroupWorks) {
+    auto a = open("vxvde://");
+    auto b = open("vxvde:///v4");
+    const Frame f = make_frame(kBroadcast, mac_of(1), 60);
+    send_frame(*a, f);
+    auto got = recv_frames(*b, 2s, 1);
+    ASSERT_EQ(got.size(), 1u);
+    EXPECT_EQ(got[0], f);
+}
+
+TEST(Vxvde, Ipv6) {
+    std::unique_ptr<Transport> a;
+    try {
+        a = open("vxvde://ff05::7/port=15010");
+    } catch (const Error& e) {
+        GTEST_SKIP() << "no IPv6 multicast here: " << e.what();
+    }
+    auto b = open("vxvde://ff05::7/port=15010");
+    const Frame f = make_frame(kBroadcast, mac_of(1), 60);
+    send_frame(*a, f);
+    auto got = recv_frames(*b, 2s, 1);
+    ASSERT_EQ(got.size(), 1u);
+    EXPECT_EQ(got[0], f);
+    EXPECT_TRUE(recv_frames(*a, 300ms).empty()) << "IPv6 self-filter";
+    const Frame reply = make_frame(mac_of(1), mac_of(2), 70);
+    send_frame(*b, reply);
+    ASSERT_EQ(wait_readable(*a, 2s), 1);
+    got = recv_frames(*a, 2s, 1);
+    ASSERT_EQ(got.size(), 1u);
+    EXPECT_EQ(got[0], reply);
+}
+
+void expect_error(std::string_view vnl, int err) {
+    try {
+        auto t = open(vnl);
+        ADD_FAILURE() << vnl << ": opened, expected errno " << err;
+    } catch (const Error& e) {
+        EXPECT_EQ(e.code().value(), err) << vnl << ": " << e.what();
+        EXPECT_NE(std::string(e.what()).find(vnl), std::string::npos) << e.what();
+    }
+}
+
+TEST(Vxvde, BadVnls) {
+    expect_error("vxvde://234.0.0.7/nosuchoption=1", EINVAL);
+    expect_error("vxvde://234.0.0.7/port=99999", EINVAL);
+    expect_error("vxvde://234.0.0.7/port=http", EINVAL);
+    expect_error("vxvde://234.0.0.7/port=0", EINVAL);
+    expect_error("vxvde://10.0.0.1", EINVAL);
+    expect_error("vxvde://::1/v6", EINVAL);
+    expect_error("vxvde://not.an.address", EINVAL);
+    expect_error("vxvde://234.0.0.7/v6", EINVAL);
+    expect_error("vxvde://234.0.0.7/ttl=256", EINVAL);
+    expect_error("vxvde://234.0.0.7/vni=16777216", EINVAL);
+    expect_error("vxvde://234.0.0.7/vni=no_such_group_xyz", EINVAL);
+    expect_error("vxvde://234.0.0.7/hashsize=0", EINVAL);
+    expect_error("vxvde://234.0.0.7/bind=nowhere", EINVAL);
+    expect_error("vxvde://234.0.0.7/if=nonexistent0", ENODEV);
+}
+
+TEST(Vxvde, OptionsAccepted) {
+    auto a = open("vxvde://234.0.0.7/port=15011/ttl=3/if=lo/hashsize=16/expiretime=5/rcvbuf=1m/bind=127.0.0.1");
+    auto b = open("vxvde://234.0.0.7/p=15011/i=lo");
+    const Frame f = make_frame(kBroadcast, mac_of(1), 60);
+    send_frame(*a, f);
+    auto got = recv_frames(*b, 2s, 1);
+    ASSERT_EQ(got.size(), 1u);
+    EXPECT_EQ(got[0], f);
+    EXPECT_TRUE(recv_frames(*a, 300ms).empty()) << "self-filter with bind=";
+    const Frame reply = make_frame(mac_of(1), mac_of(2), 60);
+    send_frame(*b, reply);
+    got = recv_frames(*a, 2s, 1);
+    ASSERT_EQ(got.size(), 1u);
+    EXPECT_EQ(got[0], reply);
+}
+
+TEST(Null, DiscardsAndNeverFires) {
+    auto n = vdestack::plug::open_null("null://", "", {});
+    ASSERT_EQ(n->poll_fds().size(), 1u);
+    const Frame f = make_frame(kBroadcast, mac_of(1), 60);
+    std::vector<FrameRef> refs = {{f.data(), f.size()}, {f.data(), 3}};
+    EXPECT_EQ(n->send(refs), 2);
+    EXPECT_FALSE(readable_now(n->poll_fds()[0]));
+    Frame buf(kMaxFrame);
+    std::array<FrameBuf, 1> bufs = {FrameBuf{buf.data(), buf.size(), 0}};
+    EXPECT_EQ(n->recv(bufs), 0);
+    EXPECT_EQ(n->vnl(), "null://");
+    auto m = vdestack::plug::open_null("null://whatever/opt=1", "whatever/opt=1", {});
+    EXPECT_EQ(m->send(refs), 2);
+}
+
+}  // namespace

@@ -1,0 +1,24 @@
+// vdestack_helper.cpp - entry point of the namespace helper process that
+// libvdestack spawns (one per client process). Not meant to be run by hand:
+// it expects the protocol channel on fd 3 (see src/stack/helper.hpp).
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <cstdio>
+
+#include "stack/helper.hpp"
+#include "stack/proto.hpp"
+
+int main() {
+    struct stat st {};
+    if (::fstat(vdestack::proto::kChannelFd, &st) != 0 || !S_ISSOCK(st.st_mode)) {
+        std::fprintf(stderr, "vdestack-helper: internal program of libvdestack, not meant to be run by hand\n");
+        return 2;
+    }
+    // Nothing but the channel (and stdio, /dev/null) may stay open in here.
+    ::syscall(SYS_close_range, 4U, ~0U, 0U);
+    ::fcntl(vdestack::proto::kChannelFd, F_SETFD, FD_CLOEXEC);
+    return vdestack::stack::helper_main(vdestack::proto::kChannelFd);
+}
