@@ -43,15 +43,15 @@ void Engine::drop_link(StackEntry& s, int err) {
     s.link.reset();
 }
 
-bool Engine::remove(std::uint64_t id) {
+std::unique_ptr<StackEntry> Engine::remove(std::uint64_t id) {
     auto it = stacks_.find(id);
-    if (it == stacks_.end()) return false;
-    StackEntry& s = *it->second;
-    if (s.tap) ::epoll_ctl(epfd_.get(), EPOLL_CTL_DEL, s.tap.get(), nullptr);
-    if (s.link)
-        for (int fd : s.link->poll_fds()) ::epoll_ctl(epfd_.get(), EPOLL_CTL_DEL, fd, nullptr);
+    if (it == stacks_.end()) return nullptr;
+    std::unique_ptr<StackEntry> s = std::move(it->second);
     stacks_.erase(it);
-    return true;
+    if (s->tap) ::epoll_ctl(epfd_.get(), EPOLL_CTL_DEL, s->tap.get(), nullptr);
+    if (s->link)
+        for (int fd : s->link->poll_fds()) ::epoll_ctl(epfd_.get(), EPOLL_CTL_DEL, fd, nullptr);
+    return s;
 }
 
 StackEntry* Engine::find(std::uint64_t id) {
@@ -59,8 +59,10 @@ StackEntry* Engine::find(std::uint64_t id) {
     return it == stacks_.end() ? nullptr : it->second.get();
 }
 
-void Engine::clear() {
-    while (!stacks_.empty()) remove(stacks_.begin()->first);
+std::vector<std::unique_ptr<StackEntry>> Engine::remove_all() {
+    std::vector<std::unique_ptr<StackEntry>> all;
+    while (!stacks_.empty()) all.push_back(remove(stacks_.begin()->first));
+    return all;
 }
 
 void Engine::on_tap(StackEntry& s) {

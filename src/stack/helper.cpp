@@ -61,8 +61,8 @@ public:
     int run() {
         engine_.set_control(channel_, [this] { return on_channel(); });
         engine_.run();
-        engine_.clear();
-        return 0;
+        for (auto& s : engine_.remove_all()) reaper_.destroy(std::move(s));
+        return 0;  // ~Reaper waits for the last close
     }
 
 private:
@@ -92,8 +92,13 @@ private:
             switch (req.op) {
             case Op::AddStack: add_stack(reply, s1, s2); break;
             case Op::DelStack:
-                engine_.remove(req.stack);
-                send_reply(reply, 0, 0, req.stack, "");
+                // Closing a tap is slow (see Reaper): answer, then destroy aside.
+                if (auto gone = engine_.remove(req.stack)) {
+                    send_reply(reply, 0, 0, req.stack, "");
+                    reaper_.destroy(std::move(gone));
+                } else {
+                    send_reply(reply, -1, EBADF, req.stack, "no such stack");
+                }
                 break;
             case Op::MSocket: msocket(reply, req); break;
             case Op::StackCmd: stackcmd(req, s1, fds); break;
@@ -214,6 +219,7 @@ private:
     }
 
     int channel_;
+    Reaper<StackEntry> reaper_;  // destroyed last: waits for every close
     Engine engine_;
     NsWorker ns_;
     std::uint64_t next_id_ = 1;

@@ -1,0 +1,61 @@
+#!/bin/bash
+# install_pkgconfig.sh BUILD SRC - installs into a staging prefix and proves
+# the drop-in promise: the tutorial's C program compiles unchanged with
+# `gcc prog.c $(pkg-config --cflags --libs vdestack)`, runs on OUR installed
+# library (ldd, although Debian's libvdestack is installed too) and serves a
+# client; a CMake project finds the package and builds the C++ example.
+set -euo pipefail
+BUILD="$(cd "$1" && pwd)"
+SRC="$(cd "$2" && pwd)"
+if [ "${INSTALL_NETNS:-}" != 1 ]; then
+	exec unshare -n env INSTALL_NETNS=1 bash "$0" "$@"
+fi
+source "$SRC/scripts/netns.sh"
+netns_setup_lo
+TMP="$(mktemp -d /tmp/vdestack-install.XXXXXX)"
+trap 'stop_all; rm -rf "$TMP"' EXIT
+PREFIX="$TMP/prefix"
+
+cmake --install "$BUILD" --prefix "$PREFIX" >/dev/null
+for f in include/vdestack.h include/vdestack/stack.hpp include/vdestack/error.hpp lib/libvdestack.so.0 \
+	lib/pkgconfig/vdestack.pc lib/cmake/vdestack/vdestackConfig.cmake libexec/vdestack/vdestack-helper; do
+	[ -e "$PREFIX/$f" ] || { echo "missing after install: $f"; exit 1; }
+done
+readelf -d "$PREFIX/lib/libvdestack.so" | grep -q 'SONAME.*libvdestack.so.0' || { echo "bad SONAME"; exit 1; }
+
+export PKG_CONFIG_PATH="$PREFIX/lib/pkgconfig"
+cp "$SRC/examples/vdestack6.c" "$TMP/prog.c"
+# shellcheck disable=SC2046
+gcc -o "$TMP/prog" "$TMP/prog.c" $(pkg-config --cflags --libs vdestack) -Wl,-rpath,"$PREFIX/lib"
+ldd "$TMP/prog" | grep libvdestack
+ldd "$TMP/prog" | grep "$PREFIX/lib/libvdestack.so.0" >/dev/null || { echo "prog is not on the installed library"; exit 1; }
+
+# the C++ API through the CMake package
+mkdir -p "$TMP/cxx"
+cp "$SRC/examples/vdestack6.cpp" "$TMP/cxx/"
+cat >"$TMP/cxx/CMakeLists.txt" <<'CM'
+cmake_minimum_required(VERSION 3.20)
+project(cxxexample CXX)
+set(CMAKE_CXX_STANDARD 20)
+find_package(vdestack REQUIRED)
+add_executable(vdestack6xx vdestack6.cpp)
+target_link_libraries(vdestack6xx PRIVATE vdestack::vdestack)
+CM
+cmake -S "$TMP/cxx" -B "$TMP/cxx/build" -DCMAKE_PREFIX_PATH="$PREFIX" >/dev/null
+cmake --build "$TMP/cxx/build" >/dev/null
+
+fail=0
+for server in "$TMP/prog" "$TMP/cxx/build/vdestack6xx"; do
+	echo "== $server, client on our build"
+	start_bg "$TMP/server.out" env -u VDESTACK_HELPER "$server" vxvde://234.0.0.1
+	if wait_for_line "$TMP/server.out" READY 10; then
+		timeout 60 "$BUILD/tests/echo_client" vxvde://234.0.0.1 10.0.0.1/24 fc00::1:1/64 10.0.0.50:5000 \
+			'[fc00::1:50]:5000' | grep -E "echo|CLIENT" || fail=1
+	else
+		cat "$TMP/server.out"
+		fail=1
+	fi
+	stop_all
+done
+[ $fail = 0 ] && echo "INSTALL OK"
+exit $fail
