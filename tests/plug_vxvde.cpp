@@ -437,6 +437,21 @@ TEST(Vxvde, BadVnls) {
     expect_error("vxvde://234.0.0.7/if=nonexistent0", ENODEV);
 }
 
+// Joining a group without a multicast route fails in IP_ADD_MEMBERSHIP.
+TEST(Vxvde, NoMulticastRouteIsEnodev) {
+    if (std::system("ip route del 224.0.0.0/4 dev lo") != 0) GTEST_SKIP() << "cannot remove the multicast route";
+    try {
+        auto t = open("vxvde://234.0.0.7/port=15012");
+        ADD_FAILURE() << "opened without a multicast route";
+    } catch (const Error& e) {
+        EXPECT_EQ(e.code().value(), ENODEV) << e.what();
+        const std::string what = e.what();
+        EXPECT_NE(what.find("vxvde://234.0.0.7/port=15012"), std::string::npos) << what;
+        EXPECT_NE(what.find("IP_ADD_MEMBERSHIP"), std::string::npos) << what;
+    }
+    EXPECT_EQ(std::system("ip route add 224.0.0.0/4 dev lo"), 0);
+}
+
 TEST(Vxvde, OptionsAccepted) {
     auto a = open("vxvde://234.0.0.7/port=15011/ttl=3/if=lo/hashsize=16/expiretime=5/rcvbuf=1m/bind=127.0.0.1");
     auto b = open("vxvde://234.0.0.7/p=15011/i=lo");

@@ -96,8 +96,8 @@ constexpr std::size_t kDefaultHashSize = 1024;
 constexpr std::int64_t kDefaultExpire = 128;
 
 // Option table in vdeplug4 prefix-priority order.
-constexpr std::string_view kKeys[] = {"v4",       "v6",         "port",   "vni", "grp", "ttl",
-                                      "if",       "hashsize",   "expiretime", "rcvbuf", "bind"};
+constexpr std::string_view kKeys[] = {"v4", "v6",       "port",       "vni",    "grp", "ttl",
+                                      "if", "hashsize", "expiretime", "rcvbuf", "bind"};
 
 std::int64_t now_seconds() noexcept {
     return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::steady_clock::now().time_since_epoch())
