@@ -5,6 +5,9 @@
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <signal.h>
+
+#include <fstream>
 
 #include <cerrno>
 #include <cstdlib>
@@ -299,4 +302,74 @@ TEST(CApi, ManyStacksAliveShareOneHelper) {
     EXPECT_LE(threads, 2) << "no thread per stack in the program";
     for (auto* s : v) vde_delstack(s);
     EXPECT_EQ(count_children(), 0);
+}
+
+TEST(CApi, KilledHelperGivesErrorsThenANewHelper) {
+    struct vdestack* s = vde_addstack(const_cast<char*>(kVnl), nullptr);
+    ASSERT_NE(s, nullptr);
+    // find our helper (our only child) and kill it
+    pid_t helper = -1;
+    for (int pid = 2; pid < 4194304 && helper < 0; pid++) {
+        char path[64];
+        std::snprintf(path, sizeof path, "/proc/%d/stat", pid);
+        std::ifstream f(path);
+        std::string line;
+        if (!std::getline(f, line)) continue;
+        auto rp = line.rfind(')');
+        int ppid = std::atoi(line.c_str() + rp + 4);
+        if (ppid == getpid() && line.find("vdestack-helpe") != std::string::npos) helper = pid;
+    }
+    ASSERT_GT(helper, 0);
+    ASSERT_EQ(kill(helper, SIGKILL), 0);
+    errno = 0;
+    EXPECT_EQ(vde_msocket(s, AF_INET, SOCK_STREAM, 0), -1);
+    EXPECT_EQ(errno, EPIPE);
+    EXPECT_EQ(vde_stackcmd(s, const_cast<char*>("/bin/true")), -1);
+    EXPECT_EQ(errno, EPIPE);
+    struct vdestack* s2 = vde_addstack(const_cast<char*>(kVnl), nullptr);
+    ASSERT_NE(s2, nullptr) << "a new helper replaces the dead one: " << strerror(errno);
+    EXPECT_EQ(vde_stackcmd(s2, const_cast<char*>("/bin/true")), 0);
+    vde_delstack(s);  // no crash, the dead helper is reaped
+    vde_delstack(s2);
+    EXPECT_EQ(count_children(), 0);
+}
+
+TEST(CApi, HelperFollowsTheProgramsDeath) {
+    // A program that dies without vde_delstack: its helper sees EOF and exits.
+    int p[2];
+    ASSERT_EQ(pipe(p), 0);
+    pid_t pid = fork();
+    if (pid == 0) {
+        struct vdestack* s = vde_addstack(const_cast<char*>(kVnl), nullptr);
+        if (s == nullptr) _exit(1);
+        (void)!write(p[1], "x", 1);
+        pause();
+        _exit(0);
+    }
+    close(p[1]);
+    char c;
+    ASSERT_EQ(read(p[0], &c, 1), 1);
+    close(p[0]);
+    // the helper is the child's child
+    std::string children = "/proc/" + std::to_string(pid) + "/task/" + std::to_string(pid) + "/children";
+    std::ifstream f(children);
+    pid_t helper = 0;
+    f >> helper;
+    ASSERT_GT(helper, 0);
+    kill(pid, SIGKILL);
+    waitpid(pid, nullptr, 0);
+    EXPECT_TRUE(eventually([&] {
+        std::ifstream st("/proc/" + std::to_string(helper) + "/stat");
+        std::string line;
+        if (!std::getline(st, line)) return true;  // gone
+        return line.find(") Z") != std::string::npos;  // exited, waiting for init to reap it
+    })) << "helper " << helper << " outlived its program";
+}
+
+TEST(CApi, MissingHelperBinaryIsACleanError) {
+    setenv("VDESTACK_HELPER", "/nonexistent/vdestack-helper", 1);
+    errno = 0;
+    EXPECT_EQ(vde_addstack(const_cast<char*>(kVnl), nullptr), nullptr);
+    EXPECT_EQ(errno, ENOENT);
+    unsetenv("VDESTACK_HELPER");
 }

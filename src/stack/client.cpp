@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include <array>
+#include <atomic>
 #include <cstring>
 #include <mutex>
 #include <vector>
@@ -111,15 +112,20 @@ public:
 
     ~HelperConn() {
         if (::getpid() != owner_) return;  // a forked child: its copy of the channel closes, that's all
-        proto::Request req;
-        req.op = proto::Op::Shutdown;
-        UniqueFd none;
-        (void)call(req, {}, {}, none);
+        if (!dead_) {
+            proto::Request req;
+            req.op = proto::Op::Shutdown;
+            UniqueFd none;
+            (void)call(req, {}, {}, none);
+        }
         chan_.reset();
         reap(false);
     }
 
     [[nodiscard]] pid_t owner() const noexcept { return owner_; }
+    // True once the helper was seen gone (killed, crashed): new stacks then
+    // get a new helper; requests on this one fail with EPIPE.
+    [[nodiscard]] bool dead() const noexcept { return dead_.load(); }
 
     // Sends one request and waits for its reply. Returns the Reply (rval -1
     // and err set on any failure, message in `msg`); a passed fd goes to out_fd.
@@ -150,7 +156,11 @@ public:
             for (int fd : extra_fds) fds[nfds++] = fd;
             ssize_t sent = send_with_fds(chan_.get(), bytes, std::span<const int>(fds.data(), nfds));
             if (sent < 0) {
-                bad.err = (sent == -ECONNREFUSED || sent == -ENOTCONN) ? EPIPE : static_cast<int>(-sent);
+                bad.err = static_cast<int>(-sent);
+                if (bad.err == EPIPE || bad.err == ECONNRESET || bad.err == ECONNREFUSED || bad.err == ENOTCONN) {
+                    bad.err = EPIPE;
+                    dead_ = true;
+                }
                 if (msg) *msg = "the stack's helper process is gone";
                 return bad;
             }
@@ -160,6 +170,7 @@ public:
             ssize_t n = recv_with_fds(mine.get(), rbuf, got, 1, cloexec);
             if (n < static_cast<ssize_t>(sizeof(proto::Reply))) {
                 bad.err = n < 0 ? static_cast<int>(-n) : EPIPE;
+                if (n == 0 && req.op != proto::Op::Shutdown) dead_ = true;
                 if (msg) *msg = "the stack's helper process is gone";
                 return bad;
             }
@@ -187,6 +198,7 @@ private:
 
     pid_t owner_;
     pid_t pid_ = -1;
+    std::atomic<bool> dead_{false};
     UniqueFd chan_;
 };
 
@@ -197,7 +209,7 @@ std::weak_ptr<HelperConn> g_conn;  // the helper of this process, while it has s
 std::shared_ptr<HelperConn> current_helper() {
     std::lock_guard lk(g_mu);
     auto c = g_conn.lock();
-    if (!c || c->owner() != ::getpid()) {
+    if (!c || c->owner() != ::getpid() || c->dead()) {
         c = std::make_shared<HelperConn>();
         g_conn = c;
     }
