@@ -34,11 +34,12 @@ void enter_user_namespace() {
     write_file("/proc/self/gid_map", std::to_string(gid) + " " + std::to_string(gid) + " 1\n");
 }
 
-int raise_net_ambient_caps() noexcept {
+int raise_net_ambient_caps(bool sysadm) noexcept {
     __user_cap_header_struct hdr{_LINUX_CAPABILITY_VERSION_3, 0};
     __user_cap_data_struct data[2]{};
     if (::syscall(SYS_capget, &hdr, data) != 0) return -errno;
-    const int caps[] = {CAP_NET_ADMIN, CAP_NET_RAW, CAP_NET_BIND_SERVICE, CAP_NET_BROADCAST};
+    const int caps[] = {CAP_NET_ADMIN, CAP_NET_RAW, CAP_NET_BIND_SERVICE, CAP_NET_BROADCAST,
+                        sysadm ? CAP_SYS_ADMIN : CAP_NET_ADMIN};
     for (int c : caps) data[c / 32].inheritable |= (1U << (c % 32)) & data[c / 32].permitted;
     if (::syscall(SYS_capset, &hdr, data) != 0) return -errno;
     for (int c : caps)

@@ -12,7 +12,7 @@ void enter_user_namespace();
 // Makes CAP_NET_ADMIN, CAP_NET_RAW, CAP_NET_BIND_SERVICE and CAP_NET_BROADCAST
 // inheritable and ambient, so that programs exec'd by this (non-root in its
 // namespace) process keep them. Async-signal-safe (raw syscalls only); returns
-// 0 or -errno.
-int raise_net_ambient_caps() noexcept;
+// 0 or -errno. With sysadm, CAP_SYS_ADMIN too (vdens -s).
+int raise_net_ambient_caps(bool sysadm = false) noexcept;
 
 }  // namespace vdestack::stack
