@@ -27,6 +27,12 @@ UniqueFd open_tap(const std::string& ifname) {
     ifr.ifr_flags = IFF_TAP | IFF_NO_PI;
     std::memcpy(ifr.ifr_name, ifname.data(), ifname.size());
     if (::ioctl(fd.get(), TUNSETIFF, &ifr) < 0) fail_errno("tap " + ifname + ": ioctl(TUNSETIFF)");
+    // Persistent: closing the fd then leaves the interface to its namespace,
+    // and the kernel deletes both together, asynchronously and in batches,
+    // when the namespace's last reference goes. Closing a non-persistent tap
+    // unregisters it on the spot and waits for RCU: ~21 ms per stack here,
+    // against ~0.3 ms.
+    if (::ioctl(fd.get(), TUNSETPERSIST, 1) < 0) fail_errno("tap " + ifname + ": ioctl(TUNSETPERSIST)");
     return fd;
 }
 

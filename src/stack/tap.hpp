@@ -14,8 +14,10 @@ void check_ifname(std::string_view ifname);
 
 // Opens /dev/net/tun and creates tap `ifname` (IFF_TAP|IFF_NO_PI) in the
 // calling thread's network namespace. Non-blocking, close-on-exec. The
-// interface starts down. Throws Error (ENOENT/EACCES on /dev/net/tun, EINVAL,
-// EBUSY, EPERM from TUNSETIFF) with context.
+// interface starts down. It is persistent: it goes away with its namespace
+// (see tap.cpp), so the namespace must belong to the stack alone. Throws
+// Error (ENOENT/EACCES on /dev/net/tun, EINVAL, EBUSY, EPERM from
+// TUNSETIFF/TUNSETPERSIST) with context.
 UniqueFd open_tap(const std::string& ifname);
 
 }  // namespace vdestack::stack

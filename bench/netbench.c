@@ -1,0 +1,373 @@
+/*
+ * netbench.c - one benchmark program, compiled against each implementation of
+ * the libvdestack C API (ours and Debian's reference) so both are measured by
+ * the same code in the same run (bench/run.sh drives it).
+ *
+ *   netbench lifecycle N VNL      add + netlink config + del, N cycles:
+ *                                 medians (us) and fds leaked per cycle
+ *   netbench teardown N VNL       the same N cycles in a child process, timed
+ *                                 until the child is gone (deferred teardown
+ *                                 included): us per cycle
+ *   netbench alive K VNL          K configured stacks alive at once: threads,
+ *                                 processes, fds, memory per stack
+ *   netbench rtt COUNT VNL        1-byte TCP echo between two stacks: median, p99 (us)
+ *   netbench bulk SECS VNL [MTU]  TCP bulk between two stacks: Gbit/s, CPU s per GB
+ *
+ * Output: one "name value unit" line per figure. Configuration uses the
+ * nlinline+.h found on the include path (each implementation's own).
+ */
+#define _GNU_SOURCE
+#include <arpa/inet.h>
+#include <dirent.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+#include <vdestack.h>
+#include <nlinline+.h>
+
+NLINLINE_LIBMULTICOMP(vde_)
+
+static double now_us(void) {
+	struct timespec t;
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return t.tv_sec * 1e6 + t.tv_nsec / 1e3;
+}
+
+static int cmp_double(const void *a, const void *b) {
+	double x = *(const double *)a, y = *(const double *)b;
+	return x < y ? -1 : x > y;
+}
+static double pct(double *v, int n, double p) {
+	qsort(v, n, sizeof(double), cmp_double);
+	int i = (int)(p * (n - 1) + 0.5);
+	return v[i];
+}
+
+static int count_dir(const char *path) {
+	DIR *d = opendir(path);
+	int n = 0;
+	struct dirent *e;
+	if (!d) return -1;
+	while ((e = readdir(d)))
+		if (e->d_name[0] != '.') n++;
+	closedir(d);
+	return n;
+}
+
+/* Configures vde0 with addr4/24 (and addr6/64 without DAD when given), link up. */
+static int configure(struct vdestack *s, uint8_t last, int v6) {
+	uint8_t a4[4] = {10, 0, 0, last};
+	uint8_t a6[16] = {0xfc, 0, [13] = 1, [15] = last};
+	uint8_t gw4[4] = {10, 0, 0, 254};
+	int idx = vde_if_nametoindex(s, "vde0");
+	if (idx <= 0) return -1;
+	if (vde_linksetupdown(s, idx, 1) < 0) return -1;
+	if (vde_ipaddr_add(s, AF_INET, a4, 24, idx) < 0) return -1;
+	if (vde_iproute_add(s, AF_INET, NULL, 0, gw4, 0) < 0) return -1;
+	if (v6) {
+		/* 0x70 << 24 | IFA_F_NODAD << 16 | len: nlinline's packed prefix (nodad), when supported */
+		if (vde_ipaddr_add(s, AF_INET6, a6, 64, idx) < 0) return -1;
+	}
+	return 0;
+}
+
+static struct vdestack *new_stack(char *vnl, uint8_t last) {
+	struct vdestack *s = vde_addstack(vnl, NULL);
+	if (!s) {
+		perror("vde_addstack");
+		exit(1);
+	}
+	if (configure(s, last, 0) < 0) {
+		perror("configure");
+		exit(1);
+	}
+	return s;
+}
+
+static int lifecycle(int n, char *vnl) {
+	double *add = calloc(n, sizeof(double)), *cfg = calloc(n, sizeof(double)), *del = calloc(n, sizeof(double)),
+	       *cyc = calloc(n, sizeof(double));
+	int fds0 = count_dir("/proc/self/fd");
+	for (int i = 0; i < n; i++) {
+		double t0 = now_us();
+		struct vdestack *s = vde_addstack(vnl, NULL);
+		double t1 = now_us();
+		if (!s || configure(s, 1, 0) < 0) {
+			perror("cycle");
+			return 1;
+		}
+		double t2 = now_us();
+		vde_delstack(s);
+		double t3 = now_us();
+		add[i] = t1 - t0;
+		cfg[i] = t2 - t1;
+		del[i] = t3 - t2;
+		cyc[i] = t3 - t0;
+	}
+	int fds1 = count_dir("/proc/self/fd");
+	printf("lifecycle.cycle_median %.0f us\n", pct(cyc, n, 0.5));
+	printf("lifecycle.addstack_median %.0f us\n", pct(add, n, 0.5));
+	printf("lifecycle.config_median %.0f us\n", pct(cfg, n, 0.5));
+	printf("lifecycle.delstack_median %.0f us\n", pct(del, n, 0.5));
+	printf("lifecycle.leak_fds_per_cycle %.2f fds\n", (double)(fds1 - fds0) / n);
+	return 0;
+}
+
+static int teardown(int n, char *vnl) {
+	double t0 = now_us();
+	pid_t pid = fork();
+	if (pid == 0) {
+		for (int i = 0; i < n; i++) {
+			struct vdestack *s = vde_addstack(vnl, NULL);
+			if (!s || configure(s, 1, 0) < 0) _exit(1);
+			vde_delstack(s);
+		}
+		_exit(0);
+	}
+	int st;
+	waitpid(pid, &st, 0);
+	/* the reference's stack processes outlive the child for a while: wait for every process of ours */
+	for (int i = 0; i < 2000; i++) {
+		char path[300];
+		int busy = 0;
+		DIR *d = opendir("/proc");
+		struct dirent *e;
+		while (d && (e = readdir(d))) {
+			if (e->d_name[0] < '0' || e->d_name[0] > '9') continue;
+			snprintf(path, sizeof(path), "/proc/%s/stat", e->d_name);
+			FILE *f = fopen(path, "r");
+			char buf[512];
+			if (f && fgets(buf, sizeof(buf), f)) {
+				char *rp = strrchr(buf, ')');
+				int ppid = rp ? atoi(rp + 4) : 0;
+				if (ppid == getpid()) busy = 1;
+			}
+			if (f) fclose(f);
+		}
+		if (d) closedir(d);
+		if (!busy) break;
+		usleep(1000);
+	}
+	double t1 = now_us();
+	if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) return 1;
+	printf("lifecycle.cycle_with_teardown %.0f us\n", (t1 - t0) / n);
+	return 0;
+}
+
+/* kB of kernel memory in use (Slab + KernelStack + PageTables + Percpu + VmallocUsed) */
+static long kmem_kb(void) {
+	FILE *f = fopen("/proc/meminfo", "r");
+	char key[64];
+	long v, sum = 0;
+	while (f && fscanf(f, "%63s %ld kB\n", key, &v) == 2)
+		if (!strcmp(key, "Slab:") || !strcmp(key, "KernelStack:") || !strcmp(key, "PageTables:") ||
+			!strcmp(key, "Percpu:") || !strcmp(key, "VmallocUsed:"))
+			sum += v;
+	if (f) fclose(f);
+	return sum;
+}
+
+/* Sums over this process and its descendants: tasks, processes, fds, RSS (kB),
+ * counting a shared address space or fd table once (the reference's stack
+ * processes share ours via CLONE_VM|CLONE_FILES: same RSS, same fd count). */
+struct tree { int procs, tasks, fds; long rss_kb; double cpu_s; };
+static void walk(pid_t pid, struct tree *t, long self_rss, int self_fds) {
+	char path[300], buf[1024];
+	snprintf(path, sizeof(path), "/proc/%d/status", pid);
+	FILE *f = fopen(path, "r");
+	long rss = 0;
+	int threads = 0;
+	while (f && fgets(buf, sizeof(buf), f)) {
+		sscanf(buf, "VmRSS: %ld", &rss);
+		sscanf(buf, "Threads: %d", &threads);
+	}
+	if (f) fclose(f);
+	snprintf(path, sizeof(path), "/proc/%d/fd", pid);
+	int fds = count_dir(path);
+	t->procs++;
+	t->tasks += threads;
+	/* a CLONE_VM child reports the same RSS as its parent; CLONE_FILES the same fds */
+	if (pid == getpid() || rss != self_rss) t->rss_kb += rss;
+	if (pid == getpid() || fds != self_fds) t->fds += fds;
+	snprintf(path, sizeof(path), "/proc/%d/stat", pid);
+	f = fopen(path, "r");
+	if (f && fgets(buf, sizeof(buf), f)) {
+		char *rp = strrchr(buf, ')');
+		unsigned long ut = 0, stt = 0;
+		if (rp) sscanf(rp + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &ut, &stt);
+		t->cpu_s += (double)(ut + stt) / sysconf(_SC_CLK_TCK);
+	}
+	if (f) fclose(f);
+	snprintf(path, sizeof(path), "/proc/%d/task", pid);
+	DIR *d = opendir(path);
+	struct dirent *e;
+	while (d && (e = readdir(d))) {
+		if (e->d_name[0] == '.') continue;
+		snprintf(path, sizeof(path), "/proc/%d/task/%s/children", pid, e->d_name);
+		FILE *c = fopen(path, "r");
+		int child;
+		while (c && fscanf(c, "%d", &child) == 1) walk(child, t, self_rss, self_fds);
+		if (c) fclose(c);
+	}
+	if (d) closedir(d);
+}
+static struct tree measure_tree(void) {
+	struct tree t = {0};
+	char buf[256];
+	long self_rss = 0;
+	FILE *f = fopen("/proc/self/status", "r");
+	while (f && fgets(buf, sizeof(buf), f)) sscanf(buf, "VmRSS: %ld", &self_rss);
+	if (f) fclose(f);
+	walk(getpid(), &t, self_rss, count_dir("/proc/self/fd"));
+	return t;
+}
+
+static int alive(int k, char *vnl) {
+	struct vdestack **v = calloc(k, sizeof(*v));
+	struct tree t0 = measure_tree();
+	long km0 = kmem_kb();
+	double c0 = now_us();
+	for (int i = 0; i < k; i++) v[i] = new_stack(vnl, (uint8_t)(1 + i % 250));
+	double c1 = now_us();
+	struct tree t1 = measure_tree();
+	long km1 = kmem_kb();
+	printf("alive%d.create_per_stack %.0f us\n", k, (c1 - c0) / k);
+	printf("alive%d.tasks_per_stack %.3f tasks\n", k, (double)(t1.tasks - t0.tasks) / k);
+	printf("alive%d.procs_per_stack %.3f procs\n", k, (double)(t1.procs - t0.procs) / k);
+	printf("alive%d.fds_per_stack %.2f fds\n", k, (double)(t1.fds - t0.fds) / k);
+	printf("alive%d.rss_per_stack %.1f kB\n", k, (double)(t1.rss_kb - t0.rss_kb) / k);
+	printf("alive%d.kmem_per_stack %.0f kB\n", k, (double)(km1 - km0) / k);
+	double d0 = now_us();
+	for (int i = 0; i < k; i++) vde_delstack(v[i]);
+	double d1 = now_us();
+	printf("alive%d.delete_per_stack %.0f us\n", k, (d1 - d0) / k);
+	return 0;
+}
+
+/* ---- two stacks, a TCP connection between them ---- */
+struct pair { struct vdestack *a, *b; int ca, cb; };
+static int connect_pair(char *vnl, struct pair *p) {
+	p->a = new_stack(vnl, 1);
+	p->b = new_stack(vnl, 2);
+	int l = vde_msocket(p->b, AF_INET, SOCK_STREAM, 0), one = 1;
+	struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons(6000)};
+	inet_pton(AF_INET, "10.0.0.2", &sa.sin_addr);
+	setsockopt(l, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (bind(l, (struct sockaddr *)&sa, sizeof(sa)) < 0 || listen(l, 1) < 0) return -1;
+	for (int i = 0; i < 100; i++) {
+		p->ca = vde_msocket(p->a, AF_INET, SOCK_STREAM, 0);
+		if (connect(p->ca, (struct sockaddr *)&sa, sizeof(sa)) == 0) break;
+		close(p->ca);
+		p->ca = -1;
+		usleep(50000);
+	}
+	if (p->ca < 0) return -1;
+	p->cb = accept(l, NULL, NULL);
+	close(l);
+	setsockopt(p->ca, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	setsockopt(p->cb, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	return p->cb < 0 ? -1 : 0;
+}
+
+static void *echo_thread(void *arg) {
+	int fd = *(int *)arg;
+	char c;
+	while (read(fd, &c, 1) == 1)
+		if (write(fd, &c, 1) != 1) break;
+	return NULL;
+}
+
+static int rtt(int count, char *vnl) {
+	struct pair p;
+	if (connect_pair(vnl, &p) < 0) {
+		fprintf(stderr, "rtt: no connection\n");
+		return 1;
+	}
+	pthread_t th;
+	pthread_create(&th, NULL, echo_thread, &p.cb);
+	double *v = calloc(count, sizeof(double));
+	char c = 'x';
+	for (int i = 0; i < 100; i++) /* warm up */
+		if (write(p.ca, &c, 1) != 1 || read(p.ca, &c, 1) != 1) return 1;
+	for (int i = 0; i < count; i++) {
+		double t0 = now_us();
+		if (write(p.ca, &c, 1) != 1 || read(p.ca, &c, 1) != 1) return 1;
+		v[i] = now_us() - t0;
+	}
+	printf("rtt.median %.1f us\n", pct(v, count, 0.5));
+	printf("rtt.p99 %.1f us\n", pct(v, count, 0.99));
+	shutdown(p.ca, SHUT_RDWR);
+	pthread_join(th, NULL);
+	close(p.ca);
+	close(p.cb);
+	vde_delstack(p.a);
+	vde_delstack(p.b);
+	return 0;
+}
+
+static volatile int bulk_stop;
+static void *sink_thread(void *arg) {
+	int fd = *(int *)arg;
+	static char buf[1 << 17];
+	long long total = 0;
+	ssize_t r;
+	while ((r = read(fd, buf, sizeof(buf))) > 0) total += r;
+	return (void *)(intptr_t)(total / 1024); /* KiB */
+}
+
+static int bulk(int secs, char *vnl) {
+	struct pair p;
+	if (connect_pair(vnl, &p) < 0) {
+		fprintf(stderr, "bulk: no connection\n");
+		return 1;
+	}
+	pthread_t th;
+	pthread_create(&th, NULL, sink_thread, &p.cb);
+	static char buf[1 << 17];
+	memset(buf, 'b', sizeof(buf));
+	struct tree c0 = measure_tree();
+	double t0 = now_us(), end = t0 + secs * 1e6;
+	while (now_us() < end)
+		if (write(p.ca, buf, sizeof(buf)) <= 0) break;
+	shutdown(p.ca, SHUT_WR);
+	void *kib;
+	pthread_join(th, &kib);
+	double t1 = now_us();
+	struct tree c1 = measure_tree();
+	double gbytes = (double)(intptr_t)kib * 1024 / 1e9;
+	printf("bulk.gbit_per_s %.3f Gbit/s\n", gbytes * 8 / ((t1 - t0) / 1e6));
+	printf("bulk.cpu_s_per_gb %.2f s/GB\n", (c1.cpu_s - c0.cpu_s) / gbytes);
+	close(p.ca);
+	close(p.cb);
+	vde_delstack(p.a);
+	vde_delstack(p.b);
+	return 0;
+}
+
+int main(int argc, char *argv[]) {
+	if (argc < 4) {
+		fprintf(stderr, "usage: netbench lifecycle|teardown|alive|rtt|bulk N VNL\n");
+		return 2;
+	}
+	signal(SIGPIPE, SIG_IGN);
+	int n = atoi(argv[2]);
+	char *vnl = argv[3];
+	if (!strcmp(argv[1], "lifecycle")) return lifecycle(n, vnl);
+	if (!strcmp(argv[1], "teardown")) return teardown(n, vnl);
+	if (!strcmp(argv[1], "alive")) return alive(n, vnl);
+	if (!strcmp(argv[1], "rtt")) return rtt(n, vnl);
+	if (!strcmp(argv[1], "bulk")) return bulk(n, vnl);
+	fprintf(stderr, "unknown mode %s\n", argv[1]);
+	return 2;
+}

@@ -1,0 +1,69 @@
+#!/bin/bash
+# run.sh [--quick] - the benchmark suite: ours and (when installed) Debian's
+# reference libvdestack 0.1.2 measured by the same program (netbench.c) in the
+# same run, inside a private network namespace made here. Prints a Markdown
+# table: figure, reference, ours, ours/reference.
+#
+# Figures: stack lifecycle (add + netlink config + del, medians; with the
+# teardown the reference defers to process exit), stacks alive at once (1,
+# 100, 1000 for ours) with tasks/fds/memory per stack, 1-byte TCP echo round
+# trip between two stacks (median, p99), TCP bulk between two stacks
+# (Gbit/s, CPU seconds per GB), all over vxvde.
+# Environment: BUILD (our build dir), RUNS (repetitions, median kept).
+set -euo pipefail
+SRC="$(cd "$(dirname "$0")/.." && pwd)"
+BUILD="${BUILD:-$SRC/build}"
+QUICK=0
+[ "${1:-}" = "--quick" ] && QUICK=1
+if [ "${BENCH_NETNS:-}" != 1 ]; then
+	"$SRC/scripts/build.sh" "$BUILD" >/dev/null
+	exec unshare -n env BENCH_NETNS=1 BUILD="$BUILD" bash "$0" "$@"
+fi
+source "$SRC/scripts/netns.sh"
+netns_setup_lo
+TMP="$(mktemp -d /tmp/vdestack-bench.XXXXXX)"
+trap 'rm -rf "$TMP"' EXIT
+VNL=vxvde://234.0.0.1
+
+gcc -O2 -o "$TMP/ours" "$SRC/bench/netbench.c" -I"$SRC/include" -L"$BUILD" -lvdestack -Wl,-rpath,"$BUILD" -lpthread
+IMPLS=(ours)
+if [ -e /usr/lib/x86_64-linux-gnu/libvdestack.so.0 ] && [ -e /usr/include/nlinline+.h ]; then
+	mkdir -p "$TMP/refinc"
+	cp /usr/include/vdestack.h /usr/include/nlinline.h /usr/include/nlinline+.h "$TMP/refinc/"
+	gcc -O2 -o "$TMP/ref" "$SRC/bench/netbench.c" -I"$TMP/refinc" /usr/lib/x86_64-linux-gnu/libvdestack.so.0 -lpthread
+	IMPLS=(ref ours)
+fi
+ulimit -n 65536 2>/dev/null || true
+
+if [ $QUICK = 1 ]; then CYCLES=20 COUNT=2000 SECS=2 RUNS=${RUNS:-1}; else CYCLES=200 COUNT=10000 SECS=5 RUNS=${RUNS:-3}; fi
+
+# run IMPL MODE N: every figure of RUNS runs, into $TMP/IMPL.out
+run() {
+	local impl=$1 mode=$2 n=$3 r
+	for r in $(seq "$RUNS"); do
+		timeout 300 "$TMP/$impl" "$mode" "$n" "$VNL" >>"$TMP/$impl.out" 2>>"$TMP/$impl.err" || echo "# $impl $mode failed" >&2
+		sleep 0.5
+	done
+}
+for impl in "${IMPLS[@]}"; do
+	: >"$TMP/$impl.out"
+	run "$impl" lifecycle "$CYCLES"
+	run "$impl" teardown "$((CYCLES / 4))"
+	run "$impl" alive 1
+	run "$impl" alive 100
+	run "$impl" rtt "$COUNT"
+	run "$impl" bulk "$SECS"
+done
+[ $QUICK = 1 ] || RUNS=1 run ours alive 1000
+
+median() { sort -g | awk '{v[NR]=$1} END {if (NR) print v[int((NR+1)/2)]; else print "-"}'; }
+echo "| figure | reference | ours | ours/ref |"
+echo "|---|---:|---:|---:|"
+for name in $(awk '{print $1}' "$TMP/ours.out" | awk '!seen[$0]++'); do
+	unit=$(awk -v n="$name" '$1==n {print $3; exit}' "$TMP/ours.out")
+	o=$(awk -v n="$name" '$1==n {print $2}' "$TMP/ours.out" | median)
+	r=-
+	[ -f "$TMP/ref.out" ] && r=$(awk -v n="$name" '$1==n {print $2}' "$TMP/ref.out" | median)
+	ratio=$(awk -v a="$o" -v b="$r" 'BEGIN { if (b+0 != 0 && b != "-" && a != "-") printf "%.2f", a/b; else print "-" }')
+	echo "| $name ($unit) | $r | $o | $ratio |"
+done
