@@ -4,6 +4,8 @@
 #include <gtest/gtest.h>
 #include <gmock/gmock.h>
 
+#include <fcntl.h>
+
 #include <cstring>
 #include <string>
 #include <thread>
@@ -120,4 +122,109 @@ TEST(CxxApi, StacksFromManyThreads) {
     for (auto& t : ts) t.join();
     EXPECT_EQ(ok.load(), 20);
     EXPECT_EQ(count_children(), 0);
+}
+
+namespace {
+// Runs `ip ARGS` inside the stack and returns its output.
+std::string ip_in(const vde::Stack& s, const std::string& args) {
+    int p[2];
+    if (pipe(p) != 0) return {};
+    int saved = dup(1);
+    dup2(p[1], 1);
+    close(p[1]);
+    (void)s.run("/bin/ip " + args);
+    dup2(saved, 1);
+    close(saved);
+    std::string out;
+    char buf[4096];
+    ssize_t n;
+    fcntl(p[0], F_SETFL, O_NONBLOCK);
+    while ((n = read(p[0], buf, sizeof buf)) > 0) out.append(buf, static_cast<size_t>(n));
+    close(p[0]);
+    return out;
+}
+}  // namespace
+
+TEST(CxxConfig, NetlinkConfigurationSeenByTheKernel) {
+    vde::Stack s(kVnl);
+    EXPECT_GT(s.if_index(), 0u);
+    s.set_mtu(1400);
+    s.set_mac({0x02, 0x00, 0x00, 0xaa, 0xbb, 0xcc});
+    s.link_up();
+    s.link_up("lo");
+    s.add_address("10.0.0.9/24");
+    s.add_address("fc00::1:9/64", {}, true);
+    s.add_route("default", "10.0.0.254");
+    s.add_route("10.9.0.0/16", "10.0.0.253");
+    s.add_route("default", "fc00::1:fe");
+    std::string link = ip_in(s, "-o link show vde0");
+    EXPECT_THAT(link, HasSubstr("mtu 1400"));
+    EXPECT_THAT(link, HasSubstr("02:00:00:aa:bb:cc"));
+    EXPECT_THAT(link, HasSubstr("UP"));
+    auto mac = s.mac();
+    EXPECT_EQ(mac[5], 0xcc);
+    std::string addrs = ip_in(s, "-o addr show dev vde0");
+    EXPECT_THAT(addrs, HasSubstr("10.0.0.9/24"));
+    EXPECT_THAT(addrs, HasSubstr("fc00::1:9/64"));
+    std::string v6 = ip_in(s, "-o addr show dev vde0 to fc00::1:9");
+    EXPECT_THAT(v6, HasSubstr("fc00::1:9/64"));
+    EXPECT_THAT(v6, ::testing::Not(HasSubstr("tentative"))) << "nodad: usable at once";
+    EXPECT_THAT(ip_in(s, "route"), HasSubstr("default via 10.0.0.254"));
+    EXPECT_THAT(ip_in(s, "route"), HasSubstr("10.9.0.0/16 via 10.0.0.253"));
+    EXPECT_THAT(ip_in(s, "-6 route"), HasSubstr("default via fc00::1:fe"));
+    s.del_route("10.9.0.0/16", "10.0.0.253");
+    s.del_address("10.0.0.9/24");
+    EXPECT_THAT(ip_in(s, "route"), ::testing::Not(HasSubstr("10.9.0.0")));
+    EXPECT_THAT(ip_in(s, "-o addr show dev vde0"), ::testing::Not(HasSubstr("10.0.0.9")));
+    s.link_down();
+    EXPECT_THAT(ip_in(s, "-o link show vde0"), ::testing::Not(HasSubstr(",UP")));
+}
+
+TEST(CxxConfig, ErrorsSayWhatFailed) {
+    vde::Stack s(kVnl);
+    s.add_address("10.0.0.9/24");
+    try {
+        s.add_address("10.0.0.9/24");
+        FAIL() << "no exception";
+    } catch (const vde::Error& e) {
+        EXPECT_EQ(e.errno_value(), EEXIST);
+        EXPECT_THAT(e.what(), HasSubstr("add address 10.0.0.9/24 to vde0"));
+        EXPECT_THAT(e.what(), HasSubstr(kVnl));
+    }
+    try {
+        s.link_up("nosuch0");
+        FAIL() << "no exception";
+    } catch (const vde::Error& e) {
+        EXPECT_EQ(e.errno_value(), ENODEV);
+        EXPECT_THAT(e.what(), HasSubstr("nosuch0"));
+    }
+    EXPECT_THROW(s.add_address("10.0.0.300/24"), vde::Error);
+    EXPECT_THROW(s.add_address("10.0.0.1/33"), vde::Error);
+    EXPECT_THROW(s.add_route("default", "fc00::1"), vde::Error);  // family of the default follows the gateway: no v6 route
+    try {
+        s.del_address("10.0.0.77/24");
+        FAIL() << "no exception";
+    } catch (const vde::Error& e) {
+        EXPECT_EQ(e.errno_value(), EADDRNOTAVAIL);
+    }
+    int fds = count_fds();
+    for (int i = 0; i < 200; i++) EXPECT_GT(s.if_index(), 0u);
+    EXPECT_EQ(count_fds(), fds) << "no netlink socket leaked";
+}
+
+TEST(CxxConfig, TwoNetlinkConfiguredStacksTalk) {
+    vde::Stack a(kVnl), b(kVnl);
+    for (auto* s : {&a, &b}) s->link_up();
+    a.add_address("fc00::1:1/64", {}, true);
+    b.add_address("fc00::1:2/64", {}, true);
+    vde::Socket l = b.socket(AF_INET6, SOCK_STREAM);
+    socklen_t len;
+    sockaddr_storage addr = make_addr("fc00::1:2", 8100, len);
+    ASSERT_EQ(bind(l.get(), reinterpret_cast<sockaddr*>(&addr), len), 0);
+    ASSERT_EQ(listen(l.get(), 1), 0);
+    vde::Socket c;
+    ASSERT_TRUE(eventually([&] {
+        c = a.socket(AF_INET6, SOCK_STREAM);
+        return connect(c.get(), reinterpret_cast<sockaddr*>(&addr), len) == 0;
+    }));
 }

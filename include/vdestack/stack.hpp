@@ -18,6 +18,7 @@
 
 #include <sys/types.h>
 
+#include <array>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -86,6 +87,24 @@ public:
     // returns 0 or the exit status of the first failing command. Throws
     // Error only when the stack cannot be reached.
     int run(std::string_view commands) const;
+
+    // ---- configuration through netlink: no `ip` or busybox needed ----------
+    // `ifname` empty means the stack's own interface (StackOptions::ifname).
+    // Each throws Error whose what() says what failed and why, e.g.
+    // "vxvde://234.0.0.1: add address 10.0.0.1/24 to vde0: File exists".
+    [[nodiscard]] unsigned if_index(std::string_view ifname = {}) const;
+    void link_up(std::string_view ifname = {}) const;
+    void link_down(std::string_view ifname = {}) const;
+    void set_mtu(unsigned mtu, std::string_view ifname = {}) const;
+    void set_mac(const std::array<std::uint8_t, 6>& mac, std::string_view ifname = {}) const;
+    [[nodiscard]] std::array<std::uint8_t, 6> mac(std::string_view ifname = {}) const;
+    // cidr: "10.0.0.1/24" or "fc00::1:1/64". nodad: IPv6 address usable at
+    // once, without duplicate address detection (1-2 s otherwise).
+    void add_address(std::string_view cidr, std::string_view ifname = {}, bool nodad = false) const;
+    void del_address(std::string_view cidr, std::string_view ifname = {}) const;
+    // dest: "default" or a prefix; gateway may be empty (on-link route).
+    void add_route(std::string_view dest, std::string_view gateway, std::string_view ifname = {}) const;
+    void del_route(std::string_view dest, std::string_view gateway, std::string_view ifname = {}) const;
 
     [[nodiscard]] const std::string& vnl() const noexcept;
     [[nodiscard]] const std::string& ifname() const noexcept;

@@ -1,0 +1,82 @@
+#!/bin/bash
+# vdens.sh BUILD SRC - our vdens, in a private netns made here:
+#   1. the tutorial's client side with our vdens (configured by --addr, no
+#      `ip` needed) against our echo server and against an echo server on
+#      Debian's libvdestack;
+#   2. the command's exit status passes through (also death by a signal);
+#   3. nothing is left behind (a background child of the command is ended);
+#   4. a command that exits at once is never missed (the reference hangs);
+#   5. usage errors and bad VNLs: clear messages, exit 1/2.
+set -euo pipefail
+BUILD="$(cd "$1" && pwd)"
+SRC="$(cd "$2" && pwd)"
+if [ "${VDENS_NETNS:-}" != 1 ]; then
+	exec unshare -n env VDENS_NETNS=1 bash "$0" "$@"
+fi
+source "$SRC/scripts/netns.sh"
+netns_setup_lo
+TMP="$(mktemp -d /tmp/vdestack-vdens.XXXXXX)"
+trap 'stop_all; rm -rf "$TMP"' EXIT
+VDENS="$BUILD/tools/vdens"
+VNL=vxvde://234.0.0.1
+fail=0
+
+client() {  # the tutorial's client: ping both addresses, echo a line over v4 and v6
+	timeout 60 "$VDENS" --addr 10.0.0.1/24 --addr fc00::1:1/64 "$VNL" /bin/bash -c '
+		for i in $(seq 40); do ping -6 -c 1 -W 1 fc00::1:50 >/dev/null 2>&1 && break; sleep 0.1; done
+		rc=0
+		for h in 10.0.0.50 fc00::1:50; do
+			ping -c 2 -i 0.2 -W 2 $h >/dev/null && echo "ping $h ok" || { echo "ping $h FAILED"; rc=1; }
+			r=$(echo "hello $h" | timeout 10 nc -N -w 3 $h 5000) || true
+			[ "$r" = "hello $h" ] && echo "echo $h ok" || { echo "echo $h FAILED ($r)"; rc=1; }
+		done
+		exit $rc'
+}
+
+for server in "$BUILD/examples/vdestack6" "$TMP/ref_vdestack6"; do
+	if [ "$server" = "$TMP/ref_vdestack6" ]; then
+		gcc -o "$server" "$SRC/examples/vdestack6.c" /usr/lib/x86_64-linux-gnu/libvdestack.so.0
+	fi
+	echo "== 1. our vdens -> $(basename "$server") ($(ldd "$server" | grep -o '/[^ ]*libvdestack.so.0'))"
+	start_bg "$TMP/server.out" "$server" "$VNL"
+	if wait_for_line "$TMP/server.out" READY 10; then
+		client || fail=1
+	else
+		cat "$TMP/server.out"; fail=1
+	fi
+	kill "$BG_PID"; wait "$BG_PID" 2>/dev/null || true
+done
+
+echo "== 2. exit status"
+rc=0; "$VDENS" "$VNL" /bin/sh -c 'exit 5' || rc=$?
+[ $rc = 5 ] || { echo "exit 5 -> $rc"; fail=1; }
+rc=0; "$VDENS" - /bin/sh -c 'kill -9 $$' || rc=$?
+[ $rc = 137 ] || { echo "SIGKILL -> $rc (expected 137)"; fail=1; }
+rc=0; "$VDENS" "$VNL" /nonexistent/command 2>/dev/null || rc=$?
+[ $rc = 127 ] || { echo "missing command -> $rc (expected 127)"; fail=1; }
+echo "statuses checked"
+
+echo "== 3. nothing left behind"
+"$VDENS" "$VNL" /bin/sh -c "sleep 1000 </dev/null >/dev/null 2>&1 & echo \$! > $TMP/bgpid" || true
+sleep 0.2
+bg=$(cat "$TMP/bgpid")
+if kill -0 "$bg" 2>/dev/null; then echo "background process $bg survived vdens"; fail=1; kill -9 "$bg"; else echo "background child ended"; fi
+
+echo "== 4. fast commands are never missed"
+for i in $(seq 20); do
+	timeout 10 "$VDENS" "$VNL" /bin/true || { echo "run $i: hang or failure"; fail=1; break; }
+done
+echo "20 runs of /bin/true"
+
+echo "== 5. errors"
+rc=0; out=$("$VDENS" nosuch://x /bin/true 2>&1) || rc=$?
+echo "$out"; [ $rc = 1 ] && echo "$out" | grep -q nosuch || { echo "bad VNL: rc $rc"; fail=1; }
+rc=0; out=$("$VDENS" --addr 10.0.0.300/24 "$VNL" /bin/true 2>&1) || rc=$?
+echo "$out"; [ $rc = 1 ] && echo "$out" | grep -q "10.0.0.300" || { echo "bad address: rc $rc"; fail=1; }
+rc=0; "$VDENS" --no-such-option >/dev/null 2>&1 || rc=$?
+[ $rc = 2 ] || { echo "bad option: rc $rc"; fail=1; }
+"$VDENS" --help | grep -q -- "--addr" || fail=1
+
+stop_all
+[ $fail = 0 ] && echo "VDENS OK"
+exit $fail
