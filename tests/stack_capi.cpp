@@ -373,3 +373,45 @@ TEST(CApi, MissingHelperBinaryIsACleanError) {
     EXPECT_EQ(errno, ENOENT);
     unsetenv("VDESTACK_HELPER");
 }
+
+TEST(CApi, SwitchStackAndVdeStackInOneProcess) {
+    // The switch lives in this process's helper; the vde:// client of the
+    // second stack connects to it from the same helper (no deadlock).
+    char dir[] = "/tmp/vdestack-sw-XXXXXX";
+    ASSERT_NE(mkdtemp(dir), nullptr);
+    std::string sw = std::string(dir) + "/sw";
+    std::string swvnl = "switch://" + sw, vdevnl = "vde://" + sw;
+    struct vdestack* s1 = make_stack(swvnl.c_str(), "10.0.0.1/24", "fc00::1:1/64");
+    ASSERT_NE(s1, nullptr) << strerror(errno);
+    struct vdestack* s2 = make_stack(vdevnl.c_str(), "10.0.0.2/24", "fc00::1:2/64");
+    ASSERT_NE(s2, nullptr) << strerror(errno);
+    expect_tcp_exchange(s1, s2, "10.0.0.2");
+    expect_tcp_exchange(s2, s1, "fc00::1:1");
+    vde_delstack(s2);
+    vde_delstack(s1);
+    EXPECT_NE(access((sw + "/ctl").c_str(), F_OK), 0) << "the switch removes its control socket";
+    rmdir(sw.c_str());
+    rmdir(dir);
+}
+
+TEST(CApi, SwitchGoneLeavesTheStackAlive) {
+    // A vde:// stack whose switch disappears keeps working locally: errors
+    // on the link never kill the program, and the stack can still be used.
+    char dir[] = "/tmp/vdestack-sw-XXXXXX";
+    ASSERT_NE(mkdtemp(dir), nullptr);
+    std::string sw = std::string(dir) + "/sw";
+    std::string swvnl = "switch://" + sw, vdevnl = "vde://" + sw;
+    struct vdestack* s1 = vde_addstack(const_cast<char*>(swvnl.c_str()), nullptr);
+    ASSERT_NE(s1, nullptr);
+    struct vdestack* s2 = make_stack(vdevnl.c_str(), "10.0.0.2/24", "fc00::1:2/64");
+    ASSERT_NE(s2, nullptr);
+    vde_delstack(s1);  // the switch goes away
+    usleep(100000);
+    EXPECT_EQ(vde_stackcmd(s2, const_cast<char*>("/bin/ip link show vde0")), 0);
+    int fd = vde_msocket(s2, AF_INET, SOCK_STREAM, 0);
+    EXPECT_GE(fd, 0);
+    close(fd);
+    vde_delstack(s2);
+    rmdir(sw.c_str());
+    rmdir(dir);
+}

@@ -5,7 +5,9 @@
 #include <string>
 
 #include "plug/null.hpp"
+#include "plug/switch.hpp"
 #include "plug/transport.hpp"
+#include "plug/vde.hpp"
 #include "plug/vxvde.hpp"
 #include "util/error.hpp"
 #include "vnl/vnl.hpp"
@@ -21,6 +23,9 @@ struct Scheme {
 constexpr Scheme kSchemes[] = {
     {"vxvde", open_vxvde},
     {"null", open_null},
+    {"vde", open_vde},
+    {"switch", open_switch},
+    {"hub", open_hub},
 };
 }  // namespace
 
