@@ -47,5 +47,18 @@ else
 	fail=1
 fi
 stop_all
+
+echo "== our vdens as nobody, against an unprivileged server"
+start_bg "$TMP/server.out" "${AS_NOBODY[@]}" "$BUILD/examples/vdestack6" vxvde://234.0.0.1
+if wait_for_line "$TMP/server.out" READY 10; then
+	timeout 60 "${AS_NOBODY[@]}" "$BUILD/tools/vdens" --addr 10.0.0.1/24 vxvde://234.0.0.1 \
+		/bin/sh -c 'id -u; ping -c 2 -W 2 10.0.0.50 >/dev/null && echo "vdens ping ok"; r=$(echo hi | timeout 10 nc -N -w 3 10.0.0.50 5000); [ "$r" = hi ] && echo "vdens echo ok"' \
+		| tee "$TMP/vdens.out"
+	grep -q "vdens ping ok" "$TMP/vdens.out" && grep -q "vdens echo ok" "$TMP/vdens.out" || fail=1
+	[ "$(head -1 "$TMP/vdens.out")" = 65534 ] || { echo "vdens command must run as the caller (65534)"; fail=1; }
+else
+	cat "$TMP/server.out"; fail=1
+fi
+stop_all
 [ $fail = 0 ] && echo "UNPRIVILEGED OK"
 exit $fail
