@@ -11,7 +11,8 @@
  *   netbench alive K VNL          K configured stacks alive at once: threads,
  *                                 processes, fds, memory per stack
  *   netbench rtt COUNT VNL        1-byte TCP echo between two stacks: median, p99 (us)
- *   netbench bulk SECS VNL [MTU]  TCP bulk between two stacks: Gbit/s, CPU s per GB
+ *   netbench bulk SECS VNL        TCP bulk between two stacks: Gbit/s, CPU s per GB
+ * Environment: NETBENCH_MTU sets the MTU of every stack's vde0.
  *
  * Output: one "name value unit" line per figure. Configuration uses the
  * nlinline+.h found on the include path (each implementation's own).
@@ -72,6 +73,7 @@ static int configure(struct vdestack *s, uint8_t last, int v6) {
 	uint8_t gw4[4] = {10, 0, 0, 254};
 	int idx = vde_if_nametoindex(s, "vde0");
 	if (idx <= 0) return -1;
+	if (getenv("NETBENCH_MTU") && vde_linksetmtu(s, idx, (unsigned)atoi(getenv("NETBENCH_MTU"))) < 0) return -1;
 	if (vde_linksetupdown(s, idx, 1) < 0) return -1;
 	if (vde_ipaddr_add(s, AF_INET, a4, 24, idx) < 0) return -1;
 	if (vde_iproute_add(s, AF_INET, NULL, 0, gw4, 0) < 0) return -1;

@@ -11,7 +11,11 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <poll.h>
+
+#include <algorithm>
 #include <array>
+#include <unordered_map>
 #include <cstring>
 #include <string>
 #include <vector>
@@ -19,6 +23,7 @@
 #include "plug/transport.hpp"
 #include "stack/cmdline.hpp"
 #include "stack/engine.hpp"
+#include "stack/engine_thread.hpp"
 #include "stack/nsworker.hpp"
 #include "stack/proto.hpp"
 #include "stack/tap.hpp"
@@ -54,14 +59,32 @@ void send_reply(int fd, int rval, int err, std::uint64_t id, const std::string& 
     (void)send_with_fds(fd, bytes, passfd >= 0 ? std::span<const int>(fds) : std::span<const int>());
 }
 
+// One engine thread per core, at most kMaxEngines (VDESTACK_ENGINES overrides).
+std::vector<std::unique_ptr<EngineThread>> make_engines() {
+    constexpr long kMaxEngines = 4;
+    long n = ::sysconf(_SC_NPROCESSORS_ONLN);
+    if (const char* env = ::getenv("VDESTACK_ENGINES")) n = std::atol(env);
+    n = std::clamp(n, 1L, kMaxEngines);
+    std::vector<std::unique_ptr<EngineThread>> v;
+    for (long i = 0; i < n; i++) v.push_back(std::make_unique<EngineThread>());
+    return v;
+}
+
 class Helper {
 public:
     explicit Helper(int channel) : channel_(channel) {}
 
     int run() {
-        engine_.set_control(channel_, [this] { return on_channel(); });
-        engine_.run();
-        for (auto& s : engine_.remove_all()) reaper_.destroy(std::move(s));
+        // The control loop: one request at a time, on the main thread (which
+        // stays in the caller's namespace); forwarding runs on the engines.
+        pollfd p{channel_, POLLIN, 0};
+        for (;;) {
+            int r = ::poll(&p, 1, -1);
+            if (r < 0 && errno == EINTR) continue;
+            if (r < 0 || !on_channel()) break;
+        }
+        for (auto& e : engines_)
+            for (auto& s : e->call([](Engine& en) { return en.remove_all(); })) reaper_.destroy(std::move(s));
         return 0;  // ~Reaper waits for the last close
     }
 
@@ -93,7 +116,7 @@ private:
             case Op::AddStack: add_stack(reply, s1, s2); break;
             case Op::DelStack:
                 // Closing a tap is slow (see Reaper): answer, then destroy aside.
-                if (auto gone = engine_.remove(req.stack)) {
+                if (auto gone = remove(req.stack)) {
                     send_reply(reply, 0, 0, req.stack, "");
                     reaper_.destroy(std::move(gone));
                 } else {
@@ -115,10 +138,21 @@ private:
         return true;
     }
 
-    StackEntry& stack_of(std::uint64_t id) {
-        StackEntry* s = engine_.find(id);
-        if (s == nullptr) fail(EBADF, "no such stack");
-        return *s;
+    // The netns fd of a stack (owned by its entry, which lives until the
+    // control thread -- this one -- removes it).
+    int netns_of(std::uint64_t id) {
+        auto it = where_.find(id);
+        if (it == where_.end()) fail(EBADF, "no such stack");
+        return it->second.netns;
+    }
+
+    std::unique_ptr<StackEntry> remove(std::uint64_t id) {
+        auto it = where_.find(id);
+        if (it == where_.end()) return nullptr;
+        std::size_t e = it->second.engine;
+        where_.erase(it);
+        load_[e]--;
+        return engines_[e]->call([id](Engine& en) { return en.remove(id); });
     }
 
     void add_stack(int reply, const std::string& vnl, const std::string& ifname) {
@@ -138,15 +172,22 @@ private:
             if (!vnl.empty()) entry->tap = open_tap(ifname);
         });
         std::uint64_t id = entry->id;
-        engine_.add(std::move(entry));
+        // Shard: the engine with the fewest stacks takes it.
+        std::size_t best = 0;
+        for (std::size_t i = 1; i < engines_.size(); i++)
+            if (load_[i] < load_[best]) best = i;
+        int netns = entry->netns.get();
+        engines_[best]->call([&entry](Engine& en) { en.add(std::move(entry)); });
+        load_[best]++;
+        where_[id] = Where{best, netns};
         send_reply(reply, 0, 0, id, "");
     }
 
     void msocket(int reply, const Request& req) {
-        StackEntry& s = stack_of(req.stack);
+        int netns = netns_of(req.stack);
         UniqueFd sock;
         ns_.run([&] {
-            if (::setns(s.netns.get(), CLONE_NEWNET) != 0) fail_errno("setns");
+            if (::setns(netns, CLONE_NEWNET) != 0) fail_errno("setns");
             sock = UniqueFd(static_cast<int>(::syscall(SYS_socket, req.domain, req.type, req.protocol)));
             if (!sock) fail_errno("socket");
         });
@@ -155,7 +196,7 @@ private:
 
     // fds: [reply, stdin?, stdout?, stderr?] as flagged in req.flags bits 0..2.
     void stackcmd(const Request& req, const std::string& line, std::vector<UniqueFd>& fds) {
-        StackEntry& s = stack_of(req.stack);
+        int netns = netns_of(req.stack);
         std::vector<Argv> cmds = split_commands(line);
         // Everything the runner needs is prepared before fork: after it, only
         // async-signal-safe calls (the helper is multithreaded).
@@ -172,7 +213,6 @@ private:
             if ((req.flags & (1U << i)) && k < fds.size()) stdio[i] = fds[k++].get();
         auto ok_reply = make_reply(0, 0, req.stack, "");
         int reply = fds[0].get();
-        int netns = s.netns.get();
 
         pid_t pid = ::fork();
         if (pid < 0) fail_errno("fork");
@@ -219,8 +259,14 @@ private:
     }
 
     int channel_;
+    struct Where {
+        std::size_t engine;
+        int netns;
+    };
     Reaper<StackEntry> reaper_;  // destroyed last: waits for every close
-    Engine engine_;
+    std::vector<std::unique_ptr<EngineThread>> engines_ = make_engines();
+    std::vector<std::size_t> load_ = std::vector<std::size_t>(engines_.size());
+    std::unordered_map<std::uint64_t, Where> where_;
     NsWorker ns_;
     std::uint64_t next_id_ = 1;
     std::vector<std::byte> buf_ = std::vector<std::byte>(proto::kMaxRequest);
