@@ -180,6 +180,15 @@ TEST(CxxConfig, NetlinkConfigurationSeenByTheKernel) {
     EXPECT_THAT(ip_in(s, "-o link show vde0"), ::testing::Not(HasSubstr(",UP")));
 }
 
+TEST(CxxConfig, MtuOption) {
+    vde::StackOptions o;
+    o.mtu = 9000;
+    vde::Stack s(kVnl, o);
+    EXPECT_THAT(ip_in(s, "-o link show vde0"), HasSubstr("mtu 9000"));
+    o.mtu = 9217;  // beyond what a VDE frame carries
+    EXPECT_THROW(vde::Stack(kVnl, o), vde::Error);
+}
+
 TEST(CxxConfig, ErrorsSayWhatFailed) {
     vde::Stack s(kVnl);
     s.add_address("10.0.0.9/24");

@@ -62,6 +62,10 @@ private:
 
 struct StackOptions {
     std::string ifname = "vde0";  // name of the interface joined to the VNL
+    // MTU of the interface; 0 keeps the default, 1500 (what every VDE peer
+    // takes). Up to 9216 between peers that all use it: fewer, larger frames
+    // move TCP several times faster (see bench/).
+    unsigned mtu = 0;
 };
 
 namespace detail {

@@ -11,7 +11,7 @@
 namespace vdestack::stack {
 
 Engine::Engine()
-    : epfd_(::epoll_create1(EPOLL_CLOEXEC)), pool_(kBatch * plug::kMaxFrame), bufs_(kBatch), refs_(kBatch) {
+    : epfd_(::epoll_create1(EPOLL_CLOEXEC)), pool_(kBatch * kSlot), bufs_(kBatch), refs_(kBatch) {
     if (!epfd_) fail_errno("epoll_create1");
 }
 
@@ -67,16 +67,19 @@ std::vector<std::unique_ptr<StackEntry>> Engine::remove_all() {
 
 void Engine::on_tap(StackEntry& s) {
     for (std::size_t done = 0; done < kBudget;) {
-        std::size_t n = 0;
-        for (; n < kBatch; n++) {
-            std::byte* buf = pool_.data() + n * plug::kMaxFrame;
-            ssize_t len = ::read(s.tap.get(), buf, plug::kMaxFrame);
+        std::size_t n = 0, reads = 0;
+        for (; n < kBatch && reads < kBudget; reads++) {
+            std::byte* buf = pool_.data() + n * kSlot;
+            ssize_t len = ::read(s.tap.get(), buf, kSlot);
             if (len <= 0) break;  // EAGAIN: drained (a tap never returns 0)
-            refs_[n] = plug::FrameRef{buf, static_cast<std::size_t>(len)};
+            // Longer than any VDE frame (the interface's MTU was raised past
+            // 9216): it would arrive truncated, so it is not sent at all.
+            if (static_cast<std::size_t>(len) > plug::kMaxFrame) continue;
+            refs_[n++] = plug::FrameRef{buf, static_cast<std::size_t>(len)};
         }
-        if (n == 0) return;
-        done += n;
-        if (s.link) {
+        if (reads == 0) return;
+        done += reads;
+        if (s.link && n > 0) {
             ssize_t r = s.link->send(std::span<const plug::FrameRef>(refs_.data(), n));
             if (r < 0) {
                 drop_link(s, static_cast<int>(-r));
@@ -91,7 +94,7 @@ void Engine::on_tap(StackEntry& s) {
 void Engine::on_link(StackEntry& s) {
     for (std::size_t done = 0; done < kBudget && s.link;) {
         for (std::size_t i = 0; i < kBatch; i++)
-            bufs_[i] = plug::FrameBuf{pool_.data() + i * plug::kMaxFrame, plug::kMaxFrame, 0};
+            bufs_[i] = plug::FrameBuf{pool_.data() + i * kSlot, plug::kMaxFrame, 0};
         ssize_t n = s.link->recv(std::span<plug::FrameBuf>(bufs_.data(), kBatch));
         if (n < 0) {
             drop_link(s, static_cast<int>(-n));

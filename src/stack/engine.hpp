@@ -52,6 +52,7 @@ class Engine {
 public:
     static constexpr std::size_t kBatch = 64;
     static constexpr std::size_t kBudget = 4 * kBatch;  // frames per fd per wake-up
+    static constexpr std::size_t kSlot = plug::kMaxFrame + 1;  // +1: a longer frame shows as too long
 
     Engine();  // throws Error
 
@@ -81,7 +82,7 @@ private:
     int control_fd_ = -1;
     std::function<bool()> on_control_;
     std::unordered_map<std::uint64_t, std::unique_ptr<StackEntry>> stacks_;
-    std::vector<std::byte> pool_;  // kBatch frames of kMaxFrame bytes
+    std::vector<std::byte> pool_;  // kBatch slots of kSlot bytes
     std::vector<plug::FrameBuf> bufs_;
     std::vector<plug::FrameRef> refs_;
 };

@@ -6,6 +6,7 @@
 #include <sched.h>
 #include <signal.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -278,6 +279,13 @@ int helper_main(int channel) {
     ::signal(SIGPIPE, SIG_IGN);
     ::signal(SIGCHLD, SIG_IGN);  // stackcmd runners are reaped by the kernel
     ::signal(SIGINT, SIG_IGN);   // a terminal's ^C is for the program; we follow the channel
+    // Every stack holds a few fds here (netns, tap, transport sockets): lift
+    // the soft limit to the hard one so that a process can hold thousands.
+    rlimit nofile{};
+    if (::getrlimit(RLIMIT_NOFILE, &nofile) == 0 && nofile.rlim_cur < nofile.rlim_max) {
+        nofile.rlim_cur = nofile.rlim_max;
+        ::setrlimit(RLIMIT_NOFILE, &nofile);
+    }
     proto::Hello hello;
     const char* force = ::getenv("VDESTACK_USERNS");
     bool userns = ::geteuid() != 0 || (force != nullptr && std::strcmp(force, "1") == 0);

@@ -8,7 +8,11 @@
 namespace vde {
 
 Stack::Stack(std::string_view vnl, const StackOptions& opts)
-    : core_(std::make_unique<detail::StackCore>(vnl, opts.ifname)) {}
+    : core_(std::make_unique<detail::StackCore>(vnl, opts.ifname)) {
+    if (opts.mtu > 9216) throw Error(EINVAL, "vde_addstack(" + std::string(vnl) + "): MTU " + std::to_string(opts.mtu) +
+                                       " is larger than a VDE frame carries (9216)");
+    if (opts.mtu != 0) set_mtu(opts.mtu);
+}
 Stack::Stack(Stack&&) noexcept = default;
 Stack& Stack::operator=(Stack&&) noexcept = default;
 Stack::~Stack() = default;
