@@ -4,6 +4,7 @@
 // names. An unknown scheme is EPROTONOSUPPORT with a message naming it.
 #include <string>
 
+#include "plug/fault.hpp"
 #include "plug/null.hpp"
 #include "plug/switch.hpp"
 #include "plug/transport.hpp"
@@ -26,6 +27,7 @@ constexpr Scheme kSchemes[] = {
     {"vde", open_vde},
     {"switch", open_switch},
     {"hub", open_hub},
+    {"fault", open_fault},
 };
 }  // namespace
 
