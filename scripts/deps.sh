@@ -5,7 +5,7 @@
 # talk to (Debian's libvdestack, vdeplug4, vde2, vdens, nlinline).
 # Runs apt-get only when something is missing. Needs root.
 set -euo pipefail
-PKGS=(build-essential cmake ninja-build pkg-config libgtest-dev libgmock-dev libcli11-dev
+PKGS=(build-essential cmake ninja-build pkg-config libgtest-dev libgmock-dev libcli11-dev clang libclang-rt-14-dev
       iproute2 busybox iputils-ping netcat-openbsd util-linux procps
       libvdestack0 libvdestack-dev vdens vdeplug libvdeplug2 libvdeplug-dev vde2 nlinline-dev)
 missing=()

@@ -5,7 +5,9 @@
 # builds again with AddressSanitizer + UndefinedBehaviorSanitizer and runs
 # the unit and network tests under them (the script tests compile outside
 # programs against the library, which an ASan library cannot serve).
-# SANITIZE=0 skips the sanitizer pass. Extra arguments go to ctest.
+# Last, every libFuzzer target runs for FUZZ_SECONDS (default 10) over its
+# seed corpus (scripts/fuzz.sh). SANITIZE=0 / FUZZ_SECONDS=0 skip those
+# passes. Extra arguments go to ctest.
 set -euo pipefail
 SRC="$(cd "$(dirname "$0")/.." && pwd)"
 BUILD="${BUILD:-$SRC/build}"
@@ -22,4 +24,8 @@ if [ "${SANITIZE:-1}" != 0 ]; then
 	cmake --build "$BUILD_SAN" -j"$(nproc)"
 	export UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
 	(cd "$BUILD_SAN" && ctest --output-on-failure -j"${TEST_JOBS:-2}" -LE script "$@")
+fi
+if [ "${FUZZ_SECONDS:-10}" != 0 ]; then
+	echo "# fuzz pass (libFuzzer, ${FUZZ_SECONDS:-10} s per target)"
+	BUILD_FUZZ="${BUILD}-fuzz" "$SRC/scripts/fuzz.sh" "${FUZZ_SECONDS:-10}"
 fi
