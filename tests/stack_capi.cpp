@@ -415,3 +415,46 @@ TEST(CApi, SwitchGoneLeavesTheStackAlive) {
     rmdir(sw.c_str());
     rmdir(dir);
 }
+
+TEST(CApi, KilledProgramLeavesNothingBehind) {
+    // SIGKILL and SIGTERM of a program with live stacks (one of them a switch
+    // with its control directory): its helper notices, tears everything down
+    // and removes the switch's socket files.
+    for (int sig : {SIGKILL, SIGTERM}) {
+        char dir[] = "/tmp/vdestack-kill-XXXXXX";
+        ASSERT_NE(mkdtemp(dir), nullptr);
+        std::string sw = std::string(dir) + "/sw";
+        int p[2];
+        ASSERT_EQ(pipe(p), 0);
+        pid_t pid = fork();
+        if (pid == 0) {
+            std::string vnl = "switch://" + sw;
+            struct vdestack* a = vde_addstack(const_cast<char*>(vnl.c_str()), nullptr);
+            struct vdestack* b = vde_addstack(const_cast<char*>(kVnl), nullptr);
+            if (a == nullptr || b == nullptr) _exit(1);
+            (void)!write(p[1], "x", 1);
+            pause();
+            _exit(0);
+        }
+        close(p[1]);
+        char c;
+        ASSERT_EQ(read(p[0], &c, 1), 1);
+        close(p[0]);
+        std::ifstream f("/proc/" + std::to_string(pid) + "/task/" + std::to_string(pid) + "/children");
+        pid_t helper = 0;
+        f >> helper;
+        ASSERT_GT(helper, 0);
+        EXPECT_EQ(access((sw + "/ctl").c_str(), F_OK), 0);
+        kill(pid, sig);
+        waitpid(pid, nullptr, 0);
+        EXPECT_TRUE(eventually([&] {
+            std::ifstream st("/proc/" + std::to_string(helper) + "/stat");
+            std::string line;
+            return !std::getline(st, line) || line.find(") Z") != std::string::npos;
+        })) << "helper outlived its program (signal " << sig << ")";
+        EXPECT_TRUE(eventually([&] { return access((sw + "/ctl").c_str(), F_OK) != 0; }))
+            << "the switch's control socket was left behind";
+        rmdir(sw.c_str());
+        EXPECT_EQ(rmdir(dir), 0) << "files left in " << dir;
+    }
+}
