@@ -458,3 +458,66 @@ TEST(CApi, KilledProgramLeavesNothingBehind) {
         EXPECT_EQ(rmdir(dir), 0) << "files left in " << dir;
     }
 }
+
+TEST(CApi, ParentsDelstackDoesNotBreakTheChildsSockets) {
+    struct vdestack* srv = make_stack(kVnl, "10.0.0.50/24", "fc00::1:50/64");
+    struct vdestack* cli = make_stack(kVnl, "10.0.0.1/24", "fc00::1:1/64");
+    ASSERT_NE(srv, nullptr);
+    ASSERT_NE(cli, nullptr);
+    int lfd = listen_on(srv, AF_INET, 5000);
+    ASSERT_GE(lfd, 0);
+    pid_t pid = fork();
+    ASSERT_GE(pid, 0);
+    if (pid == 0) {  // the child serves, on the inherited listening socket
+        for (;;) {
+            int a = accept(lfd, nullptr, nullptr);
+            if (a < 0) _exit(1);
+            char buf[64];
+            ssize_t n = read(a, buf, sizeof buf);
+            if (n > 0) (void)!write(a, buf, static_cast<size_t>(n));
+            close(a);
+        }
+    }
+    close(lfd);
+    vde_delstack(srv);  // the parent is done with the server stack; the child is not
+    int c = connect_from(cli, "10.0.0.50", 5000);
+    ASSERT_GE(c, 0) << "the child's stack lost its network when the parent deleted it";
+    ASSERT_TRUE(write_all(c, "still here"));
+    EXPECT_EQ(read_n(c, 10), "still here");
+    close(c);
+    // The child dies: its reference goes, and with it the stack.
+    kill(pid, SIGKILL);
+    waitpid(pid, nullptr, 0);
+    EXPECT_TRUE(eventually([&] {
+        int fd = vde_msocket(cli, AF_INET, SOCK_STREAM, 0);
+        socklen_t len;
+        sockaddr_storage a = make_addr("10.0.0.50", 5000, len);
+        timeval tv{0, 300000};
+        setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+        bool gone = connect(fd, reinterpret_cast<sockaddr*>(&a), len) != 0;
+        close(fd);
+        return gone;
+    })) << "the server stack outlived every process holding it";
+    vde_delstack(cli);
+    EXPECT_EQ(count_children(), 0);
+}
+
+TEST(CApi, ForkPerConnectionServerKeepsWorking) {
+    // The tutorial's server forks a child per connection; many forks, each
+    // child exiting, must not leak references or connections in the helper.
+    struct vdestack* s = make_stack(kVnl, "10.0.0.50/24", "fc00::1:50/64");
+    ASSERT_NE(s, nullptr);
+    for (int i = 0; i < 30; i++) {
+        pid_t pid = fork();
+        if (pid == 0) {
+            int fd = vde_msocket(s, AF_INET, SOCK_DGRAM, 0);
+            _exit(fd >= 0 ? 0 : 1);
+        }
+        int st = 0;
+        waitpid(pid, &st, 0);
+        ASSERT_TRUE(WIFEXITED(st) && WEXITSTATUS(st) == 0) << "fork " << i;
+    }
+    EXPECT_EQ(vde_stackcmd(s, const_cast<char*>("/bin/true")), 0);
+    vde_delstack(s);
+    EXPECT_EQ(count_children(), 0) << "the helper exits once the creator is done";
+}

@@ -13,7 +13,9 @@
 #include <array>
 #include <atomic>
 #include <cstring>
+#include <algorithm>
 #include <mutex>
+#include <pthread.h>
 #include <vector>
 
 #include "stack/proto.hpp"
@@ -54,6 +56,10 @@ std::string find_helper() {
     std::string installed = std::string(VDESTACK_HELPER_INSTALL_DIR) + "/vdestack-helper";
     return executable(installed) ? installed : std::string();
 }
+
+class HelperConn;
+void register_conn(HelperConn* c);
+void unregister_conn(HelperConn* c) noexcept;
 
 // One helper process and the channel to it.
 class HelperConn {
@@ -105,22 +111,66 @@ public:
             hello.message[sizeof hello.message - 1] = '\0';
             fail(hello.err, std::string("vdestack-helper: ") + hello.message);
         }
+        register_conn(this);
     }
 
     HelperConn(const HelperConn&) = delete;
     HelperConn& operator=(const HelperConn&) = delete;
 
     ~HelperConn() {
-        if (::getpid() != owner_) return;  // a forked child: its copy of the channel closes, that's all
+        unregister_conn(this);
+        // A forked child: closing its own connection releases what it held.
+        if (::getpid() != owner_) return;
+        bool exiting = true;
         if (!dead_) {
             proto::Request req;
             req.op = proto::Op::Shutdown;
             UniqueFd none;
-            (void)call(req, {}, {}, none);
+            proto::Reply r = call(req, {}, {}, none);
+            // 0: a forked child still holds stacks here; the helper lives on
+            // for it (and the kernel tells us when it exits).
+            exiting = r.rval != 0;
         }
         chan_.reset();
-        reap(false);
+        if (exiting) reap(false);
     }
+
+    // ---- fork support (see the fork handlers below) ----
+    // Before fork: a new connection for the child, attached to the helper
+    // with the stacks this process holds. Returns false if it could not be made.
+    bool prepare_fork() noexcept {
+        fork_fd_ = -1;
+        if (dead_ || stacks_.load() == 0) return false;
+        int sv[2];
+        if (::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) != 0) return false;
+        proto::Request req;
+        req.op = proto::Op::Attach;
+        UniqueFd none;
+        std::array<int, 1> extra{sv[1]};
+        proto::Reply r = call(req, {}, {}, none, nullptr, extra);
+        ::close(sv[1]);
+        if (r.rval < 0) {
+            ::close(sv[0]);
+            return false;
+        }
+        fork_fd_ = sv[0];
+        return true;
+    }
+    // In the parent after fork: the child's end is not ours.
+    void parent_after_fork() noexcept {
+        if (fork_fd_ >= 0) ::close(fork_fd_);
+        fork_fd_ = -1;
+    }
+    // In the child: its own connection replaces the inherited channel (same fd number).
+    void child_after_fork() noexcept {
+        if (fork_fd_ >= 0) {
+            ::dup3(fork_fd_, chan_.get(), O_CLOEXEC);
+            ::close(fork_fd_);
+        }
+        fork_fd_ = -1;
+    }
+    void stack_added() noexcept { stacks_++; }
+    void stack_removed() noexcept { stacks_--; }
 
     [[nodiscard]] pid_t owner() const noexcept { return owner_; }
     // True once the helper was seen gone (killed, crashed): new stacks then
@@ -199,8 +249,48 @@ private:
     pid_t owner_;
     pid_t pid_ = -1;
     std::atomic<bool> dead_{false};
+    std::atomic<int> stacks_{0};  // live StackCores of this process on this helper
+    int fork_fd_ = -1;            // between prepare_fork and the after-fork handlers
     UniqueFd chan_;
 };
+
+// ---- fork handlers ----------------------------------------------------------
+// Every live HelperConn of the process is in g_conns. Before fork() the
+// prepare handler attaches a new helper connection per HelperConn that holds
+// stacks, and keeps g_conns_mu locked across the fork, so that the child sees
+// a consistent list; the child handler swaps each inherited channel for its
+// own connection. Thus a forked child holds its own references: the parent's
+// vde_delstack no longer takes the network away from the child's sockets,
+// and the child's exit (or its own vde_delstack) releases them.
+namespace {
+std::mutex g_conns_mu;
+std::vector<HelperConn*> g_conns;
+
+void fork_prepare() {
+    g_conns_mu.lock();
+    for (HelperConn* c : g_conns) c->prepare_fork();
+}
+void fork_parent() {
+    for (HelperConn* c : g_conns) c->parent_after_fork();
+    g_conns_mu.unlock();
+}
+void fork_child() {
+    for (HelperConn* c : g_conns) c->child_after_fork();
+    g_conns_mu.unlock();
+}
+}  // namespace
+
+void register_conn(HelperConn* c) {
+    static std::once_flag once;
+    std::call_once(once, [] { ::pthread_atfork(fork_prepare, fork_parent, fork_child); });
+    std::lock_guard lk(g_conns_mu);
+    g_conns.push_back(c);
+}
+
+void unregister_conn(HelperConn* c) noexcept {
+    std::lock_guard lk(g_conns_mu);
+    std::erase(g_conns, c);
+}
 
 namespace {
 std::mutex g_mu;
@@ -218,7 +308,7 @@ std::shared_ptr<HelperConn> current_helper() {
 }  // namespace
 
 StackCore::StackCore(std::string_view vnl, std::string_view ifname)
-    : creator_(::getpid()), vnl_(vnl), ifname_(ifname) {
+    : vnl_(vnl), ifname_(ifname) {
     std::string ctx = "vde_addstack(" + vnl_ + ")";
     try {
         conn_ = current_helper();
@@ -232,15 +322,18 @@ StackCore::StackCore(std::string_view vnl, std::string_view ifname)
     proto::Reply r = conn_->call(req, vnl_, ifname_, none, &msg);
     if (r.rval < 0) throw Error(r.err, ctx + (msg.empty() ? "" : ": " + msg));
     id_ = r.stack;
+    conn_->stack_added();
 }
 
 StackCore::~StackCore() {
-    if (::getpid() != creator_) return;  // inherited handle: the creator's stack lives on
+    // In a forked child this releases the child's reference only: the stack
+    // lives on for the processes that still hold it.
     proto::Request req;
     req.op = proto::Op::DelStack;
     req.stack = id_;
     UniqueFd none;
     (void)conn_->call(req, {}, {}, none);
+    conn_->stack_removed();
     // conn_ goes with us; the last stack's release shuts the helper down.
 }
 

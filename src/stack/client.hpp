@@ -8,12 +8,14 @@
 // after vde_delstack of the last stack no fd, thread or process of ours is
 // left. Each StackCore holds a shared_ptr to the HelperConn it lives in.
 //
-// fork(): a child inherits the handles and the channel. Requests from the
-// child carry their own reply socket, so vde_msocket/vde_stackcmd in the
-// child work and return fds of the child's table. A stack created in the
-// child spawns the child's own helper. Deleting an inherited stack in the
-// child only frees the child's handle (as with libvdestack 0.1.2, the
-// creator's stack lives on).
+// fork(): a fork handler gives the child a helper connection of its own,
+// attached before fork() returns and holding the same stacks: a stack lives
+// until every process holding it has deleted it or died. So the parent's
+// vde_delstack does not take the network away from the child's sockets, and
+// the child's vde_delstack releases only the child's reference (as with
+// libvdestack 0.1.2, the creator's stack lives on). Requests carry their own
+// reply socket, so vde_msocket/vde_stackcmd in the child return fds of the
+// child's table. A stack created in the child spawns the child's own helper.
 //
 // Thread-safety: all members are safe to call concurrently; the channel is a
 // SEQPACKET socket (each request one atomic message) and every request has a
@@ -52,7 +54,6 @@ public:
 private:
     std::shared_ptr<HelperConn> conn_;
     std::uint64_t id_ = 0;
-    pid_t creator_ = 0;
     std::string vnl_;
     std::string ifname_;
 };

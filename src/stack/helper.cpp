@@ -17,6 +17,7 @@
 #include <algorithm>
 #include <array>
 #include <unordered_map>
+#include <unordered_set>
 #include <cstring>
 #include <string>
 #include <vector>
@@ -73,16 +74,41 @@ std::vector<std::unique_ptr<EngineThread>> make_engines() {
 
 class Helper {
 public:
-    explicit Helper(int channel) : channel_(channel) {}
+    explicit Helper(int channel) {
+        conns_.push_back(std::make_unique<Conn>());
+        conns_[0]->fd = UniqueFd(channel);
+        conns_[0]->main = true;
+    }
 
     int run() {
         // The control loop: one request at a time, on the main thread (which
         // stays in the caller's namespace); forwarding runs on the engines.
-        pollfd p{channel_, POLLIN, 0};
-        for (;;) {
-            int r = ::poll(&p, 1, -1);
-            if (r < 0 && errno == EINTR) continue;
-            if (r < 0 || !on_channel()) break;
+        // It serves every connection (the creator's channel and one per
+        // forked child) until none holds a stack and the creator is done.
+        std::vector<pollfd> pfds;
+        while (!conns_.empty()) {
+            pfds.clear();
+            for (auto& c : conns_) pfds.push_back(pollfd{c->fd.get(), POLLIN, 0});
+            int r = ::poll(pfds.data(), pfds.size(), -1);
+            if (r < 0) {
+                if (errno == EINTR) continue;
+                break;
+            }
+            // Serve the ready ones; closed connections are collected afterwards
+            // (a request may add a connection: indices stay valid).
+            std::size_t n = pfds.size();
+            for (std::size_t i = 0; i < n; i++)
+                if (pfds[i].revents != 0 && !on_request(*conns_[i])) conns_[i]->closed = true;
+            for (std::size_t i = 0; i < conns_.size();) {
+                if (conns_[i]->closed) {
+                    release_all(*conns_[i]);
+                    if (conns_[i]->main) main_done_ = true;
+                    conns_.erase(conns_.begin() + static_cast<std::ptrdiff_t>(i));
+                } else {
+                    i++;
+                }
+            }
+            if (main_done_ && count_.empty()) break;  // nobody can ask for anything more
         }
         for (auto& e : engines_)
             for (auto& s : e->call([](Engine& en) { return en.remove_all(); })) reaper_.destroy(std::move(s));
@@ -90,11 +116,33 @@ public:
     }
 
 private:
-    // Reads one request; returns false when the loop must end.
-    bool on_channel() {
+    // A client connection: the creator's channel, or one per forked child
+    // (made by the library's fork handler, see client.cpp). `refs` are the
+    // stacks this connection holds; a stack lives while any connection holds it.
+    struct Conn {
+        UniqueFd fd;
+        std::unordered_set<std::uint64_t> refs;
+        bool main = false;
+        bool closed = false;
+    };
+
+    // Drops one reference; the last one destroys the stack.
+    void release(std::uint64_t id) {
+        auto it = count_.find(id);
+        if (it == count_.end() || --it->second > 0) return;
+        count_.erase(it);
+        reaper_.destroy(remove(id));  // closing a tap is slow (see Reaper): done aside
+    }
+    void release_all(Conn& c) {
+        for (auto id : c.refs) release(id);
+        c.refs.clear();
+    }
+
+    // Reads one request from c; returns false when c is finished.
+    bool on_request(Conn& c) {
         std::vector<UniqueFd> fds;
-        ssize_t n = recv_with_fds(channel_, buf_, fds, 4);
-        if (n == 0) return false;  // every client is gone
+        ssize_t n = recv_with_fds(c.fd.get(), buf_, fds, 4);
+        if (n == 0) return false;  // that client is gone
         if (n < 0) return n == -EMSGSIZE || n == -EAGAIN || n == -EINTR;  // malformed: ignore it
         if (fds.empty()) return true;  // nowhere to answer
         Request req;
@@ -114,19 +162,39 @@ private:
         int reply = fds[0].get();
         try {
             switch (req.op) {
-            case Op::AddStack: add_stack(reply, s1, s2); break;
+            case Op::AddStack: {
+                std::uint64_t id = add_stack(s1, s2);
+                c.refs.insert(id);
+                count_[id] = 1;
+                send_reply(reply, 0, 0, id, "");
+                break;
+            }
             case Op::DelStack:
-                // Closing a tap is slow (see Reaper): answer, then destroy aside.
-                if (auto gone = remove(req.stack)) {
-                    send_reply(reply, 0, 0, req.stack, "");
-                    reaper_.destroy(std::move(gone));
-                } else {
+                if (c.refs.erase(req.stack) == 0) {
                     send_reply(reply, -1, EBADF, req.stack, "no such stack");
+                    break;
                 }
+                send_reply(reply, 0, 0, req.stack, "");
+                release(req.stack);
                 break;
             case Op::MSocket: msocket(reply, req); break;
             case Op::StackCmd: stackcmd(req, s1, fds); break;
-            case Op::Shutdown: send_reply(reply, 0, 0, 0, ""); return false;
+            case Op::Attach: {
+                // fds[1]: a new connection for a forked child, holding what c holds.
+                if (fds.size() < 2) fail(EINVAL, "attach without a connection");
+                auto child = std::make_unique<Conn>();
+                child->fd = std::move(fds[1]);
+                child->refs = c.refs;
+                for (auto id : child->refs) count_[id]++;
+                conns_.push_back(std::move(child));
+                send_reply(reply, 0, 0, 0, "");
+                break;
+            }
+            case Op::Shutdown:
+                // This connection is done; rval 1 tells the caller we exit now.
+                release_all(c);
+                send_reply(reply, count_.empty() ? 1 : 0, 0, 0, "");
+                return false;
             default: send_reply(reply, -1, EOPNOTSUPP, 0, "unknown request"); break;
             }
         } catch (const Error& e) {
@@ -156,7 +224,7 @@ private:
         return engines_[e]->call([id](Engine& en) { return en.remove(id); });
     }
 
-    void add_stack(int reply, const std::string& vnl, const std::string& ifname) {
+    std::uint64_t add_stack(const std::string& vnl, const std::string& ifname) {
         auto entry = std::make_unique<StackEntry>();
         entry->id = next_id_++;
         entry->vnl = vnl;
@@ -181,7 +249,7 @@ private:
         engines_[best]->call([&entry](Engine& en) { en.add(std::move(entry)); });
         load_[best]++;
         where_[id] = Where{best, netns};
-        send_reply(reply, 0, 0, id, "");
+        return id;
     }
 
     void msocket(int reply, const Request& req) {
@@ -259,7 +327,9 @@ private:
         ::_exit(0);
     }
 
-    int channel_;
+    std::vector<std::unique_ptr<Conn>> conns_;  // [0] = the creator's channel until it closes
+    std::unordered_map<std::uint64_t, int> count_;  // stack -> connections holding it
+    bool main_done_ = false;
     struct Where {
         std::size_t engine;
         int netns;

@@ -9,6 +9,10 @@
 // the creator, threads, forked children -- gets its own answer, and a dead
 // helper shows up as EOF on the reply socket, never as a hang.
 //
+// fork(): the library's fork handler attaches a new connection for the child
+// before fork() returns (Attach), so each process holds its own references:
+// a stack lives until every process holding it deleted it or died (EOF).
+//
 // Both ends are the same build (the helper is found next to the library or
 // in its libexec dir), but the version is still checked in Hello.
 #pragma once
@@ -19,7 +23,7 @@
 namespace vdestack::proto {
 
 inline constexpr std::uint32_t kMagic = 0x76647370;  // "vdsp"
-inline constexpr std::uint32_t kVersion = 1;
+inline constexpr std::uint32_t kVersion = 2;
 inline constexpr std::size_t kMaxRequest = 65536;  // whole request incl. strings
 inline constexpr std::size_t kMaxMessage = 512;    // error text in a Reply
 inline constexpr int kChannelFd = 3;               // where the helper finds the channel
@@ -29,7 +33,8 @@ enum class Op : std::uint32_t {
     DelStack = 2,  // stack
     MSocket = 3,   // stack, domain/type/protocol -> fd attached to the Reply
     StackCmd = 4,  // stack, str1 = command line; fds[1..3] = caller's stdio (flags bit i = fd i present)
-    Shutdown = 5,  // tear every stack down and exit
+    Shutdown = 5,  // this connection is done (its stacks released); rval 1: the helper exits now
+    Attach = 6,    // fds[1] = a new connection (for a forked child) holding the stacks this one holds
 };
 
 struct Request {
