@@ -3,6 +3,7 @@
 // TCP to each other (IPv4, IPv6), vde_stackcmd semantics, vde_msocket after
 // fork, vde_default_stack, errors, and leaks over 200 add/del cycles.
 #include <gtest/gtest.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <signal.h>
@@ -520,4 +521,33 @@ TEST(CApi, ForkPerConnectionServerKeepsWorking) {
     EXPECT_EQ(vde_stackcmd(s, const_cast<char*>("/bin/true")), 0);
     vde_delstack(s);
     EXPECT_EQ(count_children(), 0) << "the helper exits once the creator is done";
+}
+
+TEST(CApi, FdExhaustionIsACleanError) {
+    // With no fd left, vde_addstack fails with EMFILE and builds nothing;
+    // once fds are back, stacks work again.
+    rlimit saved{};
+    ASSERT_EQ(getrlimit(RLIMIT_NOFILE, &saved), 0);
+    int used = count_fds();
+    int fds_before = used;
+    for (int spare = 0; spare <= 4; spare++) {
+        rlimit low = saved;
+        low.rlim_cur = static_cast<rlim_t>(used + spare);
+        ASSERT_EQ(setrlimit(RLIMIT_NOFILE, &low), 0);
+        errno = 0;
+        struct vdestack* s = vde_addstack(const_cast<char*>(kVnl), nullptr);
+        int err = errno;
+        ASSERT_EQ(setrlimit(RLIMIT_NOFILE, &saved), 0);
+        if (s != nullptr) {  // enough fds after all: it must work fully
+            EXPECT_EQ(vde_stackcmd(s, const_cast<char*>("/bin/true")), 0);
+            vde_delstack(s);
+        } else {
+            EXPECT_TRUE(err == EMFILE || err == ENFILE) << "spare " << spare << ": " << strerror(err);
+        }
+        EXPECT_EQ(count_fds(), fds_before) << "spare " << spare;
+        EXPECT_EQ(count_children(), 0) << "spare " << spare;
+    }
+    struct vdestack* s = vde_addstack(const_cast<char*>(kVnl), nullptr);
+    ASSERT_NE(s, nullptr);
+    vde_delstack(s);
 }
