@@ -6,8 +6,8 @@
 # the unit and network tests under them (the script tests compile outside
 # programs against the library, which an ASan library cannot serve).
 # Last, every libFuzzer target runs for FUZZ_SECONDS (default 10) over its
-# seed corpus (scripts/fuzz.sh). SANITIZE=0 / FUZZ_SECONDS=0 skip those
-# passes. Extra arguments go to ctest.
+# seed corpus (scripts/fuzz.sh); the stack tests also run under
+# ThreadSanitizer. SANITIZE=0 / TSAN=0 / FUZZ_SECONDS=0 skip those passes. Extra arguments go to ctest.
 set -euo pipefail
 SRC="$(cd "$(dirname "$0")/.." && pwd)"
 BUILD="${BUILD:-$SRC/build}"
@@ -24,6 +24,27 @@ if [ "${SANITIZE:-1}" != 0 ]; then
 	cmake --build "$BUILD_SAN" -j"$(nproc)"
 	export UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
 	(cd "$BUILD_SAN" && ctest --output-on-failure -j"${TEST_JOBS:-2}" -LE script "$@")
+fi
+if [ "${TSAN:-1}" != 0 ]; then
+	# The helper's engines, namespace worker and reaper are threads: run the
+	# stack tests with ThreadSanitizer; reports (the helper's too, its stderr
+	# is /dev/null) go to files, and any report fails the run.
+	echo "# ThreadSanitizer pass (stack tests)"
+	BUILD_TSAN="${BUILD}-tsan"
+	if [ ! -f "$BUILD_TSAN/CMakeCache.txt" ]; then
+		cmake -S "$SRC" -B "$BUILD_TSAN" $(command -v ninja >/dev/null && echo -G Ninja) \
+			-DCMAKE_BUILD_TYPE=RelWithDebInfo -DVDESTACK_TSAN=ON >/dev/null
+	fi
+	cmake --build "$BUILD_TSAN" -j"$(nproc)" --target stack_tests vdestack-helper
+	reports="$(mktemp -d /tmp/vdestack-tsan.XXXXXX)"
+	TSAN_OPTIONS="log_path=$reports/report" "$BUILD_TSAN/tests/stack_tests" \
+		--gtest_filter='CApi.*:CxxApi.*:CxxConfig.*:Soak.*:Fault.*:-CApi.NoMulticastRouteIsENODEV'
+	if ls "$reports"/report* >/dev/null 2>&1; then
+		cat "$reports"/report*
+		echo "ThreadSanitizer reported races"
+		exit 1
+	fi
+	rm -rf "$reports"
 fi
 if [ "${FUZZ_SECONDS:-10}" != 0 ]; then
 	echo "# fuzz pass (libFuzzer, ${FUZZ_SECONDS:-10} s per target)"
