@@ -526,6 +526,9 @@ TEST(CApi, ForkPerConnectionServerKeepsWorking) {
 TEST(CApi, FdExhaustionIsACleanError) {
     // With no fd left, vde_addstack fails with EMFILE and builds nothing;
     // once fds are back, stacks work again.
+#if defined(__SANITIZE_ADDRESS__)
+    GTEST_SKIP() << "the sanitizer runtimes need fds of their own (false reports when there are none)";
+#endif
     rlimit saved{};
     ASSERT_EQ(getrlimit(RLIMIT_NOFILE, &saved), 0);
     int used = count_fds();

@@ -72,7 +72,9 @@ TEST(Soak, ThousandCreateDeleteCycles) {
     EXPECT_EQ(dir_count("/proc/" + std::to_string(helper) + "/task"), htasks);
     long grown = rss_kb(helper) - hrss;
     std::printf("helper RSS %ld kB -> %ld kB after 1000 cycles\n", hrss, hrss + grown);
+#if !defined(__SANITIZE_ADDRESS__)  // ASan's quarantine keeps freed memory on purpose
     EXPECT_LT(grown, 4096) << "helper memory grows with cycles";
+#endif
     vde_delstack(keep);
     EXPECT_EQ(count_children(), 0);
 }

@@ -193,8 +193,9 @@ public:
             }
             std::vector<std::byte> bytes(sizeof req + s1.size() + s2.size());
             std::memcpy(bytes.data(), &req, sizeof req);
-            std::memcpy(bytes.data() + sizeof req, s1.data(), s1.size());
-            std::memcpy(bytes.data() + sizeof req + s1.size(), s2.data(), s2.size());
+            // (std::copy: an empty string_view may have a null data(), which memcpy must not get)
+            std::copy(s1.begin(), s1.end(), reinterpret_cast<char*>(bytes.data() + sizeof req));
+            std::copy(s2.begin(), s2.end(), reinterpret_cast<char*>(bytes.data() + sizeof req + s1.size()));
             int sv[2];
             if (::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) != 0) {
                 bad.err = errno;
