@@ -9,6 +9,7 @@
 #include "plug/switch.hpp"
 #include "plug/transport.hpp"
 #include "plug/vde.hpp"
+#include "plug/vxlan.hpp"
 #include "plug/vxvde.hpp"
 #include "util/error.hpp"
 #include "vnl/vnl.hpp"
@@ -23,6 +24,7 @@ struct Scheme {
 };
 constexpr Scheme kSchemes[] = {
     {"vxvde", open_vxvde},
+    {"vxlan", open_vxlan},
     {"null", open_null},
     {"vde", open_vde},
     {"switch", open_switch},

@@ -194,6 +194,11 @@ Config parse_config(std::string_view vnl_text, std::string_view rest) {
                          (family == AF_INET ? "IPv4" : family == AF_INET6 ? "IPv6" : "IPv4 or IPv6") +
                          " multicast address is required)");
     }
+    // IPv4: ttl is also the unicast IP_TTL, which the kernel refuses to set to 0
+    // (IPv6 sets only the multicast hop limit, where 0 means "this host only").
+    if (family == AF_INET && c.ttl == 0)
+        fail(EINVAL, std::string(vnl_text) + ": bad value '0' for option 'ttl' (IPv4 needs 1..255: it is also the "
+                                             "unicast TTL)");
     auto set_last3 = [](unsigned char* last3, std::uint32_t gid) {
         last3[0] = static_cast<unsigned char>((gid >> 16) & 0xff);
         last3[1] = static_cast<unsigned char>((gid >> 8) & 0xff);
