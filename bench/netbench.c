@@ -29,7 +29,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/kcmp.h>
 #include <sys/resource.h>
+#include <sys/syscall.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -199,9 +201,14 @@ static void walk(pid_t pid, struct tree *t, long self_rss, int self_fds) {
 	int fds = count_dir(path);
 	t->procs++;
 	t->tasks += threads;
-	/* a CLONE_VM child reports the same RSS as its parent; CLONE_FILES the same fds */
-	if (pid == getpid() || rss != self_rss) t->rss_kb += rss;
-	if (pid == getpid() || fds != self_fds) t->fds += fds;
+	/* a CLONE_VM child shares our address space, a CLONE_FILES child our fd
+	 * table (the reference's stack processes do both): count those once */
+	int shared_vm = pid != getpid() && syscall(SYS_kcmp, getpid(), pid, KCMP_VM, 0, 0) == 0;
+	int shared_files = pid != getpid() && syscall(SYS_kcmp, getpid(), pid, KCMP_FILES, 0, 0) == 0;
+	(void)self_rss;
+	(void)self_fds;
+	if (!shared_vm) t->rss_kb += rss;
+	if (!shared_files) t->fds += fds;
 	snprintf(path, sizeof(path), "/proc/%d/stat", pid);
 	f = fopen(path, "r");
 	if (f && fgets(buf, sizeof(buf), f)) {
