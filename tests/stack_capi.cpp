@@ -554,3 +554,58 @@ TEST(CApi, FdExhaustionIsACleanError) {
     ASSERT_NE(s, nullptr);
     vde_delstack(s);
 }
+
+namespace {
+// A child process that owns a switch at `sw` (a stack on switch://, the
+// switch being its interface's network); writes one byte on `ready`.
+pid_t switch_process(const std::string& sw, int ready) {
+    pid_t pid = fork();
+    if (pid != 0) return pid;
+    std::string vnl = "switch://" + sw;
+    if (vde_addstack(const_cast<char*>(vnl.c_str()), nullptr) == nullptr) _exit(1);
+    (void)!write(ready, "x", 1);
+    for (;;) pause();
+}
+}  // namespace
+
+TEST(CApi, ReconnectBringsTheLinkBackAfterTheSwitchRestarts) {
+    char dir[] = "/tmp/vdestack-rc-XXXXXX";
+    ASSERT_NE(mkdtemp(dir), nullptr);
+    std::string sw = std::string(dir) + "/sw";
+    int p[2];
+    ASSERT_EQ(pipe(p), 0);
+    char c;
+    pid_t first = switch_process(sw, p[1]);
+    ASSERT_EQ(read(p[0], &c, 1), 1);
+    std::string vnl = "reconnect://[interval=1]{vde://" + sw + "}";
+    struct vdestack* srv = make_stack(vnl.c_str(), "10.0.0.50/24", "fc00::1:50/64");
+    struct vdestack* cli = make_stack(vnl.c_str(), "10.0.0.1/24", "fc00::1:1/64");
+    ASSERT_NE(srv, nullptr) << strerror(errno);
+    ASSERT_NE(cli, nullptr) << strerror(errno);
+    expect_tcp_exchange(cli, srv, "10.0.0.50");
+    kill(first, SIGKILL);  // the switch dies with its program
+    waitpid(first, nullptr, 0);
+    ASSERT_TRUE(eventually([&] { return access((sw + "/ctl").c_str(), F_OK) != 0; }));
+    pid_t second = switch_process(sw, p[1]);  // and comes back
+    ASSERT_EQ(read(p[0], &c, 1), 1);
+    // Both stacks come back by themselves within a few intervals.
+    expect_tcp_exchange(cli, srv, "10.0.0.50");
+    vde_delstack(cli);
+    vde_delstack(srv);
+    kill(second, SIGKILL);
+    waitpid(second, nullptr, 0);
+    close(p[0]);
+    close(p[1]);
+    eventually([&] { return access((sw + "/ctl").c_str(), F_OK) != 0; });
+    rmdir(sw.c_str());
+    rmdir(dir);
+}
+
+TEST(CApi, ReconnectBadOptions) {
+    for (const char* vnl : {"reconnect://{nosuch://}", "reconnect://[interval=0]{null://}", "reconnect://null://",
+                            "reconnect://[bogus=1]{null://}"}) {
+        errno = 0;
+        EXPECT_EQ(vde_addstack(const_cast<char*>(vnl), nullptr), nullptr) << vnl;
+        EXPECT_TRUE(errno == EINVAL || errno == EPROTONOSUPPORT) << vnl;
+    }
+}

@@ -6,6 +6,7 @@
 
 #include "plug/fault.hpp"
 #include "plug/null.hpp"
+#include "plug/reconnect.hpp"
 #include "plug/switch.hpp"
 #include "plug/transport.hpp"
 #include "plug/vde.hpp"
@@ -30,6 +31,7 @@ constexpr Scheme kSchemes[] = {
     {"switch", open_switch},
     {"hub", open_hub},
     {"fault", open_fault},
+    {"reconnect", open_reconnect},
 };
 }  // namespace
 
