@@ -237,3 +237,20 @@ TEST(CxxConfig, TwoNetlinkConfiguredStacksTalk) {
         return connect(c.get(), reinterpret_cast<sockaddr*>(&addr), len) == 0;
     }));
 }
+
+TEST(CxxApi, LinkStatusReportsAGoneSwitch) {
+    char dir[] = "/tmp/vdestack-ls-XXXXXX";
+    ASSERT_NE(mkdtemp(dir), nullptr);
+    std::string sw = std::string(dir) + "/sw";
+    auto sw_stack = std::make_unique<vde::Stack>("switch://" + sw);
+    vde::Stack s("vde://" + sw);
+    EXPECT_FALSE(s.link_status()) << s.link_status().message();
+    EXPECT_FALSE(sw_stack->link_status());
+    sw_stack.reset();  // the switch goes away
+    EXPECT_TRUE(eventually([&] { return static_cast<bool>(s.link_status()); }))
+        << "a dead link must be reported";
+    std::printf("link status after the switch went away: %s\n", s.link_status().message().c_str());
+    EXPECT_EQ(s.run("/bin/true"), 0) << "the stack itself lives on";
+    rmdir(sw.c_str());
+    rmdir(dir);
+}

@@ -110,6 +110,12 @@ public:
     void add_route(std::string_view dest, std::string_view gateway, std::string_view ifname = {}) const;
     void del_route(std::string_view dest, std::string_view gateway, std::string_view ifname = {}) const;
 
+    // Why the stack's link to its network died (the switch went away, the
+    // peer hung up), or an empty error_code while it works. The stack and
+    // its sockets live on without it; reconnect://{VNL} brings a link back
+    // by itself. Throws Error when the stack cannot be reached.
+    [[nodiscard]] std::error_code link_status() const;
+
     [[nodiscard]] const std::string& vnl() const noexcept;
     [[nodiscard]] const std::string& ifname() const noexcept;
 

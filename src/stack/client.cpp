@@ -352,6 +352,16 @@ int StackCore::msocket(int domain, int type, int protocol) noexcept {
     return fd.release();
 }
 
+int StackCore::link_error() noexcept {
+    proto::Request req;
+    req.op = proto::Op::Status;
+    req.stack = id_;
+    UniqueFd none;
+    proto::Reply r = conn_->call(req, {}, {}, none);
+    if (r.rval < 0) return -(r.err != 0 ? r.err : EIO);
+    return r.err;
+}
+
 int StackCore::stackcmd(std::string_view commands) noexcept {
     proto::Request req;
     req.op = proto::Op::StackCmd;

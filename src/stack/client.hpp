@@ -47,6 +47,9 @@ public:
     int msocket(int domain, int type, int protocol) noexcept;
     // vde_stackcmd semantics; -errno when the helper cannot be reached.
     int stackcmd(std::string_view commands) noexcept;
+    // The errno that killed the stack's link to its network (0 while it
+    // works); -errno when the helper cannot be reached.
+    int link_error() noexcept;
 
     [[nodiscard]] const std::string& vnl() const noexcept { return vnl_; }
     [[nodiscard]] const std::string& ifname() const noexcept { return ifname_; }

@@ -190,6 +190,17 @@ private:
                 send_reply(reply, 0, 0, 0, "");
                 break;
             }
+            case Op::Status: {
+                auto it = where_.find(req.stack);
+                if (it == where_.end()) fail(EBADF, "no such stack");
+                std::uint64_t id = req.stack;
+                int err = engines_[it->second.engine]->call([id](Engine& en) {
+                    StackEntry* e = en.find(id);
+                    return e != nullptr ? e->link_error : EBADF;
+                });
+                send_reply(reply, 0, err, req.stack, err != 0 ? std::strerror(err) : "");
+                break;
+            }
             case Op::Shutdown:
                 // This connection is done; rval 1 tells the caller we exit now.
                 release_all(c);

@@ -35,6 +35,7 @@ enum class Op : std::uint32_t {
     StackCmd = 4,  // stack, str1 = command line; fds[1..3] = caller's stdio (flags bit i = fd i present)
     Shutdown = 5,  // this connection is done (its stacks released); rval 1: the helper exits now
     Attach = 6,    // fds[1] = a new connection (for a forked child) holding the stacks this one holds
+    Status = 7,    // stack -> Reply.err = errno that killed its link (0 while it works)
 };
 
 struct Request {

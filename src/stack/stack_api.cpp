@@ -104,6 +104,13 @@ void Stack::del_route(std::string_view dest, std::string_view gateway, std::stri
     auto nc = netconf(core_.get(), vnl());
     nc.del_route(dest, gateway, ifname);
 }
+std::error_code Stack::link_status() const {
+    if (!core_) throw Error(EBADF, "link_status: moved-from stack");
+    int r = core_->link_error();
+    if (r < 0) throw Error(-r, "link_status(" + vnl() + ")");
+    return r == 0 ? std::error_code() : std::error_code(r, std::generic_category());
+}
+
 const std::string& Stack::vnl() const noexcept {
     static const std::string empty;
     return core_ ? core_->vnl() : empty;
