@@ -594,6 +594,14 @@ TEST(CApi, ReconnectBringsTheLinkBackAfterTheSwitchRestarts) {
     vde_delstack(srv);
     kill(second, SIGKILL);
     waitpid(second, nullptr, 0);
+    // The switch process was forked while our stacks lived, so it held them
+    // too and the helper outlived our last vde_delstack; it exits with that
+    // child, and being our child, is ours to reap.
+    EXPECT_TRUE(eventually([] {
+        while (waitpid(-1, nullptr, WNOHANG) > 0) {
+        }
+        return count_children() == 0;
+    }));
     close(p[0]);
     close(p[1]);
     eventually([&] { return access((sw + "/ctl").c_str(), F_OK) != 0; });

@@ -203,6 +203,16 @@ private:
             }
             case Op::Shutdown:
                 // This connection is done; rval 1 tells the caller we exit now.
+                // Connections whose process already died count as gone first,
+                // so that the answer does not depend on who was served first.
+                for (auto& other : conns_) {
+                    if (other.get() == &c || other->closed) continue;
+                    pollfd pf{other->fd.get(), POLLIN, 0};
+                    if (::poll(&pf, 1, 0) == 1 && (pf.revents & (POLLHUP | POLLERR)) && !(pf.revents & POLLIN)) {
+                        release_all(*other);
+                        other->closed = true;
+                    }
+                }
                 release_all(c);
                 send_reply(reply, count_.empty() ? 1 : 0, 0, 0, "");
                 return false;
