@@ -7,7 +7,7 @@
 set -euo pipefail
 PKGS=(build-essential cmake ninja-build pkg-config libgtest-dev libgmock-dev libcli11-dev clang libclang-rt-14-dev
       iproute2 busybox iputils-ping netcat-openbsd util-linux procps
-      libvdestack0 libvdestack-dev vdens vdeplug libvdeplug2 libvdeplug-dev vde2 nlinline-dev)
+      libvdestack0 libvdestack-dev vdens vdeplug libvdeplug2 libvdeplug-dev vde2 nlinline-dev libvdeplug-vlan libvdeplug-slirp)
 missing=()
 for p in "${PKGS[@]}"; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -1,14 +1,21 @@
 // registry.cpp - open_transport(): chooses the transport by VNL scheme.
 //
 // Schemes are matched case-sensitively, as vdeplug4 matches plugin file
-// names. An unknown scheme is EPROTONOSUPPORT with a message naming it.
+// names. A scheme not in the table goes to the installed vdeplug4 plugins
+// (extplugin.hpp); one they lack too is EPROTONOSUPPORT with a message naming it.
 #include <string>
 
+#include "plug/cmd.hpp"
+#include "plug/extplugin.hpp"
 #include "plug/fault.hpp"
 #include "plug/null.hpp"
+#include "plug/ptp.hpp"
 #include "plug/reconnect.hpp"
+#include "plug/seqpacket.hpp"
 #include "plug/switch.hpp"
+#include "plug/tap.hpp"
 #include "plug/transport.hpp"
+#include "plug/udp.hpp"
 #include "plug/vde.hpp"
 #include "plug/vxlan.hpp"
 #include "plug/vxvde.hpp"
@@ -32,6 +39,11 @@ constexpr Scheme kSchemes[] = {
     {"hub", open_hub},
     {"fault", open_fault},
     {"reconnect", open_reconnect},
+    {"ptp", open_ptp},
+    {"udp", open_udp},
+    {"seqpacket", open_seqpacket},
+    {"cmd", open_cmd},
+    {"tap", open_tap},
 };
 }  // namespace
 
@@ -39,7 +51,9 @@ std::unique_ptr<Transport> open_transport(std::string_view vnl, const OpenOption
     vnl::Locator loc = vnl::split(vnl);
     for (const Scheme& s : kSchemes)
         if (s.name == loc.scheme) return s.open(vnl, loc.rest, opts);
-    fail(EPROTONOSUPPORT, std::string(vnl) + ": unknown VNL scheme '" + loc.scheme + "'");
+    // Not ours: the installed vdeplug4 plugins (EPROTONOSUPPORT naming the
+    // scheme and the missing libvdeplug_<scheme>.so when there is none).
+    return open_extplugin(vnl, loc.scheme, opts);
 }
 
 }  // namespace vdestack::plug
