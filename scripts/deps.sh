@@ -10,7 +10,7 @@ PKGS=(build-essential cmake ninja-build pkg-config libgtest-dev libgmock-dev lib
       libvdestack0 libvdestack-dev vdens vdeplug libvdeplug2 libvdeplug-dev vde2 nlinline-dev libvdeplug-vlan libvdeplug-slirp)
 missing=()
 for p in "${PKGS[@]}"; do
-	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -c "install ok installed" >/dev/null || missing+=("$p")
 done
 if [ ${#missing[@]} -gt 0 ]; then
 	echo "# installing: ${missing[*]}" >&2

@@ -5,12 +5,12 @@ BG_PIDS=()
 
 # netns_setup_lo: in a private netns, lo up with multicast routed on it.
 netns_setup_lo() {
-	if ip -o link show | grep -qv ': lo:'; then
+	if ip -o link show | grep -cv ': lo:' >/dev/null; then
 		echo "refusing to run: this network namespace has interfaces other than lo" >&2
 		exit 1
 	fi
 	ip link set lo up multicast on
-	ip route show 224.0.0.0/4 dev lo | grep -q . || ip route add 224.0.0.0/4 dev lo
+	ip route show 224.0.0.0/4 dev lo | grep -c . >/dev/null || ip route add 224.0.0.0/4 dev lo
 }
 
 # start_bg OUTFILE CMD ARGS...: starts CMD in the background, output to OUTFILE.

@@ -189,7 +189,7 @@ if wait_for_line "$TMP/vxlan.out" STACK_PINGED 20; then
 	on B ping -c 2 -i 0.3 -W 2 10.1.0.2 >"$TMP/ping_b.out" 2>&1 || rc=$?
 	if [ $rc = 0 ]; then echo "   kernel on B -> stack on C: ping ok"; else echo "   ping from B failed"; cat "$TMP/ping_b.out"; fail=1; fi
 	fdb=$(on B bridge fdb show dev vx0)
-	if echo "$fdb" | grep -q "dst 192.168.77.3"; then
+	if echo "$fdb" | grep -c "dst 192.168.77.3" >/dev/null; then
 		echo "   B's kernel learned C's stack: $(echo "$fdb" | grep "dst 192.168.77.3" | head -1)"
 	else
 		echo "   B's kernel did not learn host C"; echo "$fdb"; fail=1

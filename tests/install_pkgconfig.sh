@@ -21,7 +21,7 @@ for f in include/vdestack.h include/vdestack/stack.hpp include/vdestack/error.hp
 	lib/pkgconfig/vdestack.pc lib/cmake/vdestack/vdestackConfig.cmake libexec/vdestack/vdestack-helper; do
 	[ -e "$PREFIX/$f" ] || { echo "missing after install: $f"; exit 1; }
 done
-readelf -d "$PREFIX/lib/libvdestack.so" | grep -q 'SONAME.*libvdestack.so.0' || { echo "bad SONAME"; exit 1; }
+readelf -d "$PREFIX/lib/libvdestack.so" | grep -c 'SONAME.*libvdestack.so.0' >/dev/null || { echo "bad SONAME"; exit 1; }
 
 export PKG_CONFIG_PATH="$PREFIX/lib/pkgconfig"
 cp "$SRC/examples/vdestack6.c" "$TMP/prog.c"

@@ -7,12 +7,14 @@
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <signal.h>
+#include <unistd.h>
 
 #include <fstream>
 
 #include <cerrno>
 #include <cstdlib>
 #include <string>
+#include <vector>
 
 #include "stack_util.hpp"
 #include "vdestack.h"
@@ -393,6 +395,44 @@ TEST(CApi, SwitchStackAndVdeStackInOneProcess) {
     EXPECT_NE(access((sw + "/ctl").c_str(), F_OK), 0) << "the switch removes its control socket";
     rmdir(sw.c_str());
     rmdir(dir);
+}
+
+TEST(CApi, StreamCoprocessVnl) {
+    // libvdestack's "=COMMAND" VNL: the command runs as a coprocess speaking
+    // the VDE stream framing on its stdio. Here the command is a vde_plug
+    // (ours, then Debian's) joining the stack to vxvde, where a second stack
+    // waits: TCP both ways proves frames cross the coprocess intact.
+    char exe[4096];
+    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    ASSERT_GT(n, 0);
+    exe[n] = '\0';
+    std::string ours = std::string(exe);
+    ours = ours.substr(0, ours.rfind('/')) + "/../tools/vde_plug";
+    std::vector<std::string> plugs{ours};
+    if (access("/usr/bin/vde_plug", X_OK) == 0) plugs.emplace_back("/usr/bin/vde_plug");
+    for (const std::string& plug : plugs) {
+        SCOPED_TRACE(plug);
+        int children = count_children();
+        std::string vnl = "=" + plug + " " + kVnl;
+        struct vdestack* s1 = make_stack(vnl.c_str(), "10.0.0.1/24", "fc00::1:1/64");
+        ASSERT_NE(s1, nullptr) << strerror(errno);
+        struct vdestack* s2 = make_stack(kVnl, "10.0.0.2/24", "fc00::1:2/64");
+        ASSERT_NE(s2, nullptr) << strerror(errno);
+        expect_tcp_exchange(s1, s2, "10.0.0.2");
+        expect_tcp_exchange(s2, s1, "fc00::1:1");
+        vde_delstack(s2);
+        vde_delstack(s1);
+        EXPECT_TRUE(eventually([&] {
+            while (waitpid(-1, nullptr, WNOHANG) > 0) {
+            }
+            return count_children() == children;
+        })) << "the helper and its coprocess are gone";
+    }
+    errno = 0;
+    EXPECT_EQ(vde_addstack(const_cast<char*>("=/nonexistent/program"), nullptr), nullptr);
+    EXPECT_EQ(errno, ENOENT);
+    EXPECT_EQ(vde_addstack(const_cast<char*>("="), nullptr), nullptr);
+    EXPECT_EQ(errno, EINVAL);
 }
 
 TEST(CApi, SwitchGoneLeavesTheStackAlive) {

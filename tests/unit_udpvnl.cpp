@@ -109,6 +109,8 @@ TEST(UdpVnl, RejectsBadVnlsWithEinvalNamingThem) {
         "10.0.0.1:->10.0.0.2:5001",      // empty source port
         "5000->[fc00::2:5001",           // unbalanced bracket
         "5000->fc00::2]:5001",           // unbalanced bracket
+        "5000->[[::1]:5001",             // nested brackets (found by fuzz_udpvnl)
+        "[[::1]]:5000->[::1]:5001",      // nested brackets in the source
         "70000->10.0.0.2:5001",          // source port out of range
         "5000->10.0.0.2:65536",          // destination port out of range
         "5000->10.0.0.2:0",              // destination port 0
@@ -124,6 +126,18 @@ TEST(UdpVnl, RejectsBadVnlsWithEinvalNamingThem) {
         } catch (const Error& e) {
             EXPECT_EQ(e.code().value(), EINVAL) << vnl << ": " << e.what();
             EXPECT_NE(std::string(e.what()).find(vnl), std::string::npos) << e.what();
+        }
+    }
+}
+
+TEST(UdpVnl, SplitRefusesNestedBrackets) {
+    // The splitter itself refuses them (before any resolver call): found by fuzz_udpvnl.
+    for (const char* rest : {"5000->[[::1]:5001", "[[::1]]:5000->[::1]:5001", "5000->[::1]]:5001"}) {
+        try {
+            (void)split_udp_vnl("udp://x", rest);
+            ADD_FAILURE() << rest << ": accepted";
+        } catch (const Error& e) {
+            EXPECT_EQ(e.code().value(), EINVAL) << rest;
         }
     }
 }

@@ -43,10 +43,10 @@ check_echo vxvde://234.0.0.1 vxvde://234.0.0.3 || fail=1
 echo "== 3. errors"
 out=$("$PLUG" nosuch://x 2>&1) && { echo "bad scheme accepted"; fail=1; }
 echo "$out"
-echo "$out" | grep -q "nosuch" || fail=1
+echo "$out" | grep -c "nosuch" >/dev/null || fail=1
 rc=0; "$PLUG" a b c >/dev/null 2>&1 || rc=$?
 [ $rc = 2 ] || { echo "three VNLs: expected exit 2, got $rc"; fail=1; }
-"$PLUG" --help | grep -q "vde_plug" || fail=1
+"$PLUG" --help | grep -c "vde_plug" >/dev/null || fail=1
 # a command that ends ends the plug, with its status
 rc=0; "$PLUG" null:// = /bin/sh -c 'exit 7' </dev/null || rc=$?
 [ $rc = 7 ] || { echo "'= command' status: expected 7, got $rc"; fail=1; }

@@ -46,8 +46,6 @@ VDESTACK_C_API struct vdestack* vde_addstack(char* vdenet, char* ifname) {
         [&]() -> struct vdestack* {
             vde::StackOptions opts;
             if (ifname != nullptr) opts.ifname = ifname;
-            if (vdenet != nullptr && vdenet[0] == '=')
-                throw vde::Error(EPROTONOSUPPORT, "vde_addstack: '=command' stream VNLs are not supported yet");
             return new ::vdestack{vde::Stack(vdenet != nullptr ? vdenet : "", opts)};
         },
         nullptr);

@@ -3,6 +3,9 @@
 // Schemes are matched case-sensitively, as vdeplug4 matches plugin file
 // names. A scheme not in the table goes to the installed vdeplug4 plugins
 // (extplugin.hpp); one they lack too is EPROTONOSUPPORT with a message naming it.
+// A VNL starting with '=' is libvdestack's stream form: "=COMMAND ARGS" runs
+// the command as a coprocess speaking the VDE stream framing on its stdio,
+// which is exactly cmd://COMMAND ARGS.
 #include <string>
 
 #include "plug/cmd.hpp"
@@ -48,6 +51,7 @@ constexpr Scheme kSchemes[] = {
 }  // namespace
 
 std::unique_ptr<Transport> open_transport(std::string_view vnl, const OpenOptions& opts) {
+    if (!vnl.empty() && vnl.front() == '=') return open_cmd(vnl, vnl.substr(1), opts);
     vnl::Locator loc = vnl::split(vnl);
     for (const Scheme& s : kSchemes)
         if (s.name == loc.scheme) return s.open(vnl, loc.rest, opts);

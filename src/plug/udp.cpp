@@ -63,9 +63,10 @@ constexpr int kSockBuf = 4 << 20;
 // "[x]" -> "x"; a lone bracket is an error.
 std::string unbracket(std::string_view vnl, std::string_view host, const char* side) {
     if (!host.empty() && host.front() == '[') {
-        if (host.size() < 2 || host.back() != ']')
+        const std::string_view inner = host.size() >= 2 ? host.substr(1, host.size() - 2) : std::string_view{};
+        if (host.size() < 2 || host.back() != ']' || inner.find_first_of("[]") != std::string_view::npos)
             bad(vnl, std::string("unbalanced '[' in the ") + side + " address '" + std::string(host) + "'");
-        return std::string(host.substr(1, host.size() - 2));
+        return std::string(inner);
     }
     if (host.find_first_of("[]") != std::string_view::npos)
         bad(vnl, std::string("unbalanced ']' in the ") + side + " address '" + std::string(host) + "'");
