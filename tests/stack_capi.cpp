@@ -408,8 +408,10 @@ TEST(CApi, StreamCoprocessVnl) {
     exe[n] = '\0';
     std::string ours = std::string(exe);
     ours = ours.substr(0, ours.rfind('/')) + "/../tools/vde_plug";
-    std::vector<std::string> plugs{ours};
-    if (access("/usr/bin/vde_plug", X_OK) == 0) plugs.emplace_back("/usr/bin/vde_plug");
+    std::vector<std::string> plugs;  // (a build of the tests alone, as the TSan pass makes, has no tools)
+    for (const std::string& p : {ours, std::string("/usr/bin/vde_plug")})
+        if (access(p.c_str(), X_OK) == 0) plugs.push_back(p);
+    if (plugs.empty()) GTEST_SKIP() << "no vde_plug, ours or Debian's";
     for (const std::string& plug : plugs) {
         SCOPED_TRACE(plug);
         int children = count_children();
