@@ -12,7 +12,12 @@
  *                                 processes, fds, memory per stack
  *   netbench rtt COUNT VNL        1-byte TCP echo between two stacks: median, p99 (us)
  *   netbench bulk SECS VNL        TCP bulk between two stacks: Gbit/s, CPU s per GB
- * Environment: NETBENCH_MTU sets the MTU of every stack's vde0.
+ *   netbench veth SECS -          the kernel-only baseline: the same TCP bulk
+ *                                 between two network namespaces (of two
+ *                                 threads) joined by a veth pair; needs no
+ *                                 vdestack at all
+ * Environment: NETBENCH_MTU sets the MTU of every stack's vde0;
+ * NETBENCH_NAME renames the figures of rtt/bulk/veth (e.g. bulk_ptp).
  *
  * Output: one "name value unit" line per figure. Configuration uses the
  * nlinline+.h found on the include path (each implementation's own).
@@ -30,6 +35,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <linux/kcmp.h>
+#include <sched.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
 #include <sys/socket.h>
@@ -55,6 +61,12 @@ static double pct(double *v, int n, double p) {
 	qsort(v, n, sizeof(double), cmp_double);
 	int i = (int)(p * (n - 1) + 0.5);
 	return v[i];
+}
+
+/* The figures' name: NETBENCH_NAME, else the mode's. */
+static const char *figure(const char *mode) {
+	const char *n = getenv("NETBENCH_NAME");
+	return n && *n ? n : mode;
 }
 
 static int count_dir(const char *path) {
@@ -314,8 +326,8 @@ static int rtt(int count, char *vnl) {
 		if (write(p.ca, &c, 1) != 1 || read(p.ca, &c, 1) != 1) return 1;
 		v[i] = now_us() - t0;
 	}
-	printf("rtt.median %.1f us\n", pct(v, count, 0.5));
-	printf("rtt.p99 %.1f us\n", pct(v, count, 0.99));
+	printf("%s.median %.1f us\n", figure("rtt"), pct(v, count, 0.5));
+	printf("%s.p99 %.1f us\n", figure("rtt"), pct(v, count, 0.99));
 	shutdown(p.ca, SHUT_RDWR);
 	pthread_join(th, NULL);
 	close(p.ca);
@@ -335,28 +347,33 @@ static void *sink_thread(void *arg) {
 	return (void *)(intptr_t)(total / 1024); /* KiB */
 }
 
+/* Writes to ca for secs seconds while a thread drains cb; prints the figures. */
+static void bulk_run(int ca, int cb, int secs, const char *name) {
+	pthread_t th;
+	pthread_create(&th, NULL, sink_thread, &cb);
+	static char buf[1 << 17];
+	memset(buf, 'b', sizeof(buf));
+	struct tree c0 = measure_tree();
+	double t0 = now_us(), end = t0 + secs * 1e6;
+	while (now_us() < end)
+		if (write(ca, buf, sizeof(buf)) <= 0) break;
+	shutdown(ca, SHUT_WR);
+	void *kib;
+	pthread_join(th, &kib);
+	double t1 = now_us();
+	struct tree c1 = measure_tree();
+	double gbytes = (double)(intptr_t)kib * 1024 / 1e9;
+	printf("%s.gbit_per_s %.3f Gbit/s\n", name, gbytes * 8 / ((t1 - t0) / 1e6));
+	printf("%s.cpu_s_per_gb %.2f s/GB\n", name, (c1.cpu_s - c0.cpu_s) / gbytes);
+}
+
 static int bulk(int secs, char *vnl) {
 	struct pair p;
 	if (connect_pair(vnl, &p) < 0) {
 		fprintf(stderr, "bulk: no connection\n");
 		return 1;
 	}
-	pthread_t th;
-	pthread_create(&th, NULL, sink_thread, &p.cb);
-	static char buf[1 << 17];
-	memset(buf, 'b', sizeof(buf));
-	struct tree c0 = measure_tree();
-	double t0 = now_us(), end = t0 + secs * 1e6;
-	while (now_us() < end)
-		if (write(p.ca, buf, sizeof(buf)) <= 0) break;
-	shutdown(p.ca, SHUT_WR);
-	void *kib;
-	pthread_join(th, &kib);
-	double t1 = now_us();
-	struct tree c1 = measure_tree();
-	double gbytes = (double)(intptr_t)kib * 1024 / 1e9;
-	printf("bulk.gbit_per_s %.3f Gbit/s\n", gbytes * 8 / ((t1 - t0) / 1e6));
-	printf("bulk.cpu_s_per_gb %.2f s/GB\n", (c1.cpu_s - c0.cpu_s) / gbytes);
+	bulk_run(p.ca, p.cb, secs, figure("bulk"));
 	close(p.ca);
 	close(p.cb);
 	vde_delstack(p.a);
@@ -364,9 +381,88 @@ static int bulk(int secs, char *vnl) {
 	return 0;
 }
 
+/* ---- the kernel-only baseline: two thread-private netns on a veth pair ---- */
+struct vethside {
+	pthread_t th;
+	pid_t tid;
+	int server; /* 1: listens on 10.0.0.2:6000 and accepts into fd */
+	int fd, ready, go, err;
+	pthread_mutex_t *mu;
+	pthread_cond_t *cv;
+};
+
+static void *veth_thread(void *arg) {
+	struct vethside *v = arg;
+	char cmd[256];
+	int one = 1, err = 0;
+	if (unshare(CLONE_NEWNET) < 0) err = errno;
+	v->tid = (pid_t)syscall(SYS_gettid);
+	pthread_mutex_lock(v->mu);
+	v->ready = 1;
+	v->err = err;
+	pthread_cond_broadcast(v->cv);
+	while (!v->go) pthread_cond_wait(v->cv, v->mu);
+	pthread_mutex_unlock(v->mu);
+	if (err) return NULL;
+	/* system() forks from this thread: the child runs in this thread's netns. */
+	snprintf(cmd, sizeof cmd, "ip link set lo up && ip addr add 10.0.0.%d/24 dev veth%d && ip link set veth%d up",
+	         v->server ? 2 : 1, v->server, v->server);
+	if (system(cmd) != 0) {
+		v->err = EIO;
+		return NULL;
+	}
+	struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons(6000)};
+	inet_pton(AF_INET, "10.0.0.2", &sa.sin_addr);
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+	if (v->server) {
+		setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+		if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 || listen(fd, 1) < 0) {
+			v->err = errno;
+			return NULL;
+		}
+		v->fd = accept(fd, NULL, NULL);
+		close(fd);
+	} else {
+		for (int i = 0; i < 100 && connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0; i++) usleep(20000);
+		v->fd = fd;
+	}
+	return NULL;
+}
+
+static int veth(int secs) {
+	pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
+	pthread_cond_t cv = PTHREAD_COND_INITIALIZER;
+	struct vethside s[2] = {{.server = 0, .fd = -1, .mu = &mu, .cv = &cv}, {.server = 1, .fd = -1, .mu = &mu, .cv = &cv}};
+	for (int i = 0; i < 2; i++) pthread_create(&s[i].th, NULL, veth_thread, &s[i]);
+	pthread_mutex_lock(&mu);
+	while (!s[0].ready || !s[1].ready) pthread_cond_wait(&cv, &mu);
+	pthread_mutex_unlock(&mu);
+	char cmd[256];
+	/* The pair is made in side 0's namespace (by pid: a thread id), its peer moved to side 1's. */
+	snprintf(cmd, sizeof cmd, "nsenter --net=/proc/%d/ns/net ip link add veth0 type veth peer name veth1 netns %d",
+	         (int)s[0].tid, (int)s[1].tid);
+	int rc = s[0].err || s[1].err ? -1 : system(cmd);
+	pthread_mutex_lock(&mu);
+	s[0].go = s[1].go = 1;
+	if (rc != 0) s[0].err = s[1].err = EIO;
+	pthread_cond_broadcast(&cv);
+	pthread_mutex_unlock(&mu);
+	for (int i = 0; i < 2; i++) pthread_join(s[i].th, NULL);
+	if (s[0].err || s[1].err || s[0].fd < 0 || s[1].fd < 0) {
+		fprintf(stderr, "veth: no connection\n");
+		return 1;
+	}
+	int one = 1;
+	setsockopt(s[0].fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	bulk_run(s[0].fd, s[1].fd, secs, figure("veth"));
+	close(s[0].fd);
+	close(s[1].fd);
+	return 0;
+}
+
 int main(int argc, char *argv[]) {
 	if (argc < 4) {
-		fprintf(stderr, "usage: netbench lifecycle|teardown|alive|rtt|bulk N VNL\n");
+		fprintf(stderr, "usage: netbench lifecycle|teardown|alive|rtt|bulk|veth N VNL\n");
 		return 2;
 	}
 	signal(SIGPIPE, SIG_IGN);
@@ -377,6 +473,7 @@ int main(int argc, char *argv[]) {
 	if (!strcmp(argv[1], "alive")) return alive(n, vnl);
 	if (!strcmp(argv[1], "rtt")) return rtt(n, vnl);
 	if (!strcmp(argv[1], "bulk")) return bulk(n, vnl);
+	if (!strcmp(argv[1], "veth")) return veth(n);
 	fprintf(stderr, "unknown mode %s\n", argv[1]);
 	return 2;
 }

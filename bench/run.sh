@@ -8,7 +8,10 @@
 # teardown the reference defers to process exit), stacks alive at once (1,
 # 100, 1000 for ours) with tasks/fds/memory per stack, 1-byte TCP echo round
 # trip between two stacks (median, p99), TCP bulk between two stacks
-# (Gbit/s, CPU seconds per GB), all over vxvde.
+# (Gbit/s, CPU seconds per GB) over vxvde (bulk), over vde2's vde_switch
+# (bulk_switch), over ptp (bulk_ptp) and over vxvde with MTU 9000
+# (bulk_mtu9000), and the kernel-only baseline: the same bulk between two
+# namespaces on a veth pair (veth, the same for both; in the ours column).
 # Environment: BUILD (our build dir), RUNS (repetitions, median kept).
 set -euo pipefail
 SRC="$(cd "$(dirname "$0")/.." && pwd)"
@@ -22,7 +25,8 @@ fi
 source "$SRC/scripts/netns.sh"
 netns_setup_lo
 TMP="$(mktemp -d /tmp/vdestack-bench.XXXXXX)"
-trap 'rm -rf "$TMP"' EXIT
+SWPID=
+trap '[ -n "$SWPID" ] && kill "$SWPID" 2>/dev/null; rm -rf "$TMP"' EXIT
 VNL=vxvde://234.0.0.1
 
 gcc -O2 -o "$TMP/ours" "$SRC/bench/netbench.c" -I"$SRC/include" -L"$BUILD" -lvdestack -Wl,-rpath,"$BUILD" -lpthread
@@ -37,11 +41,19 @@ ulimit -n 65536 2>/dev/null || true
 
 if [ $QUICK = 1 ]; then CYCLES=20 COUNT=2000 SECS=2 RUNS=${RUNS:-1}; else CYCLES=200 COUNT=10000 SECS=5 RUNS=${RUNS:-3}; fi
 
-# run IMPL MODE N: every figure of RUNS runs, into $TMP/IMPL.out
+# Debian's vde_switch (vde2), shared by both implementations' bulk_switch.
+SWVNL=
+if command -v vde_switch >/dev/null; then
+	vde_switch -d -s "$TMP/sw" -p "$TMP/sw.pid" </dev/null >/dev/null 2>&1 && SWPID=$(cat "$TMP/sw.pid") && SWVNL="vde://$TMP/sw"
+fi
+
+# run IMPL MODE N [VNL [NAME]]: every figure of RUNS runs, into $TMP/IMPL.out
 run() {
-	local impl=$1 mode=$2 n=$3 r
+	local impl=$1 mode=$2 n=$3 vnl=${4:-$VNL} name=${5:-} r
 	for r in $(seq "$RUNS"); do
-		timeout 300 "$TMP/$impl" "$mode" "$n" "$VNL" >>"$TMP/$impl.out" 2>>"$TMP/$impl.err" || echo "# $impl $mode failed" >&2
+		NETBENCH_NAME="$name" timeout 300 "$TMP/$impl" "$mode" "$n" "$vnl" >>"$TMP/$impl.out" 2>>"$TMP/$impl.err" ||
+			echo "# $impl $mode $vnl failed" >&2
+		rm -f "$TMP/ptp" "$TMP/ptp+"
 		sleep 0.5
 	done
 }
@@ -53,7 +65,11 @@ for impl in "${IMPLS[@]}"; do
 	run "$impl" alive 100
 	run "$impl" rtt "$COUNT"
 	run "$impl" bulk "$SECS"
+	[ -n "$SWVNL" ] && run "$impl" bulk "$SECS" "$SWVNL" bulk_switch
+	run "$impl" bulk "$SECS" "ptp://$TMP/ptp" bulk_ptp
+	NETBENCH_MTU=9000 run "$impl" bulk "$SECS" "$VNL" bulk_mtu9000
 done
+run ours veth "$SECS" -
 [ $QUICK = 1 ] || RUNS=1 run ours alive 1000
 
 median() { sort -g | awk '{v[NR]=$1} END {if (NR) print v[int((NR+1)/2)]; else print "-"}'; }

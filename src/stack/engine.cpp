@@ -1,17 +1,28 @@
 // engine.cpp - the forwarding event loop (see engine.hpp for the design).
 #include "stack/engine.hpp"
 
+#include <linux/if_tun.h>
+#include <net/if.h>
 #include <sys/epoll.h>
+#include <sys/ioctl.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
+#include <cstring>
 
 #include "util/error.hpp"
+#include "wire/vnet.hpp"
 
 namespace vdestack::stack {
 
 Engine::Engine()
-    : epfd_(::epoll_create1(EPOLL_CLOEXEC)), pool_(kBatch * kSlot), bufs_(kBatch), refs_(kBatch) {
+    : epfd_(::epoll_create1(EPOLL_CLOEXEC)),
+      pool_(kBatch * kSlot),
+      bufs_(kBatch),
+      refs_(kBatch),
+      big_(offload_.vnet_hdr() ? kBig : 0) {
     if (!epfd_) fail_errno("epoll_create1");
 }
 
@@ -30,7 +41,13 @@ void Engine::set_control(int fd, std::function<bool()> on_control) {
 
 void Engine::add(std::unique_ptr<StackEntry> entry) {
     StackEntry& s = *entry;
-    if (s.tap) watch(s.tap.get(), s.id, kTap);
+    if (s.tap) {
+        // The tap says whether it carries virtio_net_hdrs (open_tap decides).
+        ifreq ifr{};
+        s.vnet = ::ioctl(s.tap.get(), TUNGETIFF, &ifr) == 0 && (ifr.ifr_flags & IFF_VNET_HDR) != 0;
+        if (s.vnet && big_.empty()) big_.resize(kBig);
+        watch(s.tap.get(), s.id, kTap);
+    }
     if (s.link)
         for (int fd : s.link->poll_fds()) watch(fd, s.id, kLink);
     stacks_.emplace(s.id, std::move(entry));
@@ -65,7 +82,63 @@ std::vector<std::unique_ptr<StackEntry>> Engine::remove_all() {
     return all;
 }
 
+bool Engine::send_batch(StackEntry& s, std::size_t n) {
+    if (!s.link || n == 0) return true;
+    ssize_t r = s.link->send(std::span<const plug::FrameRef>(refs_.data(), n));
+    if (r < 0) {
+        drop_link(s, static_cast<int>(-r));
+        return false;
+    }
+    s.frames_out += n;
+    return true;
+}
+
+void Engine::on_tap_vnet(StackEntry& s) {
+    std::byte hdr[wire::VnetHdr::kSize];
+    std::size_t n = 0;
+    for (std::size_t done = 0; done < kBudget;) {
+        std::byte* slot = pool_.data() + n * kSlot;
+        iovec iov[3] = {{hdr, sizeof hdr}, {slot, kSlot}, {big_.data() + kSlot, kBig - kSlot}};
+        ssize_t len = ::readv(s.tap.get(), iov, 3);
+        if (len <= 0) break;  // EAGAIN: drained
+        done++;
+        if (static_cast<std::size_t>(len) < sizeof hdr) continue;
+        const std::size_t flen = static_cast<std::size_t>(len) - sizeof hdr;
+        const wire::VnetHdr h = *wire::VnetHdr::parse(hdr);
+        if (h.gso_type == wire::VnetHdr::kGsoNone) {
+            // Longer than any VDE frame: it would arrive truncated, so it is not sent at all.
+            if (flen > plug::kMaxFrame || !offload::complete_csum(std::span<std::byte>(slot, flen), h)) continue;
+            refs_[n++] = plug::FrameRef{slot, flen};
+        } else {
+            // A TSO super-segment: made contiguous in big_ (its head went to
+            // the slot), then cut into the free slots, sent as they fill up.
+            if (flen >= kBig) continue;  // may have been truncated
+            std::memcpy(big_.data(), slot, std::min(flen, kSlot));
+            if (!tso_.start(std::span<const std::byte>(big_.data(), flen), h) || tso_.max_segment() > plug::kMaxFrame)
+                continue;  // malformed, or segments no VDE network carries
+            done += tso_.segments() - 1;
+            while (!tso_.done()) {
+                if (n == kBatch) {
+                    send_batch(s, n);
+                    n = 0;
+                }
+                std::byte* out = pool_.data() + n * kSlot;
+                refs_[n++] = plug::FrameRef{out, tso_.next(std::span<std::byte>(out, kSlot))};
+            }
+        }
+        if (n == kBatch) {
+            send_batch(s, n);
+            n = 0;
+        }
+    }
+    send_batch(s, n);
+}
+
 void Engine::on_tap(StackEntry& s) {
+    if (s.vnet) {
+        on_tap_vnet(s);
+        return;
+    }
     for (std::size_t done = 0; done < kBudget;) {
         std::size_t n = 0, reads = 0;
         for (; n < kBatch && reads < kBudget; reads++) {
@@ -101,9 +174,20 @@ void Engine::on_link(StackEntry& s) {
             return;
         }
         if (n == 0) return;
-        for (ssize_t i = 0; i < n; i++) {
-            // EAGAIN (tap queue full) or EIO (interface down): the frame is dropped, as a NIC would.
-            if (s.tap) (void)!::write(s.tap.get(), bufs_[i].data, bufs_[i].len);
+        // EAGAIN (tap queue full) or EIO (interface down): a frame is dropped, as a NIC would.
+        const int tap = s.tap.get();
+        if (tap < 0) {
+        } else if (!s.vnet) {
+            for (ssize_t i = 0; i < n; i++) (void)!::write(tap, bufs_[i].data, bufs_[i].len);
+        } else if (offload_.gro) {
+            gro_.run(std::span<const plug::FrameBuf>(bufs_.data(), static_cast<std::size_t>(n)),
+                     [tap](std::span<const iovec> iov) { (void)!::writev(tap, iov.data(), static_cast<int>(iov.size())); });
+        } else {
+            std::byte zero[wire::VnetHdr::kSize]{};
+            for (ssize_t i = 0; i < n; i++) {
+                iovec iov[2] = {{zero, sizeof zero}, {bufs_[i].data, bufs_[i].len}};
+                (void)!::writev(tap, iov, 2);
+            }
         }
         s.frames_in += static_cast<std::uint64_t>(n);
         done += static_cast<std::size_t>(n);

@@ -17,8 +17,26 @@
 // between stacks; epoll is level-triggered, so the rest comes next round) and
 // hands them to the transport in batches of kBatch. On a link event it asks
 // the transport for batches and writes each frame to the tap. Frame buffers
-// are allocated once (kBatch x kMaxFrame): no allocation per frame, and a
-// frame is copied only by the kernel (tap -> buffer -> socket).
+// are allocated once (kBatch x kMaxFrame, plus one 64 KiB buffer for a TCP
+// super-segment): no allocation per frame, and an ordinary frame is copied
+// only by the kernel (tap -> buffer -> socket).
+//
+// Offloads (offload.hpp; VDESTACK_OFFLOAD=0 turns them off). A tap opened
+// with IFF_VNET_HDR (StackEntry::vnet, found by TUNGETIFF in add()) carries a
+// virtio_net_hdr before every frame, both ways:
+//  - tap -> link: readv() puts the header aside, the frame in the next free
+//    slot and anything beyond kSlot in the 64 KiB buffer. An ordinary frame
+//    with NEEDS_CSUM gets its checksum completed in place; a GSO frame (TSO:
+//    up to 64 KiB of one TCP flow) is cut into MSS-sized ordinary frames in
+//    the following slots, the batch being sent whenever the slots run out.
+//    So only ordinary frames <= kMaxFrame ever reach a transport (its peers
+//    are plain VDE peers). The budget counts frames sent, not reads.
+//  - link -> tap: with GRO, each received batch goes through offload::Gro,
+//    which coalesces the in-order segments of a TCP flow into one GSO frame
+//    (checksums verified first) written with writev() straight from the
+//    slots; the others are written as they came, behind a zero header.
+// Without IFF_VNET_HDR (offloads off, or an older tap) frames go through
+// read()/write() untouched, as before.
 //
 // A transport that reports a dead link (-errno from recv/send) is taken out
 // of the loop; its stack stays alive (its sockets keep working locally) and
@@ -33,6 +51,7 @@
 #include <vector>
 
 #include "plug/transport.hpp"
+#include "stack/offload.hpp"
 #include "util/fd.hpp"
 
 namespace vdestack::stack {
@@ -45,6 +64,7 @@ struct StackEntry {
     UniqueFd tap;    // invalid for a loopback-only stack
     std::unique_ptr<plug::Transport> link;
     int link_error = 0;  // errno that killed the link, 0 while alive
+    bool vnet = false;   // the tap has IFF_VNET_HDR (set by Engine::add)
     std::uint64_t frames_out = 0, frames_in = 0;
 };
 
@@ -53,6 +73,8 @@ public:
     static constexpr std::size_t kBatch = 64;
     static constexpr std::size_t kBudget = 4 * kBatch;  // frames per fd per wake-up
     static constexpr std::size_t kSlot = plug::kMaxFrame + 1;  // +1: a longer frame shows as too long
+    // A GSO frame: 64 KiB of IP packet + Ethernet header and tags, with room to spare.
+    static constexpr std::size_t kBig = 65536 + 512;
 
     Engine();  // throws Error
 
@@ -76,6 +98,8 @@ private:
     void watch(int fd, std::uint64_t id, Kind kind);
     void drop_link(StackEntry& s, int err);
     void on_tap(StackEntry& s);
+    void on_tap_vnet(StackEntry& s);
+    bool send_batch(StackEntry& s, std::size_t n);
     void on_link(StackEntry& s);
 
     UniqueFd epfd_;
@@ -85,6 +109,10 @@ private:
     std::vector<std::byte> pool_;  // kBatch slots of kSlot bytes
     std::vector<plug::FrameBuf> bufs_;
     std::vector<plug::FrameRef> refs_;
+    offload::Config offload_ = offload::config();
+    std::vector<std::byte> big_;  // kBig: a GSO frame read from a tap
+    offload::TsoSegmenter tso_;
+    offload::Gro gro_{kBatch};
 };
 
 }  // namespace vdestack::stack

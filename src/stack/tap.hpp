@@ -13,7 +13,10 @@ namespace vdestack::stack {
 void check_ifname(std::string_view ifname);
 
 // Opens /dev/net/tun and creates tap `ifname` (IFF_TAP|IFF_NO_PI) in the
-// calling thread's network namespace. Non-blocking, close-on-exec. The
+// calling thread's network namespace. Unless VDESTACK_OFFLOAD=0 (see
+// offload.hpp) it also sets IFF_VNET_HDR (10-byte virtio_net_hdr on every
+// frame) and TUNSETOFFLOAD (partial checksums, TSO): its reader must then
+// finish frames as the engine does. Non-blocking, close-on-exec. The
 // interface starts down. It is persistent: it goes away with its namespace
 // (see tap.cpp), so the namespace must belong to the stack alone. Throws
 // Error (ENOENT/EACCES on /dev/net/tun, EINVAL, EBUSY, EPERM from
