@@ -65,6 +65,9 @@ public:
         return static_cast<ssize_t>(n);
     }
 
+    // Short only when the decoder holds no whole frame and the fd had nothing more.
+    [[nodiscard]] bool drained_when_short() const noexcept override { return true; }
+
     ssize_t send(std::span<const FrameRef> frames) noexcept override {
         for (const FrameRef& f : frames) {
             if (f.len < kMinFrame || f.len > kMaxFrame) continue;

@@ -70,6 +70,14 @@ public:
     // messages, runts) are consumed and not counted.
     virtual ssize_t recv(std::span<FrameBuf> bufs) noexcept = 0;
 
+    // True when a recv() that fills fewer than bufs.size() slots has left
+    // nothing ready: every frame waiting is still in a poll fd (no frame held
+    // in user space), so a level-triggered poller need not call recv() again
+    // until one is readable. The engine then skips the recv() that would only
+    // return 0 (two to four syscalls per wake-up that latency pays for).
+    // Transports that hold frames in user space (delays, queues) keep false.
+    [[nodiscard]] virtual bool drained_when_short() const noexcept { return false; }
+
     // Sends the frames without blocking. Returns how many were consumed (sent
     // or dropped because the network could not take them now), or -errno if
     // the link is dead. Frames shorter than kMinFrame are dropped.

@@ -258,6 +258,7 @@ public:
 
     [[nodiscard]] std::span<const int> poll_fds() const noexcept override { return fds_; }
     ssize_t recv(std::span<FrameBuf> bufs) noexcept override;
+    [[nodiscard]] bool drained_when_short() const noexcept override { return true; }  // sockets only
     ssize_t send(std::span<const FrameRef> frames) noexcept override;
     [[nodiscard]] const std::string& vnl() const noexcept override { return vnl_; }
 

@@ -191,6 +191,9 @@ void Engine::on_link(StackEntry& s) {
         }
         s.frames_in += static_cast<std::uint64_t>(n);
         done += static_cast<std::size_t>(n);
+        // A short batch from a transport that says so: nothing is left (epoll
+        // is level-triggered and wakes us for what comes next).
+        if (static_cast<std::size_t>(n) < kBatch && s.link && s.link->drained_when_short()) return;
     }
 }
 
