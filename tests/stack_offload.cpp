@@ -8,11 +8,15 @@
 // plain peer: a stack of another process whose helper runs with
 // VDESTACK_OFFLOAD=0 (its tap reads and writes ordinary frames only).
 #include <gtest/gtest.h>
+#include <poll.h>
 #include <spawn.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 
 #include <atomic>
+#include <cstdio>
+#include <tuple>
+#include <optional>
 #include <cerrno>
 #include <cstdint>
 #include <cstdlib>
@@ -205,10 +209,47 @@ void expect_transfer(struct vdestack* from, struct vdestack* to, const char* to_
     close(lfd);
 }
 
-class OffloadMtu : public ::testing::TestWithParam<unsigned> {};
+// While alive, new helpers run without the local fabric (fabric.hpp), so two
+// stacks of this process talk through the network: TSO out of one tap, the
+// transport, GRO into the other. The helper reads the variable when it
+// starts: use it when no stack is alive (the helper is then gone).
+struct FabricOff {
+    FabricOff() { setenv("VDESTACK_FABRIC", "0", 1); }
+    ~FabricOff() { unsetenv("VDESTACK_FABRIC"); }
+    FabricOff(const FabricOff&) = delete;
+    FabricOff& operator=(const FabricOff&) = delete;
+};
+
+// UDP datagrams this network namespace has sent (the helper's transports live in it).
+std::uint64_t udp_out_datagrams() {
+    std::FILE* f = std::fopen("/proc/net/snmp", "r");
+    if (f == nullptr) return 0;
+    char line[1024];
+    std::vector<std::string> names;
+    std::uint64_t value = 0;
+    while (std::fgets(line, sizeof line, f) != nullptr) {
+        if (std::strncmp(line, "Udp: ", 5) != 0) continue;
+        std::vector<std::string> words;
+        for (char* w = std::strtok(line + 5, " \n"); w != nullptr; w = std::strtok(nullptr, " \n")) words.emplace_back(w);
+        if (names.empty()) {
+            names = words;
+            continue;
+        }
+        for (std::size_t i = 0; i < names.size() && i < words.size(); i++)
+            if (names[i] == "OutDatagrams") value = std::strtoull(words[i].c_str(), nullptr, 10);
+    }
+    std::fclose(f);
+    return value;
+}
+
+// (MTU, local fabric on): with the fabric the frames go tap to tap whole;
+// without it they take the network (TSO, vxvde, GRO).
+class OffloadMtu : public ::testing::TestWithParam<std::tuple<unsigned, bool>> {};
 
 TEST_P(OffloadMtu, LargeTcpTransfersBothWaysIPv4AndIPv6) {
-    const unsigned mtu = GetParam();
+    const unsigned mtu = std::get<0>(GetParam());
+    std::optional<FabricOff> off;
+    if (!std::get<1>(GetParam())) off.emplace();
     struct vdestack* s1 = stack_with("10.0.0.1/24", "fc00::1:1/64", mtu);
     ASSERT_NE(s1, nullptr) << strerror(errno);
     struct vdestack* s2 = stack_with("10.0.0.2/24", "fc00::1:2/64", mtu);
@@ -225,10 +266,88 @@ TEST_P(OffloadMtu, LargeTcpTransfersBothWaysIPv4AndIPv6) {
     vde_delstack(s2);
 }
 
-INSTANTIATE_TEST_SUITE_P(Offload, OffloadMtu, ::testing::Values(1500u, 9000u),
-                         [](const auto& p) { return "Mtu" + std::to_string(p.param); });
+INSTANTIATE_TEST_SUITE_P(Offload, OffloadMtu, ::testing::Combine(::testing::Values(1500u, 9000u), ::testing::Bool()),
+                         [](const auto& p) {
+                             return "Mtu" + std::to_string(std::get<0>(p.param)) +
+                                    (std::get<1>(p.param) ? "Fabric" : "Network");
+                         });
+
+TEST(Offload, LocalFabricSkipsTheNetwork) {
+    // 16 MiB between two stacks of this process: through the fabric hardly a
+    // UDP datagram leaves (ARP/ND and the like); through the network every
+    // segment is one (about 11600 at MSS 1448), which shows the count works.
+    auto transfer_datagrams = [](int port) {
+        struct vdestack* s1 = stack_with("10.0.0.1/24", "fc00::1:1/64");
+        struct vdestack* s2 = stack_with("10.0.0.2/24", "fc00::1:2/64");
+        EXPECT_NE(s1, nullptr);
+        EXPECT_NE(s2, nullptr);
+        if (s1 == nullptr || s2 == nullptr) return std::uint64_t{0};
+        const std::uint64_t before = udp_out_datagrams();
+        expect_transfer(s1, s2, "10.0.0.2", port, 16u << 20);
+        const std::uint64_t sent = udp_out_datagrams() - before;
+        vde_delstack(s1);
+        vde_delstack(s2);
+        return sent;
+    };
+    const std::uint64_t fabric = transfer_datagrams(7050);
+    EXPECT_LT(fabric, 500u);
+    FabricOff off;
+    const std::uint64_t network = transfer_datagrams(7051);
+    EXPECT_GT(network, 11000u);
+}
+
+TEST(Offload, StacksOnAnotherVniAreAnotherNetwork) {
+    // Same group and port, another VNI: another segment, which the fabric
+    // must not join. Static neighbours make every frame unicast (no ARP
+    // broadcast that the network would keep apart anyway): only the fabric
+    // could carry s2's SYN to s1. s3, on s1's VNI, shows that it would.
+    const std::string mac = "/bin/ip link set vde0 address 02:00:00:00:07:0";
+    struct vdestack* s1 = stack_with("10.0.0.1/24", "fc00::1:1/64", 0,
+                                     mac + "1; /bin/ip neigh add 10.0.0.2 lladdr 02:00:00:00:07:02 dev vde0");
+    ASSERT_NE(s1, nullptr) << strerror(errno);
+    struct vdestack* s2 = vde_addstack(const_cast<char*>("vxvde://234.0.0.1/vni=7"), nullptr);
+    ASSERT_NE(s2, nullptr) << strerror(errno);
+    std::string c2 = mac + "2; /bin/ip addr add 10.0.0.2/24 dev vde0; /bin/ip link set vde0 up; "
+                           "/bin/ip neigh add 10.0.0.1 lladdr 02:00:00:00:07:01 dev vde0";
+    ASSERT_EQ(vde_stackcmd(s2, c2.data()), 0);
+    struct vdestack* s3 = stack_with("10.0.0.3/24", "fc00::1:3/64", 0,
+                                     mac + "3; /bin/ip neigh add 10.0.0.1 lladdr 02:00:00:00:07:01 dev vde0");
+    ASSERT_NE(s3, nullptr) << strerror(errno);
+    int lfd = listener(s1, AF_INET, 7060);
+    ASSERT_GE(lfd, 0);
+    // s1 sends a frame, so the fabric learns its MAC.
+    int u = vde_msocket(s1, AF_INET, SOCK_DGRAM, 0);
+    ASSERT_GE(u, 0);
+    socklen_t len;
+    sockaddr_storage to = make_addr("10.0.0.2", 9, len);
+    EXPECT_EQ(sendto(u, "x", 1, 0, reinterpret_cast<sockaddr*>(&to), len), 1);
+    close(u);
+    // A connect that gives up after 2 s (an unanswered SYN would block for minutes).
+    auto connects = [](struct vdestack* s) {
+        int fd = vde_msocket(s, AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+        if (fd < 0) return false;
+        socklen_t alen;
+        sockaddr_storage a = make_addr("10.0.0.1", 7060, alen);
+        bool ok = connect(fd, reinterpret_cast<sockaddr*>(&a), alen) == 0;
+        if (!ok && errno == EINPROGRESS) {
+            pollfd p{fd, POLLOUT, 0};
+            int err = 0;
+            socklen_t elen = sizeof err;
+            ok = poll(&p, 1, 2000) == 1 && getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &elen) == 0 && err == 0;
+        }
+        close(fd);
+        return ok;
+    };
+    EXPECT_FALSE(connects(s2)) << "a stack on VNI 7 reached one on VNI 1";
+    EXPECT_TRUE(connects(s3)) << "the same on one VNI must work";
+    close(lfd);
+    vde_delstack(s1);
+    vde_delstack(s2);
+    vde_delstack(s3);
+}
 
 TEST(Offload, ManyFlowsAtOnce) {
+    FabricOff off;  // GRO sorting flows needs the network path
     struct vdestack* s1 = stack_with("10.0.0.1/24", "fc00::1:1/64");
     ASSERT_NE(s1, nullptr) << strerror(errno);
     struct vdestack* s2 = stack_with("10.0.0.2/24", "fc00::1:2/64");
@@ -256,6 +375,7 @@ TEST(Offload, ManyFlowsAtOnce) {
 }
 
 TEST(Offload, UdpOfEverySizeArrivesIntact) {
+    FabricOff off;  // checksum completion on the network path
     struct vdestack* s1 = stack_with("10.0.0.1/24", "fc00::1:1/64");
     ASSERT_NE(s1, nullptr) << strerror(errno);
     struct vdestack* s2 = stack_with("10.0.0.2/24", "fc00::1:2/64");
@@ -299,6 +419,7 @@ TEST(Offload, UdpOfEverySizeArrivesIntact) {
 }
 
 TEST(Offload, TcpOverAVlanOnTheTap) {
+    FabricOff off;  // TSO of tagged frames on the network path
     const std::string vlan = "/bin/ip link add link vde0 name vde0.10 type vlan id 10";
     struct vdestack* s1 = stack_with("10.0.0.1/24", "fc00::1:1/64");
     ASSERT_NE(s1, nullptr) << strerror(errno);

@@ -83,6 +83,17 @@ public:
     // the link is dead. Frames shorter than kMinFrame are dropped.
     virtual ssize_t send(std::span<const FrameRef> frames) noexcept = 0;
 
+    // A name for the network this transport joins, identical for every
+    // transport of this process that joins the same network (vxvde: group,
+    // port, VNI, interface), empty when not known or when frames must go
+    // through the transport (wrappers, switches, cables). The engine delivers
+    // unicast frames between stacks of one process on the same named network
+    // straight from tap to tap (stack/fabric.hpp).
+    [[nodiscard]] virtual const std::string& local_segment() const noexcept {
+        static const std::string none;
+        return none;
+    }
+
     // The VNL this transport was opened with (for messages).
     [[nodiscard]] virtual const std::string& vnl() const noexcept = 0;
 };

@@ -274,6 +274,7 @@ public:
     [[nodiscard]] bool drained_when_short() const noexcept override { return true; }  // sockets only
     ssize_t send(std::span<const FrameRef> frames) noexcept override;
     [[nodiscard]] const std::string& vnl() const noexcept override { return vnl_; }
+    [[nodiscard]] const std::string& local_segment() const noexcept override { return segment_; }
 
 private:
     // Receives from socket `which` (0 multi, 1 uni) into bufs[n..); advances n.
@@ -288,6 +289,7 @@ private:
     };
 
     std::string vnl_;
+    std::string segment_;  // local_segment(): what makes two vxvde transports one network
     UniqueFd multi_;
     UniqueFd uni_;
     std::array<int, 2> fds_{-1, -1};
@@ -319,6 +321,14 @@ VxvdeTransport::VxvdeTransport(std::string vnl_text, const Config& c)
     const int family = group_.family();
     wire::write_vxvde_header(hdr_, c.vni);
     const int one = 1;
+    {
+        char addr[INET6_ADDRSTRLEN] = "";
+        const void* a = family == AF_INET ? static_cast<const void*>(&group_.addr.v4.sin_addr)
+                                          : static_cast<const void*>(&group_.addr.v6.sin6_addr);
+        ::inet_ntop(family, a, addr, sizeof addr);
+        segment_ = "vxvde " + std::string(addr) + " port " + std::to_string(group_.port()) + " vni " +
+                   std::to_string(c.vni) + " if " + std::to_string(c.ifindex);
+    }
 
     multi_ = udp_socket(family, v);
     uni_ = udp_socket(family, v);

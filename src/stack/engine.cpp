@@ -11,7 +11,10 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <cstdlib>
+#include <ctime>
 
+#include "stack/fabric.hpp"
 #include "util/error.hpp"
 #include "wire/vnet.hpp"
 
@@ -23,6 +26,7 @@ Engine::Engine()
       bufs_(kBatch),
       refs_(kBatch),
       big_(offload_.vnet_hdr() ? kBig : 0) {
+    if (const char* v = std::getenv("VDESTACK_SPIN_US")) spin_us_ = std::clamp(std::strtol(v, nullptr, 10), 0L, 1000000L);
     if (!epfd_) fail_errno("epoll_create1");
 }
 
@@ -46,6 +50,8 @@ void Engine::add(std::unique_ptr<StackEntry> entry) {
         ifreq ifr{};
         s.vnet = ::ioctl(s.tap.get(), TUNGETIFF, &ifr) == 0 && (ifr.ifr_flags & IFF_VNET_HDR) != 0;
         if (s.vnet && big_.empty()) big_.resize(kBig);
+        if (s.vnet && s.link && Fabric::enabled() && !s.link->local_segment().empty())
+            s.segment = Fabric::instance().segment(s.link->local_segment());
         watch(s.tap.get(), s.id, kTap);
     }
     if (s.link)
@@ -55,6 +61,10 @@ void Engine::add(std::unique_ptr<StackEntry> entry) {
 
 void Engine::drop_link(StackEntry& s, int err) {
     if (!s.link) return;
+    if (s.segment != 0) {
+        Fabric::instance().forget(s.id);
+        s.segment = 0;
+    }
     for (int fd : s.link->poll_fds()) ::epoll_ctl(epfd_.get(), EPOLL_CTL_DEL, fd, nullptr);
     s.link_error = err;
     s.link.reset();
@@ -65,6 +75,7 @@ std::unique_ptr<StackEntry> Engine::remove(std::uint64_t id) {
     if (it == stacks_.end()) return nullptr;
     std::unique_ptr<StackEntry> s = std::move(it->second);
     stacks_.erase(it);
+    if (s->segment != 0) Fabric::instance().forget(s->id);  // before the caller closes the tap
     if (s->tap) ::epoll_ctl(epfd_.get(), EPOLL_CTL_DEL, s->tap.get(), nullptr);
     if (s->link)
         for (int fd : s->link->poll_fds()) ::epoll_ctl(epfd_.get(), EPOLL_CTL_DEL, fd, nullptr);
@@ -105,6 +116,7 @@ void Engine::on_tap_vnet(StackEntry& s) {
         if (static_cast<std::size_t>(len) < sizeof hdr) continue;
         const std::size_t flen = static_cast<std::size_t>(len) - sizeof hdr;
         const wire::VnetHdr h = *wire::VnetHdr::parse(hdr);
+        if (s.segment != 0 && flen >= 14 && flen < kBig && to_fabric(s, hdr, slot, flen)) continue;
         if (h.gso_type == wire::VnetHdr::kGsoNone) {
             // Longer than any VDE frame: it would arrive truncated, so it is not sent at all.
             if (flen > plug::kMaxFrame || !offload::complete_csum(std::span<std::byte>(slot, flen), h)) continue;
@@ -132,6 +144,24 @@ void Engine::on_tap_vnet(StackEntry& s) {
         }
     }
     send_batch(s, n);
+}
+
+bool Engine::to_fabric(StackEntry& s, std::byte* hdr, std::byte* slot, std::size_t flen) {
+    Fabric& fabric = Fabric::instance();
+    if (std::memcmp(s.src_mac.data(), slot + 6, 6) != 0) {
+        std::memcpy(s.src_mac.data(), slot + 6, 6);
+        fabric.learn(s.segment, std::span<const std::byte, 6>(slot + 6, 6), s.id, s.tap.get());
+    }
+    // The frame as on_tap_vnet() read it: its head in the slot, the rest of a
+    // super-segment in big_ past kSlot.
+    const iovec iov[3] = {{hdr, wire::VnetHdr::kSize},
+                          {slot, std::min(flen, kSlot)},
+                          {big_.data() + kSlot, flen > kSlot ? flen - kSlot : 0}};
+    if (!fabric.deliver(s.segment, std::span<const std::byte, 6>(slot, 6), s.id,
+                        std::span<const iovec>(iov, flen > kSlot ? 3 : 2)))
+        return false;
+    s.frames_out++;
+    return true;
 }
 
 void Engine::on_tap(StackEntry& s) {
@@ -199,8 +229,21 @@ void Engine::on_link(StackEntry& s) {
 
 void Engine::run() {
     epoll_event events[64];
+    timespec last{};  // when the last events came (busy polling only)
     for (;;) {
-        int n = ::epoll_wait(epfd_.get(), events, 64, -1);
+        int n = 0;
+        // Busy polling (VDESTACK_SPIN_US): for spin_us_ after the last
+        // events, look again without sleeping, so that a frame arriving soon
+        // costs no wake-up.
+        while (spin_us_ > 0) {
+            n = ::epoll_wait(epfd_.get(), events, 64, 0);
+            if (n != 0) break;
+            timespec now{};
+            ::clock_gettime(CLOCK_MONOTONIC, &now);
+            if ((now.tv_sec - last.tv_sec) * 1000000L + (now.tv_nsec - last.tv_nsec) / 1000 > spin_us_) break;
+        }
+        if (n == 0) n = ::epoll_wait(epfd_.get(), events, 64, -1);
+        if (spin_us_ > 0) ::clock_gettime(CLOCK_MONOTONIC, &last);
         if (n < 0) {
             if (errno == EINTR) continue;
             return;  // cannot happen with a valid epoll fd
