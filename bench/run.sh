@@ -12,6 +12,9 @@
 # (bulk_switch), over ptp (bulk_ptp) and over vxvde with MTU 9000
 # (bulk_mtu9000), and the kernel-only baseline: the same bulk between two
 # namespaces on a veth pair (veth, the same for both; in the ours column).
+# Between two stacks of one process ours uses its local fabric by default;
+# rtt_network and bulk_network are ours with VDESTACK_FABRIC=0 (every frame
+# over vxvde, as between processes), rtt_spin50 with VDESTACK_SPIN_US=50.
 # Environment: BUILD (our build dir), RUNS (repetitions, median kept).
 set -euo pipefail
 SRC="$(cd "$(dirname "$0")/.." && pwd)"
@@ -69,6 +72,12 @@ for impl in "${IMPLS[@]}"; do
 	run "$impl" bulk "$SECS" "ptp://$TMP/ptp" bulk_ptp
 	NETBENCH_MTU=9000 run "$impl" bulk "$SECS" "$VNL" bulk_mtu9000
 done
+# Ours without the local fabric (every frame over vxvde, as between
+# processes), and with busy polling: compared with the reference's figure of
+# the same name without the suffix.
+VDESTACK_FABRIC=0 run ours rtt "$COUNT" "$VNL" rtt_network
+VDESTACK_FABRIC=0 run ours bulk "$SECS" "$VNL" bulk_network
+VDESTACK_SPIN_US=50 run ours rtt "$COUNT" "$VNL" rtt_spin50
 run ours veth "$SECS" -
 [ $QUICK = 1 ] || RUNS=1 run ours alive 1000
 
@@ -79,7 +88,8 @@ for name in $(awk '{print $1}' "$TMP/ours.out" | awk '!seen[$0]++'); do
 	unit=$(awk -v n="$name" '$1==n {print $3; exit}' "$TMP/ours.out")
 	o=$(awk -v n="$name" '$1==n {print $2}' "$TMP/ours.out" | median)
 	r=-
-	[ -f "$TMP/ref.out" ] && r=$(awk -v n="$name" '$1==n {print $2}' "$TMP/ref.out" | median)
+	base=$(echo "$name" | sed -E 's/_(network|spin50)\././')
+	[ -f "$TMP/ref.out" ] && r=$(awk -v n="$base" '$1==n {print $2}' "$TMP/ref.out" | median)
 	ratio=$(awk -v a="$o" -v b="$r" 'BEGIN { if (b+0 != 0 && b != "-" && a != "-") printf "%.2f", a/b; else print "-" }')
 	echo "| $name ($unit) | $r | $o | $ratio |"
 done
