@@ -25,7 +25,7 @@ Engine::Engine()
       pool_(kBatch * kSlot),
       bufs_(kBatch),
       refs_(kBatch),
-      big_(offload_.vnet_hdr() ? kBig : 0) {
+      big_() {
     if (const char* v = std::getenv("VDESTACK_SPIN_US")) spin_us_ = std::clamp(std::strtol(v, nullptr, 10), 0L, 1000000L);
     if (!epfd_) fail_errno("epoll_create1");
 }
@@ -49,7 +49,7 @@ void Engine::add(std::unique_ptr<StackEntry> entry) {
         // The tap says whether it carries virtio_net_hdrs (open_tap decides).
         ifreq ifr{};
         s.vnet = ::ioctl(s.tap.get(), TUNGETIFF, &ifr) == 0 && (ifr.ifr_flags & IFF_VNET_HDR) != 0;
-        if (s.vnet && big_.empty()) big_.resize(kBig);
+        if (s.vnet && big_.empty()) big_ = RawBuf(kBig);
         if (s.vnet && s.link && Fabric::enabled() && !s.link->local_segment().empty())
             s.segment = Fabric::instance().segment(s.link->local_segment());
         watch(s.tap.get(), s.id, kTap);
