@@ -12,6 +12,14 @@
  *                                 processes, fds, memory per stack
  *   netbench rtt COUNT VNL        1-byte TCP echo between two stacks: median, p99 (us)
  *   netbench bulk SECS VNL        TCP bulk between two stacks: Gbit/s, CPU s per GB
+ *   netbench rtt_vdens COUNT VNL  1-byte TCP echo between a stack and a vdens
+ *                                 on the same VNL (NETBENCH_VDENS: which vdens,
+ *                                 default "vdens"): median, p99 (us)
+ *   netbench bulk_vdens SECS VNL  TCP bulk from a stack to a vdens: Gbit/s, CPU
+ *                                 s per GB (the vdens and its command included)
+ *   netbench peer N -             (run inside a vdens by the two above) serves
+ *                                 N connections on plain sockets at port 6000:
+ *                                 first byte 'e' echo, 's' sink
  *   netbench veth SECS -          the kernel-only baseline: the same TCP bulk
  *                                 between two network namespaces (of two
  *                                 threads) joined by a veth pair; needs no
@@ -381,6 +389,137 @@ static int bulk(int secs, char *vnl) {
 	return 0;
 }
 
+/* ---- a stack and a vdens: the tutorial's path, between two processes ---- */
+
+/* The vdens side: plain sockets (inside the vdens' namespace). */
+static int peer(int n) {
+	int l = socket(AF_INET, SOCK_STREAM, 0), one = 1;
+	struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons(6000)};
+	setsockopt(l, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (bind(l, (struct sockaddr *)&sa, sizeof(sa)) < 0 || listen(l, 1) < 0) {
+		perror("peer: listen");
+		return 1;
+	}
+	for (int i = 0; i < n; i++) {
+		int c = accept(l, NULL, NULL);
+		char mode = 0;
+		if (c < 0 || read(c, &mode, 1) != 1) return 1;
+		setsockopt(c, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+		if (mode == 'e') {
+			echo_thread(&c);
+		} else {
+			static char buf[1 << 17];
+			while (read(c, buf, sizeof(buf)) > 0) {}
+		}
+		close(c);
+	}
+	close(l);
+	return 0;
+}
+
+/* Starts a vdens on vnl (10.0.0.1/24, link up) running `netbench peer 1`, a
+ * stack (10.0.0.2) and connects it to the peer, sending mode; *pid: the vdens. */
+static int connect_vdens(char *vnl, char mode, struct vdestack **s, pid_t *pid) {
+	const char *vdens = getenv("NETBENCH_VDENS");
+	char self[4096], cmd[8192];
+	ssize_t k = readlink("/proc/self/exe", self, sizeof(self) - 1);
+	if (k < 0) return -1;
+	self[k] = 0;
+	snprintf(cmd, sizeof cmd, "ip addr add 10.0.0.1/24 dev vde0 && ip link set vde0 up%s%s && exec '%s' peer 1 -",
+	         getenv("NETBENCH_MTU") ? " && ip link set vde0 mtu " : "", getenv("NETBENCH_MTU") ? getenv("NETBENCH_MTU") : "",
+	         self);
+	*pid = fork();
+	if (*pid == 0) {
+		execlp(vdens && *vdens ? vdens : "vdens", "vdens", vnl, "/bin/sh", "-c", cmd, (char *)NULL);
+		_exit(127);
+	}
+	*s = new_stack(vnl, 2);
+	struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons(6000)};
+	inet_pton(AF_INET, "10.0.0.1", &sa.sin_addr);
+	int fd = -1, one = 1;
+	double give_up = now_us() + 15e6; /* the vdens needs a moment to start */
+	while (fd < 0 && now_us() < give_up) {
+		fd = vde_msocket(*s, AF_INET, SOCK_STREAM, 0);
+		struct timeval tv = {.tv_sec = 2};
+		setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv)); /* bounds connect() */
+		if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0) break;
+		close(fd);
+		fd = -1;
+		usleep(50000);
+	}
+	if (fd < 0 || write(fd, &mode, 1) != 1) return -1;
+	struct timeval none = {0};
+	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &none, sizeof(none));
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	return fd;
+}
+
+/* Ends the vdens (its command has ended, or is made to) and the stack. */
+static void end_vdens(struct vdestack *s, pid_t pid) {
+	int st;
+	for (int i = 0; i < 300 && waitpid(pid, &st, WNOHANG) == 0; i++) usleep(10000);
+	if (waitpid(pid, &st, WNOHANG) == 0) {
+		kill(pid, SIGTERM); /* Debian's vdens can outlive its command */
+		usleep(200000);
+		kill(pid, SIGKILL);
+		waitpid(pid, &st, 0);
+	}
+	vde_delstack(s);
+}
+
+static int rtt_vdens(int count, char *vnl) {
+	struct vdestack *s;
+	pid_t pid;
+	int fd = connect_vdens(vnl, 'e', &s, &pid);
+	if (fd < 0) {
+		fprintf(stderr, "rtt_vdens: no connection\n");
+		if (pid > 0) kill(pid, SIGKILL);
+		return 1;
+	}
+	double *v = calloc(count, sizeof(double));
+	char c = 'x';
+	for (int i = 0; i < 100; i++) /* warm up */
+		if (write(fd, &c, 1) != 1 || read(fd, &c, 1) != 1) return 1;
+	for (int i = 0; i < count; i++) {
+		double t0 = now_us();
+		if (write(fd, &c, 1) != 1 || read(fd, &c, 1) != 1) return 1;
+		v[i] = now_us() - t0;
+	}
+	printf("%s.median %.1f us\n", figure("rtt_vdens"), pct(v, count, 0.5));
+	printf("%s.p99 %.1f us\n", figure("rtt_vdens"), pct(v, count, 0.99));
+	close(fd);
+	end_vdens(s, pid);
+	return 0;
+}
+
+static int bulk_vdens(int secs, char *vnl) {
+	struct vdestack *s;
+	pid_t pid;
+	int fd = connect_vdens(vnl, 's', &s, &pid);
+	if (fd < 0) {
+		fprintf(stderr, "bulk_vdens: no connection\n");
+		if (pid > 0) kill(pid, SIGKILL);
+		return 1;
+	}
+	static char buf[1 << 17];
+	memset(buf, 'b', sizeof(buf));
+	long long total = 0;
+	struct tree c0 = measure_tree(); /* the vdens is our child: its CPU counts */
+	double t0 = now_us(), end = t0 + secs * 1e6;
+	ssize_t w;
+	while (now_us() < end && (w = write(fd, buf, sizeof(buf))) > 0) total += w;
+	shutdown(fd, SHUT_WR);
+	while (read(fd, buf, sizeof(buf)) > 0) {} /* the peer closes once it has read everything */
+	double t1 = now_us();
+	struct tree c1 = measure_tree();
+	double gbytes = (double)total / 1e9;
+	printf("%s.gbit_per_s %.3f Gbit/s\n", figure("bulk_vdens"), gbytes * 8 / ((t1 - t0) / 1e6));
+	printf("%s.cpu_s_per_gb %.2f s/GB\n", figure("bulk_vdens"), (c1.cpu_s - c0.cpu_s) / gbytes);
+	close(fd);
+	end_vdens(s, pid);
+	return 0;
+}
+
 /* ---- the kernel-only baseline: two thread-private netns on a veth pair ---- */
 struct vethside {
 	pthread_t th;
@@ -462,7 +601,7 @@ static int veth(int secs) {
 
 int main(int argc, char *argv[]) {
 	if (argc < 4) {
-		fprintf(stderr, "usage: netbench lifecycle|teardown|alive|rtt|bulk|veth N VNL\n");
+		fprintf(stderr, "usage: netbench lifecycle|teardown|alive|rtt|bulk|rtt_vdens|bulk_vdens|peer|veth N VNL\n");
 		return 2;
 	}
 	signal(SIGPIPE, SIG_IGN);
@@ -473,6 +612,9 @@ int main(int argc, char *argv[]) {
 	if (!strcmp(argv[1], "alive")) return alive(n, vnl);
 	if (!strcmp(argv[1], "rtt")) return rtt(n, vnl);
 	if (!strcmp(argv[1], "bulk")) return bulk(n, vnl);
+	if (!strcmp(argv[1], "rtt_vdens")) return rtt_vdens(n, vnl);
+	if (!strcmp(argv[1], "bulk_vdens")) return bulk_vdens(n, vnl);
+	if (!strcmp(argv[1], "peer")) return peer(n);
 	if (!strcmp(argv[1], "veth")) return veth(n);
 	fprintf(stderr, "unknown mode %s\n", argv[1]);
 	return 2;

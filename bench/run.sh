@@ -12,6 +12,9 @@
 # (bulk_switch), over ptp (bulk_ptp) and over vxvde with MTU 9000
 # (bulk_mtu9000), and the kernel-only baseline: the same bulk between two
 # namespaces on a veth pair (veth, the same for both; in the ours column).
+# rtt_vdens/bulk_vdens* are the tutorial's path between two processes: a
+# stack and a vdens (each implementation's own: Debian's vdens 0.2 with the
+# reference) on the same VNL; bulk_vdens CPU includes the vdens.
 # Between two stacks of one process ours uses its local fabric by default;
 # rtt_network and bulk_network are ours with VDESTACK_FABRIC=0 (every frame
 # over vxvde, as between processes), rtt_spin50 with VDESTACK_SPIN_US=50.
@@ -34,6 +37,8 @@ VNL=vxvde://234.0.0.1
 
 gcc -O2 -o "$TMP/ours" "$SRC/bench/netbench.c" -I"$SRC/include" -L"$BUILD" -lvdestack -Wl,-rpath,"$BUILD" -lpthread
 IMPLS=(ours)
+declare -A VDENS=([ours]="$BUILD/tools/vdens")
+[ -x /usr/bin/vdens ] && VDENS[ref]=/usr/bin/vdens  # Debian's, not an installed copy of ours
 if [ -e /usr/lib/x86_64-linux-gnu/libvdestack.so.0 ] && [ -e /usr/include/nlinline+.h ]; then
 	mkdir -p "$TMP/refinc"
 	cp /usr/include/vdestack.h /usr/include/nlinline.h /usr/include/nlinline+.h "$TMP/refinc/"
@@ -71,6 +76,14 @@ for impl in "${IMPLS[@]}"; do
 	[ -n "$SWVNL" ] && run "$impl" bulk "$SECS" "$SWVNL" bulk_switch
 	run "$impl" bulk "$SECS" "ptp://$TMP/ptp" bulk_ptp
 	NETBENCH_MTU=9000 run "$impl" bulk "$SECS" "$VNL" bulk_mtu9000
+	if [ -n "${VDENS[$impl]:-}" ]; then
+		export NETBENCH_VDENS="${VDENS[$impl]}"
+		run "$impl" rtt_vdens "$COUNT"
+		run "$impl" bulk_vdens "$SECS"
+		[ -n "$SWVNL" ] && run "$impl" bulk_vdens "$SECS" "$SWVNL" bulk_vdens_switch
+		run "$impl" bulk_vdens "$SECS" "ptp://$TMP/ptp" bulk_vdens_ptp
+		unset NETBENCH_VDENS
+	fi
 done
 # Ours without the local fabric (every frame over vxvde, as between
 # processes), and with busy polling: compared with the reference's figure of

@@ -58,7 +58,9 @@ BridgeStats bridge(Transport& a, Transport& b, int stop_fd) {
     };
     epoll_event events[16];
     for (;;) {
-        int n = ::epoll_wait(ep.get(), events, 16, -1);
+        // Frames a side holds in user space are not announced by its fds.
+        const bool held = a.pending() || b.pending();
+        int n = ::epoll_wait(ep.get(), events, 16, held ? 0 : -1);
         if (n < 0) {
             if (errno == EINTR) continue;
             st.error = errno;
@@ -69,6 +71,8 @@ BridgeStats bridge(Transport& a, Transport& b, int stop_fd) {
             if (tag == 2) return st;
             if (!pump(static_cast<int>(tag))) return st;
         }
+        for (int k = 0; k < 2; k++)
+            if (side[k]->pending() && !pump(k)) return st;
     }
 }
 

@@ -62,6 +62,7 @@ public:
 
     std::span<const int> poll_fds() const noexcept override { return fds_; }
     const std::string& vnl() const noexcept override { return vnl_; }
+    bool pending() const noexcept override { return inner_->pending(); }
 
     ssize_t send(std::span<const FrameRef> frames) noexcept override {
         std::uint64_t t = now_ns();

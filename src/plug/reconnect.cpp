@@ -41,6 +41,7 @@ public:
 
     std::span<const int> poll_fds() const noexcept override { return {&fd_, 1}; }
     const std::string& vnl() const noexcept override { return vnl_; }
+    bool pending() const noexcept override { return inner_ && inner_->pending(); }
 
     ssize_t recv(std::span<FrameBuf> bufs) noexcept override {
         if (!inner_) {

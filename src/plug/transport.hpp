@@ -67,8 +67,16 @@ public:
     // Receives up to bufs.size() frames without blocking. Returns the number of
     // slots filled (0: nothing waiting now), or -errno if the link is dead.
     // Datagrams that are not frames for us (wrong header, self-sent, control
-    // messages, runts) are consumed and not counted.
+    // messages, runts) are consumed and not counted. A transport may fill a
+    // slot by pointing its `data` at memory of its own (vxvde's GRO mode):
+    // callers read bufs[i].data, valid until the next recv() on this object.
     virtual ssize_t recv(std::span<FrameBuf> bufs) noexcept = 0;
+
+    // True when frames are held in user space that the next recv() returns
+    // although no poll fd need be readable (a coalesced datagram split into
+    // more frames than the last recv() had slots for). A poller must call
+    // recv() again before it sleeps.
+    [[nodiscard]] virtual bool pending() const noexcept { return false; }
 
     // True when a recv() that fills fewer than bufs.size() slots has left
     // nothing ready: every frame waiting is still in a poll fd (no frame held

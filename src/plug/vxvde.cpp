@@ -56,6 +56,7 @@
 #include <ifaddrs.h>
 #include <net/if.h>
 #include <netinet/in.h>
+#include <netinet/udp.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -64,6 +65,7 @@
 #include <cerrno>
 #include <chrono>
 #include <climits>
+#include <cstdlib>
 #include <cstring>
 #include <optional>
 #include <string>
@@ -86,6 +88,15 @@ constexpr int kMaxRounds = 16;           // recvmmsg calls per socket per recv()
 constexpr std::uint16_t kVlan = 1;       // vdeplug4 learns with VLAN key 1
 constexpr int kDefaultSockBuf = 4 << 20; // generous default socket buffers
 constexpr std::size_t kEthHeader = 14;
+// UDP segmentation offload: datagrams per run (the kernel's UDP_MAX_SEGMENTS
+// is 64 or more) and bytes per run (a UDP payload fits 65507 bytes over IPv4).
+constexpr std::size_t kGsoMaxSegments = 64;
+constexpr std::size_t kGsoMaxBytes = 65000;
+// GRO mode: datagrams per recvmmsg, room per datagram, segments per datagram
+// (the kernel coalesces at most 64), full batches before GRO mode is entered.
+constexpr std::size_t kGroMsgs = 16;
+constexpr std::size_t kGroSlot = 65536;
+constexpr std::size_t kGroMaxSegments = 64;
 
 constexpr const char* kDefaultGroup4 = "239.0.0.1";
 constexpr const char* kDefaultGroup6 = "ff05:56de::1";
@@ -271,7 +282,10 @@ public:
 
     [[nodiscard]] std::span<const int> poll_fds() const noexcept override { return fds_; }
     ssize_t recv(std::span<FrameBuf> bufs) noexcept override;
-    [[nodiscard]] bool drained_when_short() const noexcept override { return true; }  // sockets only
+    // Frames split from a coalesced datagram wait in held_ (GRO mode), and a
+    // recv() that returns fewer than asked has handed them all out.
+    [[nodiscard]] bool drained_when_short() const noexcept override { return true; }
+    [[nodiscard]] bool pending() const noexcept override { return held_pos_ < held_.size(); }
     ssize_t send(std::span<const FrameRef> frames) noexcept override;
     [[nodiscard]] const std::string& vnl() const noexcept override { return vnl_; }
     [[nodiscard]] const std::string& local_segment() const noexcept override { return segment_; }
@@ -280,6 +294,12 @@ private:
     // Receives from socket `which` (0 multi, 1 uni) into bufs[n..); advances n.
     // Returns 0, or -errno when the socket is dead.
     int drain(int which, std::span<FrameBuf> bufs, std::size_t& n, std::int64_t now) noexcept;
+    // The same for uni_ in GRO mode (see the header).
+    int drain_gro(std::span<FrameBuf> bufs, std::size_t& n, std::int64_t now) noexcept;
+    // Splits the coalesced datagrams gmsg_[first, first + msgs) into held_.
+    void split_gro(std::size_t first, std::size_t msgs, std::int64_t now) noexcept;
+    // Turns GRO mode on (uni_ gets UDP_GRO; the receive area is allocated).
+    void enter_gro() noexcept;
     [[nodiscard]] bool is_self(const PeerAddr& from, const msghdr& mh, std::int64_t now) noexcept;
     [[nodiscard]] bool is_local(const PeerAddr& from) const noexcept;
     void refresh_local_addrs() noexcept;
@@ -309,10 +329,42 @@ private:
     std::array<std::array<std::byte, VxvdeHeader::kSize>, kBatch> rhdr_{};
     std::array<sockaddr_in6, kBatch> rname_{};
     std::array<Control, kBatch> rctl_{};
-    // send scratch
+    // send scratch: messages, their iovecs (header + frame per datagram) and
+    // destinations, and for a GSO run its UDP_SEGMENT control message
+    struct SendRun {
+        std::size_t first;  // index of its first frame
+        std::size_t count;  // datagrams
+        std::size_t seg;    // size of each datagram but the last
+        std::size_t bytes;  // all datagrams
+    };
+    struct alignas(cmsghdr) SegControl {
+        unsigned char bytes[CMSG_SPACE(sizeof(std::uint16_t))];
+    };
+    void send_each(const msghdr& run) noexcept;
+    bool gso_ = true;  // UDP_SEGMENT runs; off for good after the first refusal
+    // GRO mode (uni_ only): kGroMsgs datagrams of up to kGroSlot bytes per
+    // recvmmsg, each cut at its gso_size into frames held until handed out.
+    bool gro_allowed_ = true;  // VDESTACK_UDP_GSO=0 keeps GRO mode off
+    bool gro_ = false;
+    std::unique_ptr<std::byte[]> gro_area_;  // kGroMsgs x kGroSlot, never zeroed
+    struct alignas(cmsghdr) GroControl {
+        unsigned char bytes[CMSG_SPACE(sizeof(int))];
+    };
+    std::array<mmsghdr, kGroMsgs> gmsg_{};
+    std::array<iovec, kGroMsgs> giov_{};
+    std::array<sockaddr_in6, kGroMsgs> gname_{};
+    std::array<GroControl, kGroMsgs> gctl_{};
+    struct Held {
+        std::byte* data;
+        std::size_t len;
+    };
+    std::vector<Held> held_;  // reserved for kGroMsgs * kGroMaxSegments
+    std::size_t held_pos_ = 0;
     std::array<mmsghdr, kBatch> smsg_{};
-    std::array<std::array<iovec, 2>, kBatch> siov_{};
+    std::array<iovec, 2 * kBatch> siov_{};
     std::array<PeerAddr, kBatch> sname_{};
+    std::array<SendRun, kBatch> srun_{};
+    std::array<SegControl, kBatch> sctl_{};
 };
 
 VxvdeTransport::VxvdeTransport(std::string vnl_text, const Config& c)
@@ -398,11 +450,11 @@ VxvdeTransport::VxvdeTransport(std::string vnl_text, const Config& c)
     refresh_local_addrs();
     local_refreshed_ = now_seconds();
     fds_ = {mfd, ufd};
+    if (const char* e = std::getenv("VDESTACK_UDP_GSO")) gso_ = gro_allowed_ = std::strcmp(e, "0") != 0;
 
     // Preset the constant parts of the message headers.
     for (std::size_t i = 0; i < kBatch; i++) {
         riov_[i][0] = {rhdr_[i].data(), VxvdeHeader::kSize};
-        siov_[i][0] = {hdr_.data(), VxvdeHeader::kSize};
     }
 }
 
@@ -518,8 +570,109 @@ int VxvdeTransport::drain(int which, std::span<FrameBuf> bufs, std::size_t& n, s
         }
         n += accepted;
         if (static_cast<std::size_t>(r) < chunk) return 0;  // socket drained
+        // A full batch of unicast: a bulk flow, worth GRO mode from now on.
+        if (!multicast && chunk == kBatch && gro_allowed_ && !gro_) {
+            enter_gro();
+            return 0;
+        }
     }
     return 0;
+}
+
+void VxvdeTransport::enter_gro() noexcept {
+    gro_allowed_ = false;  // one try
+    try {
+        held_.reserve(kGroMsgs * kGroMaxSegments);
+        gro_area_ = std::make_unique_for_overwrite<std::byte[]>(kGroMsgs * kGroSlot);
+    } catch (...) {
+        held_ = {};
+        return;  // no memory: stay as we are
+    }
+    const int one = 1;
+    if (::setsockopt(uni_.get(), SOL_UDP, UDP_GRO, &one, sizeof one) != 0) {
+        gro_area_.reset();
+        held_ = {};
+        return;  // an older kernel: stay as we are
+    }
+    for (std::size_t i = 0; i < kGroMsgs; i++) giov_[i] = {gro_area_.get() + i * kGroSlot, kGroSlot};
+    gro_ = true;
+}
+
+int VxvdeTransport::drain_gro(std::span<FrameBuf> bufs, std::size_t& n, std::int64_t now) noexcept {
+    // Frames handed out point into the area: within one call every
+    // recvmmsg gets fresh messages [base, kGroMsgs), none is written twice.
+    std::size_t base = 0;
+    for (int round = 0; round < kMaxRounds && n < bufs.size() && base < kGroMsgs; round++) {
+        // held_ is empty here (recv() hands it out first and stops when full).
+        held_.clear();
+        held_pos_ = 0;
+        const std::size_t vlen = kGroMsgs - base;
+        for (std::size_t i = base; i < kGroMsgs; i++) {
+            msghdr& mh = gmsg_[i].msg_hdr;
+            mh.msg_name = &gname_[i];
+            mh.msg_namelen = sizeof gname_[i];
+            mh.msg_iov = &giov_[i];
+            mh.msg_iovlen = 1;
+            mh.msg_control = gctl_[i].bytes;
+            mh.msg_controllen = sizeof gctl_[i].bytes;
+            mh.msg_flags = 0;
+            gmsg_[i].msg_len = 0;
+        }
+        const int r = ::recvmmsg(uni_.get(), gmsg_.data() + base, static_cast<unsigned>(vlen), MSG_DONTWAIT, nullptr);
+        if (r < 0) {
+            const int err = errno;
+            if (err == EINTR) continue;
+            if (err == EBADF || err == ENOTSOCK || err == EFAULT) return -err;
+            return 0;  // EAGAIN: drained
+        }
+        split_gro(base, static_cast<std::size_t>(r), now);
+        base += static_cast<std::size_t>(r);
+        while (held_pos_ < held_.size() && n < bufs.size()) {
+            const Held& h = held_[held_pos_++];
+            bufs[n++] = FrameBuf{h.data, h.len, h.len};
+        }
+        if (static_cast<std::size_t>(r) < vlen) return 0;  // socket drained
+    }
+    // Out of messages with the socket perhaps not drained: a short return
+    // then is still safe, the level-triggered fd says there is more.
+    return 0;
+}
+
+void VxvdeTransport::split_gro(std::size_t first, std::size_t msgs, std::int64_t now) noexcept {
+    for (std::size_t i = first; i < first + msgs; i++) {
+        const msghdr& mh = gmsg_[i].msg_hdr;
+        const std::size_t len = gmsg_[i].msg_len;
+        if ((mh.msg_flags & MSG_TRUNC) != 0) continue;
+        std::size_t seg = len;  // a datagram that was not coalesced
+        for (cmsghdr* cm = CMSG_FIRSTHDR(&mh); cm != nullptr; cm = CMSG_NXTHDR(const_cast<msghdr*>(&mh), cm)) {
+            if (cm->cmsg_level == SOL_UDP && cm->cmsg_type == UDP_GRO) {
+                int v = 0;
+                std::memcpy(&v, CMSG_DATA(cm), sizeof v);
+                if (v > 0) seg = static_cast<std::size_t>(v);
+            }
+        }
+        if (seg == 0) continue;
+        const PeerAddr from = PeerAddr::from(static_cast<const sockaddr*>(mh.msg_name), mh.msg_namelen);
+        std::byte* base = gro_area_.get() + i * kGroSlot;
+        const std::byte* learned = nullptr;  // the source MAC learned last for this datagram
+        for (std::size_t off = 0; off < len; off += seg) {
+            std::byte* d = base + off;
+            const std::size_t dlen = std::min(seg, len - off);
+            if (dlen < VxvdeHeader::kSize || std::memcmp(d, hdr_.data(), VxvdeHeader::kSize) != 0) continue;
+            if (dlen == VxvdeHeader::kSize) {  // leave
+                if (from.valid()) table_.forget_peer(from);
+                continue;
+            }
+            const std::size_t flen = dlen - VxvdeHeader::kSize;
+            if (flen <= kEthHeader || flen > kMaxFrame || held_.size() == held_.capacity()) continue;
+            std::byte* f = d + VxvdeHeader::kSize;
+            if (learned == nullptr || std::memcmp(learned, f + 6, 6) != 0) {
+                table_.learn(MacRef(f + 6, 6), from, now, kVlan);
+                learned = f + 6;
+            }
+            held_.push_back(Held{f, flen});
+        }
+    }
 }
 
 ssize_t VxvdeTransport::recv(std::span<FrameBuf> bufs) noexcept {
@@ -528,8 +681,18 @@ ssize_t VxvdeTransport::recv(std::span<FrameBuf> bufs) noexcept {
     std::size_t n = 0;
     const int first = first_;
     first_ ^= 1;
-    for (int k = 0; k < 2; k++) {
-        const int err = drain(first ^ k, bufs, n, now);
+    // Frames held from the last call go first (they arrived first). They
+    // live in the GRO area, which drain_gro() would overwrite: the unicast
+    // socket waits for the next call then.
+    const bool held = held_pos_ < held_.size();
+    while (held_pos_ < held_.size() && n < bufs.size()) {
+        const Held& h = held_[held_pos_++];
+        bufs[n++] = FrameBuf{h.data, h.len, h.len};
+    }
+    for (int k = 0; k < 2 && n < bufs.size(); k++) {
+        const int which = first ^ k;
+        if (which == 1 && gro_ && held) continue;
+        const int err = which == 1 && gro_ ? drain_gro(bufs, n, now) : drain(which, bufs, n, now);
         if (err < 0 && n == 0) return err;
     }
     return static_cast<ssize_t>(n);
@@ -539,25 +702,59 @@ ssize_t VxvdeTransport::send(std::span<const FrameRef> frames) noexcept {
     const std::int64_t now = now_seconds();
     std::size_t i = 0;
     while (i < frames.size()) {
-        std::size_t cnt = 0;
-        while (i < frames.size() && cnt < kBatch) {
+        // Up to kBatch frames into cnt messages: one per frame, or with GSO one
+        // per run of frames to the same unicast peer (see the header).
+        std::size_t cnt = 0, nio = 0, taken = 0;
+        bool open_run = false;  // the last message may still take frames
+        while (i < frames.size() && taken < kBatch) {
             const FrameRef& f = frames[i++];
             if (f.data == nullptr || f.len < kMinFrame) continue;
+            taken++;
             const PeerAddr* to = &group_;
             if ((std::to_integer<unsigned>(f.data[0]) & 1u) == 0) {
                 if (const PeerAddr* p = table_.lookup(MacRef(f.data, 6), now, kVlan)) to = p;
             }
+            if (open_run && to != &group_ && sname_[cnt - 1] == *to) {
+                SendRun& run = srun_[cnt - 1];
+                const std::size_t seg = run.seg;  // every datagram's size but the last
+                const std::size_t dlen = VxvdeHeader::kSize + f.len;
+                if (dlen <= seg && run.count < kGsoMaxSegments && (run.bytes + dlen) <= kGsoMaxBytes) {
+                    siov_[nio++] = {hdr_.data(), VxvdeHeader::kSize};
+                    siov_[nio++] = {const_cast<std::byte*>(f.data), f.len};
+                    run.count++;
+                    run.bytes += dlen;
+                    smsg_[cnt - 1].msg_hdr.msg_iovlen += 2;
+                    open_run = dlen == seg;  // a shorter datagram ends the run
+                    continue;
+                }
+            }
             sname_[cnt] = *to;
-            siov_[cnt][1] = {const_cast<std::byte*>(f.data), f.len};
+            srun_[cnt] = SendRun{i - 1, 1, VxvdeHeader::kSize + f.len, VxvdeHeader::kSize + f.len};
+            siov_[nio] = {hdr_.data(), VxvdeHeader::kSize};
+            siov_[nio + 1] = {const_cast<std::byte*>(f.data), f.len};
             msghdr& mh = smsg_[cnt].msg_hdr;
             mh.msg_name = &sname_[cnt].addr;
             mh.msg_namelen = sname_[cnt].len;
-            mh.msg_iov = siov_[cnt].data();
+            mh.msg_iov = &siov_[nio];
             mh.msg_iovlen = 2;
             mh.msg_control = nullptr;
             mh.msg_controllen = 0;
             mh.msg_flags = 0;
+            nio += 2;
             cnt++;
+            open_run = gso_ && to != &group_;
+        }
+        for (std::size_t m = 0; m < cnt; m++) {
+            if (srun_[m].count < 2) continue;
+            msghdr& mh = smsg_[m].msg_hdr;
+            mh.msg_control = sctl_[m].bytes;
+            mh.msg_controllen = sizeof sctl_[m].bytes;
+            cmsghdr* cm = CMSG_FIRSTHDR(&mh);
+            cm->cmsg_level = SOL_UDP;
+            cm->cmsg_type = UDP_SEGMENT;
+            cm->cmsg_len = CMSG_LEN(sizeof(std::uint16_t));
+            const auto seg = static_cast<std::uint16_t>(srun_[m].seg);
+            std::memcpy(CMSG_DATA(cm), &seg, sizeof seg);
         }
         std::size_t pos = 0;
         int eintr = 0;
@@ -572,10 +769,28 @@ ssize_t VxvdeTransport::send(std::span<const FrameRef> frames) noexcept {
             if (err == EAGAIN || err == EWOULDBLOCK || err == ENOBUFS)
                 return static_cast<ssize_t>(frames.size());  // queue full: drop the rest
             if (err == EBADF || err == ENOTSOCK) return -err;
+            if (srun_[pos].count > 1) {
+                // The kernel or the path refuses segmentation offload (no
+                // UDP_SEGMENT, a segment beyond the path MTU, ...): from now
+                // on one datagram per frame, starting with these.
+                gso_ = false;
+                send_each(smsg_[pos].msg_hdr);
+            }
             pos++;  // this message cannot go (EMSGSIZE, ENETUNREACH, ...): skip it
         }
     }
     return static_cast<ssize_t>(frames.size());
+}
+
+void VxvdeTransport::send_each(const msghdr& run) noexcept {
+    for (std::size_t k = 0; k + 1 < run.msg_iovlen; k += 2) {
+        msghdr mh{};
+        mh.msg_name = run.msg_name;
+        mh.msg_namelen = run.msg_namelen;
+        mh.msg_iov = run.msg_iov + k;
+        mh.msg_iovlen = 2;
+        if (::sendmsg(uni_.get(), &mh, MSG_DONTWAIT) < 0 && (errno == EAGAIN || errno == ENOBUFS)) return;
+    }
 }
 
 }  // namespace

@@ -56,6 +56,8 @@ void Engine::add(std::unique_ptr<StackEntry> entry) {
     }
     if (s.link)
         for (int fd : s.link->poll_fds()) watch(fd, s.id, kLink);
+    ready_.reserve(stacks_.size() + 1);  // the ready list never allocates in run()
+    ready_now_.reserve(stacks_.size() + 1);
     stacks_.emplace(s.id, std::move(entry));
 }
 
@@ -225,6 +227,11 @@ void Engine::on_link(StackEntry& s) {
         // is level-triggered and wakes us for what comes next).
         if (static_cast<std::size_t>(n) < kBatch && s.link && s.link->drained_when_short()) return;
     }
+    // Out of budget with frames held in user space: no fd will announce them.
+    if (s.link && !s.ready && s.link->pending()) {
+        s.ready = true;
+        ready_.push_back(s.id);
+    }
 }
 
 void Engine::run() {
@@ -242,7 +249,7 @@ void Engine::run() {
             ::clock_gettime(CLOCK_MONOTONIC, &now);
             if ((now.tv_sec - last.tv_sec) * 1000000L + (now.tv_nsec - last.tv_nsec) / 1000 > spin_us_) break;
         }
-        if (n == 0) n = ::epoll_wait(epfd_.get(), events, 64, -1);
+        if (n == 0) n = ::epoll_wait(epfd_.get(), events, 64, ready_.empty() ? -1 : 0);
         if (spin_us_ > 0) ::clock_gettime(CLOCK_MONOTONIC, &last);
         if (n < 0) {
             if (errno == EINTR) continue;
@@ -262,6 +269,16 @@ void Engine::run() {
             else
                 on_link(*s);
         }
+        // Links holding frames (see engine.hpp); on_link() lists them again
+        // if they still do.
+        ready_now_.swap(ready_);
+        for (std::uint64_t id : ready_now_) {
+            StackEntry* s = find(id);
+            if (s == nullptr) continue;  // removed meanwhile
+            s->ready = false;
+            on_link(*s);
+        }
+        ready_now_.clear();
     }
 }
 

@@ -52,6 +52,13 @@
 // reference at N=50, and an engine burns up to N us of CPU per burst). Off
 // by default: a library should not spin in other people's programs.
 //
+// Held frames: a transport may hold frames in user space (vxvde's GRO mode
+// splits one coalesced datagram into up to 64 frames, Transport::pending()).
+// When on_link() stops on its budget with frames held, the stack goes on the
+// ready list; run() then polls epoll without sleeping and calls on_link()
+// for the listed stacks after the events of that round, so held frames never
+// wait for a datagram that may not come.
+//
 // A transport that reports a dead link (-errno from recv/send) is taken out
 // of the loop; its stack stays alive (its sockets keep working locally) and
 // the error is remembered for diagnostics. Nothing here throws after start.
@@ -80,6 +87,7 @@ struct StackEntry {
     std::unique_ptr<plug::Transport> link;
     int link_error = 0;  // errno that killed the link, 0 while alive
     bool vnet = false;   // the tap has IFF_VNET_HDR (set by Engine::add)
+    bool ready = false;  // on the engine's ready list (its link holds frames)
     std::uint32_t segment = 0;            // fabric segment (fabric.hpp), 0: none
     std::array<std::byte, 6> src_mac{};   // the source MAC last taught to the fabric
     std::uint64_t frames_out = 0, frames_in = 0;
@@ -143,6 +151,7 @@ private:
     RawBuf big_;  // kBig: a GSO frame read from a tap (allocated with the first vnet tap)
     offload::TsoSegmenter tso_;
     long spin_us_ = 0;  // busy polling after events (VDESTACK_SPIN_US), 0: off
+    std::vector<std::uint64_t> ready_, ready_now_;  // stacks whose link holds frames
     offload::Gro gro_{kBatch};
 };
 

@@ -267,7 +267,8 @@ VDEPLUG_API ssize_t vde_recv(VDECONN* conn, void* buf, size_t len, int flags) {
     }
     if (r == 0) return 1;  // consumed, not a frame for us: vdeplug4's "drop"
     const std::size_t n = std::min(fb.len, len);
-    if (!direct && n > 0) std::memcpy(buf, conn->scratch.data(), n);
+    // The frame is where the transport put it: our buffer, or its own memory.
+    if (n > 0 && fb.data != static_cast<std::byte*>(buf)) std::memmove(buf, fb.data, n);
     return static_cast<ssize_t>(n);
 }
 
