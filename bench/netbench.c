@@ -448,8 +448,10 @@ static int connect_vdens(char *vnl, char mode, struct vdestack **s, pid_t *pid) 
 		usleep(50000);
 	}
 	if (fd < 0 || write(fd, &mode, 1) != 1) return -1;
-	struct timeval none = {0};
-	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &none, sizeof(none));
+	/* a stalled path ends the figure with an error instead of hanging */
+	struct timeval stall = {.tv_sec = 10};
+	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &stall, sizeof(stall));
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &stall, sizeof(stall));
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	return fd;
 }
@@ -482,7 +484,11 @@ static int rtt_vdens(int count, char *vnl) {
 		if (write(fd, &c, 1) != 1 || read(fd, &c, 1) != 1) return 1;
 	for (int i = 0; i < count; i++) {
 		double t0 = now_us();
-		if (write(fd, &c, 1) != 1 || read(fd, &c, 1) != 1) return 1;
+		if (write(fd, &c, 1) != 1 || read(fd, &c, 1) != 1) {
+			perror("rtt_vdens (path stalled)");
+			kill(pid, SIGKILL);
+			return 1;
+		}
 		v[i] = now_us() - t0;
 	}
 	printf("%s.median %.1f us\n", figure("rtt_vdens"), pct(v, count, 0.5));
@@ -506,10 +512,20 @@ static int bulk_vdens(int secs, char *vnl) {
 	long long total = 0;
 	struct tree c0 = measure_tree(); /* the vdens is our child: its CPU counts */
 	double t0 = now_us(), end = t0 + secs * 1e6;
-	ssize_t w;
+	ssize_t w = 1;
 	while (now_us() < end && (w = write(fd, buf, sizeof(buf))) > 0) total += w;
+	if (w <= 0) {
+		perror("bulk_vdens: write (path stalled)");
+		kill(pid, SIGKILL);
+		return 1;
+	}
 	shutdown(fd, SHUT_WR);
-	while (read(fd, buf, sizeof(buf)) > 0) {} /* the peer closes once it has read everything */
+	while ((w = read(fd, buf, sizeof(buf))) > 0) {} /* the peer closes once it has read everything */
+	if (w < 0) {
+		perror("bulk_vdens: waiting for the peer (path stalled)");
+		kill(pid, SIGKILL);
+		return 1;
+	}
 	double t1 = now_us();
 	struct tree c1 = measure_tree();
 	double gbytes = (double)total / 1e9;

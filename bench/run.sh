@@ -17,7 +17,9 @@
 # reference) on the same VNL; bulk_vdens CPU includes the vdens.
 # Between two stacks of one process ours uses its local fabric by default;
 # rtt_network and bulk_network are ours with VDESTACK_FABRIC=0 (every frame
-# over vxvde, as between processes), rtt_spin50 with VDESTACK_SPIN_US=50.
+# over vxvde, as between processes); rtt_nospin and rtt_vdens_nospin ours with
+# busy polling off (VDESTACK_SPIN_US=0), bulk_vdens_nogso ours with UDP
+# segmentation offload off (VDESTACK_UDP_GSO=0).
 # Environment: BUILD (our build dir), RUNS (repetitions, median kept).
 set -euo pipefail
 SRC="$(cd "$(dirname "$0")/.." && pwd)"
@@ -90,7 +92,11 @@ done
 # the same name without the suffix.
 VDESTACK_FABRIC=0 run ours rtt "$COUNT" "$VNL" rtt_network
 VDESTACK_FABRIC=0 run ours bulk "$SECS" "$VNL" bulk_network
-VDESTACK_SPIN_US=50 run ours rtt "$COUNT" "$VNL" rtt_spin50
+VDESTACK_SPIN_US=0 run ours rtt "$COUNT" "$VNL" rtt_nospin
+export NETBENCH_VDENS="${VDENS[ours]}"
+VDESTACK_SPIN_US=0 run ours rtt_vdens "$COUNT" "$VNL" rtt_vdens_nospin
+VDESTACK_UDP_GSO=0 run ours bulk_vdens "$SECS" "$VNL" bulk_vdens_nogso
+unset NETBENCH_VDENS
 run ours veth "$SECS" -
 [ $QUICK = 1 ] || RUNS=1 run ours alive 1000
 
@@ -101,7 +107,7 @@ for name in $(awk '{print $1}' "$TMP/ours.out" | awk '!seen[$0]++'); do
 	unit=$(awk -v n="$name" '$1==n {print $3; exit}' "$TMP/ours.out")
 	o=$(awk -v n="$name" '$1==n {print $2}' "$TMP/ours.out" | median)
 	r=-
-	base=$(echo "$name" | sed -E 's/_(network|spin50)\././')
+	base=$(echo "$name" | sed -E 's/_(network|nospin|nogso)\././')
 	[ -f "$TMP/ref.out" ] && r=$(awk -v n="$base" '$1==n {print $2}' "$TMP/ref.out" | median)
 	ratio=$(awk -v a="$o" -v b="$r" 'BEGIN { if (b+0 != 0 && b != "-" && a != "-") printf "%.2f", a/b; else print "-" }')
 	echo "| $name ($unit) | $r | $o | $ratio |"

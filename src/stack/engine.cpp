@@ -3,6 +3,7 @@
 
 #include <linux/if_tun.h>
 #include <net/if.h>
+#include <sched.h>
 #include <sys/epoll.h>
 #include <sys/ioctl.h>
 #include <sys/uio.h>
@@ -236,21 +237,27 @@ void Engine::on_link(StackEntry& s) {
 
 void Engine::run() {
     epoll_event events[64];
-    timespec last{};  // when the last events came (busy polling only)
+    bool worked = false;  // the last round handled events
     for (;;) {
         int n = 0;
-        // Busy polling (VDESTACK_SPIN_US): for spin_us_ after the last
-        // events, look again without sleeping, so that a frame arriving soon
-        // costs no wake-up.
-        while (spin_us_ > 0) {
-            n = ::epoll_wait(epfd_.get(), events, 64, 0);
-            if (n != 0) break;
-            timespec now{};
-            ::clock_gettime(CLOCK_MONOTONIC, &now);
-            if ((now.tv_sec - last.tv_sec) * 1000000L + (now.tv_nsec - last.tv_nsec) / 1000 > spin_us_) break;
+        // Adaptive busy polling (see engine.hpp): after a round with work,
+        // look again without sleeping for up to spin_us_.
+        if (worked && spin_us_ > 0 && ready_.empty() && spin_.should_spin()) {
+            timespec t0{}, now{};
+            ::clock_gettime(CLOCK_MONOTONIC, &t0);
+            for (;;) {
+                n = ::epoll_wait(epfd_.get(), events, 64, 0);
+                if (n != 0) break;
+                // A thread woken on this CPU (the program reading what we
+                // just delivered) must not wait for our spin to end.
+                ::sched_yield();
+                ::clock_gettime(CLOCK_MONOTONIC, &now);
+                if ((now.tv_sec - t0.tv_sec) * 1000000L + (now.tv_nsec - t0.tv_nsec) / 1000 > spin_us_) break;
+            }
+            spin_.result(n > 0);
         }
         if (n == 0) n = ::epoll_wait(epfd_.get(), events, 64, ready_.empty() ? -1 : 0);
-        if (spin_us_ > 0) ::clock_gettime(CLOCK_MONOTONIC, &last);
+        worked = n > 0;
         if (n < 0) {
             if (errno == EINTR) continue;
             return;  // cannot happen with a valid epoll fd
