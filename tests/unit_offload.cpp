@@ -272,6 +272,10 @@ TEST(OffloadConfig, ParsesTheSwitch) {
     EXPECT_TRUE(parse_config("gro").vnet_hdr());
     EXPECT_TRUE(eq(parse_config("tso,gro"), true, true, true));
     EXPECT_TRUE(eq(parse_config("bogus"), false, false, false));
+    EXPECT_TRUE(parse_config(nullptr).whole);
+    EXPECT_FALSE(parse_config("0").whole);
+    EXPECT_FALSE(parse_config("tso,gro").whole);
+    EXPECT_TRUE(parse_config("tso,gro,whole").whole);
 }
 
 TEST(OffloadTso, Ipv4SegmentsAreExact) {

@@ -24,6 +24,7 @@
 #pragma once
 
 #include <sys/types.h>
+#include <sys/uio.h>
 
 #include <cstddef>
 #include <memory>
@@ -45,6 +46,9 @@ struct FrameBuf {
     std::byte* data = nullptr;
     std::size_t cap = 0;
     std::size_t len = 0;
+    // A whole frame (see Transport::accept_whole): the 10-byte
+    // virtio_net_hdr to write before it, in host order; nullptr otherwise.
+    const std::byte* vnet = nullptr;
 };
 
 // A frame to send.
@@ -90,6 +94,18 @@ public:
     // or dropped because the network could not take them now), or -errno if
     // the link is dead. Frames shorter than kMinFrame are dropped.
     virtual ssize_t send(std::span<const FrameRef> frames) noexcept = 0;
+
+    // Whole frames (wire/whole.hpp): between two of our ends a TCP
+    // super-segment may travel as one datagram with its virtio_net_hdr.
+    // accept_whole(true) says that the caller can take such frames from
+    // recv() (it writes them to a tap with IFF_VNET_HDR): a transport that
+    // can carry them then offers to take them from its peer. sends_whole()
+    // is true while the peer has said it takes them; send_whole() then
+    // sends one (iov: the 10-byte virtio_net_hdr, then the frame's parts).
+    // Returns like send() (1: sent or dropped). Defaults: not supported.
+    virtual void accept_whole(bool /*yes*/) noexcept {}
+    [[nodiscard]] virtual bool sends_whole() const noexcept { return false; }
+    virtual ssize_t send_whole(std::span<const iovec> /*vnet_and_frame*/) noexcept { return 1; }
 
     // A name for the network this transport joins, identical for every
     // transport of this process that joins the same network (vxvde: group,

@@ -55,8 +55,11 @@ void Engine::add(std::unique_ptr<StackEntry> entry) {
             s.segment = Fabric::instance().segment(s.link->local_segment());
         watch(s.tap.get(), s.id, kTap);
     }
-    if (s.link)
+    if (s.link) {
         for (int fd : s.link->poll_fds()) watch(fd, s.id, kLink);
+        // Whole super-segments from the link can be written to a vnet tap.
+        if (s.vnet && offload_.whole) s.link->accept_whole(true);
+    }
     ready_.reserve(stacks_.size() + 1);  // the ready list never allocates in run()
     ready_now_.reserve(stacks_.size() + 1);
     stacks_.emplace(s.id, std::move(entry));
@@ -125,9 +128,24 @@ void Engine::on_tap_vnet(StackEntry& s) {
             if (flen > plug::kMaxFrame || !offload::complete_csum(std::span<std::byte>(slot, flen), h)) continue;
             refs_[n++] = plug::FrameRef{slot, flen};
         } else {
+            if (flen >= kBig) continue;  // may have been truncated
+            if (s.link && s.link->sends_whole()) {
+                // The peer takes it whole (wire/whole.hpp): after the frames
+                // read before it, as it came from the tap.
+                send_batch(s, n);
+                n = 0;
+                const iovec whole[3] = {{hdr, sizeof hdr},
+                                        {slot, std::min(flen, kSlot)},
+                                        {big_.data() + kSlot, flen > kSlot ? flen - kSlot : 0}};
+                const ssize_t r = s.link->send_whole(std::span<const iovec>(whole, flen > kSlot ? 3 : 2));
+                if (r < 0)
+                    drop_link(s, static_cast<int>(-r));
+                else
+                    s.frames_out++;
+                continue;
+            }
             // A TSO super-segment: made contiguous in big_ (its head went to
             // the slot), then cut into the free slots, sent as they fill up.
-            if (flen >= kBig) continue;  // may have been truncated
             std::memcpy(big_.data(), slot, std::min(flen, kSlot));
             if (!tso_.start(std::span<const std::byte>(big_.data(), flen), h) || tso_.max_segment() > plug::kMaxFrame)
                 continue;  // malformed, or segments no VDE network carries
@@ -218,7 +236,8 @@ void Engine::on_link(StackEntry& s) {
         } else {
             std::byte zero[wire::VnetHdr::kSize]{};
             for (ssize_t i = 0; i < n; i++) {
-                iovec iov[2] = {{zero, sizeof zero}, {bufs_[i].data, bufs_[i].len}};
+                const std::byte* h = bufs_[i].vnet != nullptr ? bufs_[i].vnet : zero;
+                iovec iov[2] = {{const_cast<std::byte*>(h), wire::VnetHdr::kSize}, {bufs_[i].data, bufs_[i].len}};
                 (void)!::writev(tap, iov, 2);
             }
         }

@@ -60,7 +60,7 @@ bool token_is(std::string_view s, std::initializer_list<std::string_view> names)
 // ---- configuration -------------------------------------------------------
 
 Config parse_config(const char* env) noexcept {
-    const Config defaults{true, true, true};
+    const Config defaults{true, true, true, true};
     std::string_view v = env != nullptr ? env : "";
     if (token_is(v, {"", "1", "on", "all"})) return defaults;
     if (token_is(v, {"0", "off", "none"})) return Config{};
@@ -71,6 +71,7 @@ Config parse_config(const char* env) noexcept {
         if (t == "csum") c.csum = true;
         if (t == "tso") c.csum = c.tso = true;  // TUNSETOFFLOAD takes TSO only with CSUM
         if (t == "gro") c.gro = true;
+        if (t == "whole") c.whole = true;
         v = comma == std::string_view::npos ? std::string_view{} : v.substr(comma + 1);
     }
     return c;
@@ -286,6 +287,9 @@ void Gro::classify(const plug::FrameBuf& fb, Seg& s) const noexcept {
     s.plen = static_cast<std::uint32_t>(ip_end - l4 - thl);
     s.seq = be32(p + l4 + 4);
     s.flags = u8(p + l4 + 13);
+    // A whole super-segment keeps its place in its flow but is never merged
+    // (its checksum is partial, its header says how the kernel cuts it).
+    if (fb.vnet != nullptr) return;
     if (s.plen == 0 || (s.flags & (kSyn | kRst | kUrg | kCwr)) != 0 || (s.flags & kAck) == 0) return;
     if (!s.v6 && (ihl != 20 || csum_fold(csum_add(0, p + kEthLen, 20)) != 0xffff)) return;
     const std::uint64_t sum = csum_add(pseudo + net16(kProtoTcp) + net16(ip_end - l4), p + l4, ip_end - l4);
@@ -325,7 +329,11 @@ bool Gro::can_append(const Group& g, std::uint32_t i) const noexcept {
 }
 
 void Gro::emit_plain(std::uint32_t i) {
-    std::memset(hdr_, 0, sizeof hdr_);
+    // A whole frame (plug::FrameBuf::vnet) keeps the header it came with.
+    if (frames_[i].vnet != nullptr)
+        std::memcpy(hdr_, frames_[i].vnet, sizeof hdr_);
+    else
+        std::memset(hdr_, 0, sizeof hdr_);
     iov_[0] = iovec{hdr_, sizeof hdr_};
     iov_[1] = iovec{frames_[i].data, frames_[i].len};
     emit_(ctx_, std::span<const iovec>(iov_.data(), 2));

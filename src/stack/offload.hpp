@@ -48,11 +48,14 @@ namespace vdestack::stack::offload {
 //   unset, "1", "on", "all"  the default set (see config())
 //   "0", "off", "none"       none: the tap is opened as before (no vnet header)
 //   a ','-separated list of  "csum" (partial checksums), "tso" (implies csum),
-//                            "gro" (coalescing on receive)
+//                            "gro" (coalescing on receive), "whole" (TSO
+//                            super-segments carried whole to a peer that
+//                            takes them, wire/whole.hpp)
 struct Config {
     bool csum = false;
     bool tso = false;
     bool gro = false;
+    bool whole = false;  // super-segments whole to a peer that takes them (wire/whole.hpp)
     [[nodiscard]] bool vnet_hdr() const noexcept { return csum || tso || gro; }
 };
 [[nodiscard]] Config parse_config(const char* env) noexcept;
