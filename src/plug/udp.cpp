@@ -26,9 +26,12 @@
 // and ignored (the peer may start later: a cable is never "dead").
 // recv() drains the socket with recvmmsg (kBatch per call, kMaxRounds calls),
 // dropping runts (< 14 bytes) and truncated datagrams (larger than the slot).
-// send() uses one sendmmsg per kBatch frames: EAGAIN/ENOBUFS drop the rest of
-// the call's frames, ECONNREFUSED is retried (it was the previous datagram's
-// error), other per-message errors skip that frame; EBADF/ENOTSOCK are fatal.
+// send() batches through UdpFrameSender (udp_send.hpp): one sendmmsg per 64
+// frames, a run of equal frames (what TSO cut) in one UDP_SEGMENT message
+// (the datagrams on the wire are the same; VDESTACK_UDP_GSO=0 turns it off);
+// EAGAIN/ENOBUFS drop the rest of the call's frames, ECONNREFUSED is retried
+// (it was the previous datagram's error), other per-message errors skip that
+// frame; EBADF/ENOTSOCK are fatal.
 // Buffers: 4 MiB each way, best effort. No allocation per frame; the socket is
 // nonblocking, CLOEXEC, owned by the object.
 #include "plug/udp.hpp"
@@ -41,10 +44,12 @@
 #include <algorithm>
 #include <array>
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
 #include <memory>
 #include <string>
 
+#include "plug/udp_send.hpp"
 #include "util/error.hpp"
 #include "util/fd.hpp"
 
@@ -110,6 +115,7 @@ public:
     UdpTransport(std::string vnl_text, UniqueFd sock, const UdpEndpoints& ep)
         : vnl_(std::move(vnl_text)), sock_(std::move(sock)), dst_(ep.dst), dst_len_(ep.dst_len) {
         fds_[0] = sock_.get();
+        if (const char* e = std::getenv("VDESTACK_UDP_GSO")) sender_.set_gso(std::strcmp(e, "0") != 0);
     }
 
     [[nodiscard]] std::span<const int> poll_fds() const noexcept override { return fds_; }
@@ -135,8 +141,7 @@ private:
 
     std::array<mmsghdr, kBatch> rmsg_{};
     std::array<iovec, kBatch> riov_{};
-    std::array<mmsghdr, kBatch> smsg_{};
-    std::array<iovec, kBatch> siov_{};
+    UdpFrameSender sender_{{}};  // no header: batches and GSO runs (udp_send.hpp)
 };
 
 ssize_t UdpTransport::recv(std::span<FrameBuf> bufs) noexcept {
@@ -187,38 +192,22 @@ ssize_t UdpTransport::send(std::span<const FrameRef> frames) noexcept {
             return static_cast<ssize_t>(frames.size());  // no route now: dropped
         connected_ = true;
     }
-    std::size_t i = 0;
-    while (i < frames.size()) {
-        std::size_t cnt = 0;
-        while (i < frames.size() && cnt < kBatch) {
-            const FrameRef& f = frames[i++];
-            if (f.data == nullptr || f.len < kMinFrame) continue;
-            siov_[cnt] = {const_cast<std::byte*>(f.data), f.len};
-            msghdr& mh = smsg_[cnt].msg_hdr;
-            mh = {};
-            mh.msg_iov = &siov_[cnt];
-            mh.msg_iovlen = 1;
-            cnt++;
-        }
-        std::size_t pos = 0;
-        int retries = 0;
-        while (pos < cnt) {
-            const int r = ::sendmmsg(sock_.get(), smsg_.data() + pos, static_cast<unsigned>(cnt - pos), MSG_DONTWAIT);
-            if (r > 0) {
-                pos += static_cast<std::size_t>(r);
-                continue;
-            }
-            const int err = r < 0 ? errno : EIO;
-            if ((err == EINTR || err == ECONNREFUSED) && ++retries < 8) continue;
-            if (err == EAGAIN || err == EWOULDBLOCK || err == ENOBUFS) return static_cast<ssize_t>(frames.size());
+    auto flush = [&]() -> int {
+        const int err = sender_.flush(sock_.get(), 0);
+        if (err == ENOTCONN || err == EDESTADDRREQ) disconnect();
+        return err;
+    };
+    for (const FrameRef& f : frames) {
+        if (f.data == nullptr || f.len < kMinFrame) continue;
+        if (!sender_.add(f, nullptr, true)) {
+            const int err = flush();
             if (err == EBADF || err == ENOTSOCK) return -err;
-            if (err == ENOTCONN || err == EDESTADDRREQ) {
-                connected_ = false;
-                return static_cast<ssize_t>(frames.size());
-            }
-            pos++;  // EMSGSIZE, ENETUNREACH, ...: this frame cannot go
+            if (err != 0) return static_cast<ssize_t>(frames.size());  // queue full or no peer: dropped
+            (void)sender_.add(f, nullptr, true);
         }
     }
+    const int err = flush();
+    if (err == EBADF || err == ENOTSOCK) return -err;
     return static_cast<ssize_t>(frames.size());
 }
 

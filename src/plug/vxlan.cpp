@@ -45,9 +45,12 @@
 //
 // Batching and limits as vxvde: recv() uses recvmmsg in batches of at most
 // kBatch (64) and at most kMaxRounds batches per call; accepted frames are
-// compacted into bufs[0..n). send() uses one sendmmsg per kBatch frames;
-// EAGAIN/ENOBUFS drop the rest of the call's frames, other per-message errors
-// skip that message. Per-call storage is preallocated in the object: no
+// compacted into bufs[0..n). send() batches through UdpFrameSender
+// (udp_send.hpp): one sendmmsg per 64 frames, a run of equal frames to one
+// learned VTEP (what TSO cut) in one UDP_SEGMENT message (the datagrams on
+// the wire are the same; VDESTACK_UDP_GSO=0 turns it off); EAGAIN/ENOBUFS
+// drop the rest of the call's frames, other per-message errors skip that
+// message. Per-call storage is preallocated in the object: no
 // allocation on the data path. Default socket buffers are 4 MiB (best effort);
 // rcvbuf= sets SO_RCVBUF and must work.
 //
@@ -70,11 +73,13 @@
 #include <cerrno>
 #include <chrono>
 #include <climits>
+#include <cstdlib>
 #include <cstring>
 #include <optional>
 #include <string>
 
 #include "plug/mactable.hpp"
+#include "plug/udp_send.hpp"
 #include "util/error.hpp"
 #include "util/fd.hpp"
 #include "vnl/vnl.hpp"
@@ -237,10 +242,8 @@ private:
     std::array<std::array<std::byte, Header::kSize>, kBatch> rhdr_{};
     std::array<sockaddr_in6, kBatch> rname_{};
     std::array<Control, kBatch> rctl_{};
-    // send scratch
-    std::array<mmsghdr, kBatch> smsg_{};
-    std::array<std::array<iovec, 2>, kBatch> siov_{};
-    std::array<PeerAddr, kBatch> sname_{};
+    // send: batches and GSO runs (udp_send.hpp)
+    UdpFrameSender sender_{hdr_};
 };
 
 VxlanTransport::VxlanTransport(std::string vnl_text, const Config& c)
@@ -322,10 +325,10 @@ VxlanTransport::VxlanTransport(std::string vnl_text, const Config& c)
     set_buf_best_effort(fd, SO_SNDBUFFORCE, SO_SNDBUF, kDefaultSockBuf);
 
     fds_ = {fd};
+    if (const char* e = std::getenv("VDESTACK_UDP_GSO")) sender_.set_gso(std::strcmp(e, "0") != 0);
 
     for (std::size_t i = 0; i < kBatch; i++) {
         riov_[i][0] = {rhdr_[i].data(), Header::kSize};
-        siov_[i][0] = {hdr_.data(), Header::kSize};
     }
 }
 
@@ -414,44 +417,21 @@ ssize_t VxlanTransport::recv(std::span<FrameBuf> bufs) noexcept {
 
 ssize_t VxlanTransport::send(std::span<const FrameRef> frames) noexcept {
     const std::int64_t now = now_seconds();
-    std::size_t i = 0;
-    while (i < frames.size()) {
-        std::size_t cnt = 0;
-        while (i < frames.size() && cnt < kBatch) {
-            const FrameRef& f = frames[i++];
-            if (f.data == nullptr || f.len < kMinFrame) continue;
-            const PeerAddr* to = &group_;
-            if ((std::to_integer<unsigned>(f.data[0]) & 1u) == 0) {
-                if (const PeerAddr* p = table_.lookup(MacRef(f.data, 6), now, kVlan)) to = p;
-            }
-            sname_[cnt] = *to;
-            siov_[cnt][1] = {const_cast<std::byte*>(f.data), f.len};
-            msghdr& mh = smsg_[cnt].msg_hdr;
-            mh.msg_name = &sname_[cnt].addr;
-            mh.msg_namelen = sname_[cnt].len;
-            mh.msg_iov = siov_[cnt].data();
-            mh.msg_iovlen = 2;
-            mh.msg_control = nullptr;
-            mh.msg_controllen = 0;
-            mh.msg_flags = 0;
-            cnt++;
+    for (const FrameRef& f : frames) {
+        if (f.data == nullptr || f.len < kMinFrame) continue;
+        const PeerAddr* to = &group_;
+        if ((std::to_integer<unsigned>(f.data[0]) & 1u) == 0) {
+            if (const PeerAddr* p = table_.lookup(MacRef(f.data, 6), now, kVlan)) to = p;
         }
-        std::size_t pos = 0;
-        int eintr = 0;
-        while (pos < cnt) {
-            const int r = ::sendmmsg(fd_.get(), smsg_.data() + pos, static_cast<unsigned>(cnt - pos), MSG_DONTWAIT);
-            if (r > 0) {
-                pos += static_cast<std::size_t>(r);
-                continue;
-            }
-            const int err = r < 0 ? errno : EIO;
-            if (err == EINTR && ++eintr < 8) continue;
-            if (err == EAGAIN || err == EWOULDBLOCK || err == ENOBUFS)
-                return static_cast<ssize_t>(frames.size());  // queue full: drop the rest
+        if (!sender_.add(f, to, to != &group_)) {
+            const int err = sender_.flush(fd_.get(), 0);
             if (err == EBADF || err == ENOTSOCK) return -err;
-            pos++;  // this message cannot go (EMSGSIZE, ENETUNREACH, ...): skip it
+            if (err != 0) return static_cast<ssize_t>(frames.size());  // queue full: drop the rest
+            (void)sender_.add(f, to, to != &group_);
         }
     }
+    const int err = sender_.flush(fd_.get(), 0);
+    if (err == EBADF || err == ENOTSOCK) return -err;
     return static_cast<ssize_t>(frames.size());
 }
 

@@ -43,12 +43,25 @@
 // call (so a flood of rejected datagrams cannot hold the caller forever); the
 // socket read first alternates between calls. Accepted frames are compacted
 // (memcpy) into bufs[0..n); a frame longer than the earlier slot's cap is
-// dropped (callers use equal caps). send() uses one sendmmsg per kBatch frames;
-// EAGAIN/ENOBUFS drop the rest of the call's frames (a full queue drops like a
-// NIC), any other per-message error skips that message. All per-call storage
-// (mmsghdr, iovec, names, control buffers) is preallocated in the object: no
-// allocation on the data path. Default socket buffers are 4 MiB (best effort,
-// SO_RCVBUFFORCE first when privileged); rcvbuf= sets SO_RCVBUF and must work.
+// dropped (callers use equal caps). send() batches through UdpFrameSender
+// (udp_send.hpp): one sendmmsg per 64 frames, EAGAIN/ENOBUFS drop the rest of
+// the call's frames (a full queue drops like a NIC), any other per-message
+// error skips that message. All per-call storage (mmsghdr, iovec, names,
+// control buffers) is preallocated in the object: no allocation on the data
+// path. Default socket buffers are 4 MiB (best effort, SO_RCVBUFFORCE first
+// when privileged); rcvbuf= sets SO_RCVBUF and must work.
+//
+// UDP offloads (VDESTACK_UDP_GSO=0 turns both off). Out: a run of frames to
+// one learned unicast peer, all of one length but a shorter last (what TSO
+// cut), leaves in one UDP_SEGMENT message (udp_send.hpp); the datagrams on
+// the wire are the same. In, "GRO mode": after a full batch of unicast (a
+// bulk flow) uni_ asks for UDP_GRO; each recvmmsg then takes kGroMsgs
+// datagrams of up to 64 KiB into the transport's own area (1 MiB, allocated
+// then), a coalesced one is cut at its gso_size, and each piece is checked
+// and learned like a datagram of its own. Frames are handed out by pointer
+// into the area (FrameBuf::data); those beyond the caller's slots are held
+// (pending()) for the next call, which hands them out before it reads uni_
+// again, and no area message is written twice within one call.
 #include "plug/vxvde.hpp"
 
 #include <arpa/inet.h>
@@ -72,6 +85,7 @@
 #include <vector>
 
 #include "plug/mactable.hpp"
+#include "plug/udp_send.hpp"
 #include "util/error.hpp"
 #include "util/fd.hpp"
 #include "vnl/vnl.hpp"
@@ -88,10 +102,6 @@ constexpr int kMaxRounds = 16;           // recvmmsg calls per socket per recv()
 constexpr std::uint16_t kVlan = 1;       // vdeplug4 learns with VLAN key 1
 constexpr int kDefaultSockBuf = 4 << 20; // generous default socket buffers
 constexpr std::size_t kEthHeader = 14;
-// UDP segmentation offload: datagrams per run (the kernel's UDP_MAX_SEGMENTS
-// is 64 or more) and bytes per run (a UDP payload fits 65507 bytes over IPv4).
-constexpr std::size_t kGsoMaxSegments = 64;
-constexpr std::size_t kGsoMaxBytes = 65000;
 // GRO mode: datagrams per recvmmsg, room per datagram, segments per datagram
 // (the kernel coalesces at most 64), full batches before GRO mode is entered.
 constexpr std::size_t kGroMsgs = 16;
@@ -329,19 +339,8 @@ private:
     std::array<std::array<std::byte, VxvdeHeader::kSize>, kBatch> rhdr_{};
     std::array<sockaddr_in6, kBatch> rname_{};
     std::array<Control, kBatch> rctl_{};
-    // send scratch: messages, their iovecs (header + frame per datagram) and
-    // destinations, and for a GSO run its UDP_SEGMENT control message
-    struct SendRun {
-        std::size_t first;  // index of its first frame
-        std::size_t count;  // datagrams
-        std::size_t seg;    // size of each datagram but the last
-        std::size_t bytes;  // all datagrams
-    };
-    struct alignas(cmsghdr) SegControl {
-        unsigned char bytes[CMSG_SPACE(sizeof(std::uint16_t))];
-    };
-    void send_each(const msghdr& run) noexcept;
-    bool gso_ = true;  // UDP_SEGMENT runs; off for good after the first refusal
+    // send: every datagram leaves from uni_ (udp_send.hpp: batches, GSO runs)
+    UdpFrameSender sender_{hdr_};
     // GRO mode (uni_ only): kGroMsgs datagrams of up to kGroSlot bytes per
     // recvmmsg, each cut at its gso_size into frames held until handed out.
     bool gro_allowed_ = true;  // VDESTACK_UDP_GSO=0 keeps GRO mode off
@@ -360,11 +359,6 @@ private:
     };
     std::vector<Held> held_;  // reserved for kGroMsgs * kGroMaxSegments
     std::size_t held_pos_ = 0;
-    std::array<mmsghdr, kBatch> smsg_{};
-    std::array<iovec, 2 * kBatch> siov_{};
-    std::array<PeerAddr, kBatch> sname_{};
-    std::array<SendRun, kBatch> srun_{};
-    std::array<SegControl, kBatch> sctl_{};
 };
 
 VxvdeTransport::VxvdeTransport(std::string vnl_text, const Config& c)
@@ -450,7 +444,10 @@ VxvdeTransport::VxvdeTransport(std::string vnl_text, const Config& c)
     refresh_local_addrs();
     local_refreshed_ = now_seconds();
     fds_ = {mfd, ufd};
-    if (const char* e = std::getenv("VDESTACK_UDP_GSO")) gso_ = gro_allowed_ = std::strcmp(e, "0") != 0;
+    if (const char* e = std::getenv("VDESTACK_UDP_GSO")) {
+        gro_allowed_ = std::strcmp(e, "0") != 0;
+        sender_.set_gso(gro_allowed_);
+    }
 
     // Preset the constant parts of the message headers.
     for (std::size_t i = 0; i < kBatch; i++) {
@@ -700,97 +697,22 @@ ssize_t VxvdeTransport::recv(std::span<FrameBuf> bufs) noexcept {
 
 ssize_t VxvdeTransport::send(std::span<const FrameRef> frames) noexcept {
     const std::int64_t now = now_seconds();
-    std::size_t i = 0;
-    while (i < frames.size()) {
-        // Up to kBatch frames into cnt messages: one per frame, or with GSO one
-        // per run of frames to the same unicast peer (see the header).
-        std::size_t cnt = 0, nio = 0, taken = 0;
-        bool open_run = false;  // the last message may still take frames
-        while (i < frames.size() && taken < kBatch) {
-            const FrameRef& f = frames[i++];
-            if (f.data == nullptr || f.len < kMinFrame) continue;
-            taken++;
-            const PeerAddr* to = &group_;
-            if ((std::to_integer<unsigned>(f.data[0]) & 1u) == 0) {
-                if (const PeerAddr* p = table_.lookup(MacRef(f.data, 6), now, kVlan)) to = p;
-            }
-            if (open_run && to != &group_ && sname_[cnt - 1] == *to) {
-                SendRun& run = srun_[cnt - 1];
-                const std::size_t seg = run.seg;  // every datagram's size but the last
-                const std::size_t dlen = VxvdeHeader::kSize + f.len;
-                if (dlen <= seg && run.count < kGsoMaxSegments && (run.bytes + dlen) <= kGsoMaxBytes) {
-                    siov_[nio++] = {hdr_.data(), VxvdeHeader::kSize};
-                    siov_[nio++] = {const_cast<std::byte*>(f.data), f.len};
-                    run.count++;
-                    run.bytes += dlen;
-                    smsg_[cnt - 1].msg_hdr.msg_iovlen += 2;
-                    open_run = dlen == seg;  // a shorter datagram ends the run
-                    continue;
-                }
-            }
-            sname_[cnt] = *to;
-            srun_[cnt] = SendRun{i - 1, 1, VxvdeHeader::kSize + f.len, VxvdeHeader::kSize + f.len};
-            siov_[nio] = {hdr_.data(), VxvdeHeader::kSize};
-            siov_[nio + 1] = {const_cast<std::byte*>(f.data), f.len};
-            msghdr& mh = smsg_[cnt].msg_hdr;
-            mh.msg_name = &sname_[cnt].addr;
-            mh.msg_namelen = sname_[cnt].len;
-            mh.msg_iov = &siov_[nio];
-            mh.msg_iovlen = 2;
-            mh.msg_control = nullptr;
-            mh.msg_controllen = 0;
-            mh.msg_flags = 0;
-            nio += 2;
-            cnt++;
-            open_run = gso_ && to != &group_;
+    for (const FrameRef& f : frames) {
+        if (f.data == nullptr || f.len < kMinFrame) continue;
+        const PeerAddr* to = &group_;
+        if ((std::to_integer<unsigned>(f.data[0]) & 1u) == 0) {
+            if (const PeerAddr* p = table_.lookup(MacRef(f.data, 6), now, kVlan)) to = p;
         }
-        for (std::size_t m = 0; m < cnt; m++) {
-            if (srun_[m].count < 2) continue;
-            msghdr& mh = smsg_[m].msg_hdr;
-            mh.msg_control = sctl_[m].bytes;
-            mh.msg_controllen = sizeof sctl_[m].bytes;
-            cmsghdr* cm = CMSG_FIRSTHDR(&mh);
-            cm->cmsg_level = SOL_UDP;
-            cm->cmsg_type = UDP_SEGMENT;
-            cm->cmsg_len = CMSG_LEN(sizeof(std::uint16_t));
-            const auto seg = static_cast<std::uint16_t>(srun_[m].seg);
-            std::memcpy(CMSG_DATA(cm), &seg, sizeof seg);
-        }
-        std::size_t pos = 0;
-        int eintr = 0;
-        while (pos < cnt) {
-            const int r = ::sendmmsg(uni_.get(), smsg_.data() + pos, static_cast<unsigned>(cnt - pos), MSG_DONTWAIT);
-            if (r > 0) {
-                pos += static_cast<std::size_t>(r);
-                continue;
-            }
-            const int err = r < 0 ? errno : EIO;
-            if (err == EINTR && ++eintr < 8) continue;
-            if (err == EAGAIN || err == EWOULDBLOCK || err == ENOBUFS)
-                return static_cast<ssize_t>(frames.size());  // queue full: drop the rest
+        if (!sender_.add(f, to, to != &group_)) {
+            const int err = sender_.flush(uni_.get(), 0);
             if (err == EBADF || err == ENOTSOCK) return -err;
-            if (srun_[pos].count > 1) {
-                // The kernel or the path refuses segmentation offload (no
-                // UDP_SEGMENT, a segment beyond the path MTU, ...): from now
-                // on one datagram per frame, starting with these.
-                gso_ = false;
-                send_each(smsg_[pos].msg_hdr);
-            }
-            pos++;  // this message cannot go (EMSGSIZE, ENETUNREACH, ...): skip it
+            if (err != 0) return static_cast<ssize_t>(frames.size());  // queue full: drop the rest
+            (void)sender_.add(f, to, to != &group_);
         }
     }
+    const int err = sender_.flush(uni_.get(), 0);
+    if (err == EBADF || err == ENOTSOCK) return -err;
     return static_cast<ssize_t>(frames.size());
-}
-
-void VxvdeTransport::send_each(const msghdr& run) noexcept {
-    for (std::size_t k = 0; k + 1 < run.msg_iovlen; k += 2) {
-        msghdr mh{};
-        mh.msg_name = run.msg_name;
-        mh.msg_namelen = run.msg_namelen;
-        mh.msg_iov = run.msg_iov + k;
-        mh.msg_iovlen = 2;
-        if (::sendmsg(uni_.get(), &mh, MSG_DONTWAIT) < 0 && (errno == EAGAIN || errno == ENOBUFS)) return;
-    }
 }
 
 }  // namespace
