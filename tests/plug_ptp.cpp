@@ -423,6 +423,13 @@ TEST(Ptp, WholeFramesBetweenTwoOfOurEnds) {
     EXPECT_FALSE(b->sends_whole());
     a->accept_whole(true);
     b->accept_whole(true);  // b is connected: its hello goes now; a answers when it reads it
+    // Frames behind the hello in a's first batch are delivered, in order.
+    std::vector<Frame> behind;
+    for (std::uint8_t i = 0; i < 5; i++) behind.push_back(make_frame(100 + 300 * i, i));
+    send_frames(*b, behind);
+    const auto first = recv_got(*a, 2s, behind.size());
+    ASSERT_EQ(first.size(), behind.size());
+    for (std::size_t i = 0; i < behind.size(); i++) EXPECT_EQ(first[i].frame, behind[i]) << i;
     ASSERT_TRUE(pump_until(*a, *b, [&] { return a->sends_whole() && b->sends_whole(); }));
 
     // Ordinary frames, a whole one, ordinary frames: in order, intact, the

@@ -423,15 +423,18 @@ ssize_t PtpTransport::recv(std::span<FrameBuf> bufs) noexcept {
             if (wire::whole::is_hello(d)) {
                 on_hello(d);
                 if (hello_sent_ && area_) {  // from now on envelopes may come: the area reads them
+                    const std::size_t base = n;  // bufs[base + k] holds datagram k of this batch
                     n += accepted;
                     for (std::size_t k = i + 1; k < static_cast<std::size_t>(r); k++) {
                         // What this batch still holds are ordinary frames (the peer
                         // sends envelopes only after our hello): keep them.
                         const std::size_t kl = rmsg_[k].msg_len;
                         if ((rmsg_[k].msg_hdr.msg_flags & MSG_TRUNC) != 0 || kl < kMinFrame) continue;
-                        if (wire::whole::is_hello(std::span<const std::byte>(bufs[n - accepted + k].data, kl))) continue;
+                        const FrameBuf& src = bufs[base + k];
+                        const std::span<const std::byte> kd(src.data, kl);
+                        if (wire::whole::is_hello(kd) || wire::whole::is_envelope(kd)) continue;
                         FrameBuf& dst = bufs[n];
-                        if (&dst != &bufs[n - accepted + k]) std::memcpy(dst.data, bufs[n - accepted + k].data, kl);
+                        if (&dst != &src) std::memcpy(dst.data, src.data, kl);
                         dst.len = kl;
                         n++;
                     }

@@ -129,7 +129,8 @@ void Engine::on_tap_vnet(StackEntry& s) {
             refs_[n++] = plug::FrameRef{slot, flen};
         } else {
             if (flen >= kBig) continue;  // may have been truncated
-            if (s.link && s.link->sends_whole()) {
+            const bool tcp = h.gso_kind() == wire::VnetHdr::kGsoTcpV4 || h.gso_kind() == wire::VnetHdr::kGsoTcpV6;
+            if (tcp && s.link && s.link->sends_whole()) {
                 // The peer takes it whole (wire/whole.hpp): after the frames
                 // read before it, as it came from the tap.
                 send_batch(s, n);
