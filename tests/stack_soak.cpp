@@ -7,7 +7,9 @@
 #include <dirent.h>
 
 #include <chrono>
+#include <cstdio>
 #include <cstring>
+#include <iterator>
 #include <fstream>
 #include <string>
 #include <thread>
@@ -33,6 +35,17 @@ long rss_kb(pid_t pid) {
     while (std::getline(f, line))
         if (line.rfind("VmRSS:", 0) == 0) return std::atol(line.c_str() + 6);
     return -1;
+}
+// CPU seconds (user + system) the process has used so far.
+double cpu_s(pid_t pid) {
+    std::ifstream f("/proc/" + std::to_string(pid) + "/stat");
+    std::string stat((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+    const std::size_t rp = stat.rfind(')');
+    if (rp == std::string::npos) return -1;
+    unsigned long ut = 0, st = 0;
+    if (std::sscanf(stat.c_str() + rp + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &ut, &st) != 2)
+        return -1;
+    return static_cast<double>(ut + st) / static_cast<double>(sysconf(_SC_CLK_TCK));
 }
 int dir_count(const std::string& path) {
     int n = 0;
@@ -144,6 +157,58 @@ TEST(Soak, HundredConcurrentConnectionsThroughOneStack) {
     EXPECT_EQ(errors.load(), 0);
     EXPECT_GT(bytes.load(), 100 * 1000);
     EXPECT_EQ(count_fds(), fds - 1) << "only the closed listener is gone";
+    vde_delstack(cli);
+    vde_delstack(srv);
+}
+
+TEST(Soak, AnIdleHelperDoesNotSpin) {
+    // Busy polling follows traffic only: after a burst of 1-byte echoes (the
+    // engines spin between them), an idle helper sleeps. A helper that kept
+    // spinning would burn ~1 s of CPU per second here.
+    struct vdestack* srv = vde_addstack(const_cast<char*>(kVnl), nullptr);
+    struct vdestack* cli = vde_addstack(const_cast<char*>(kVnl), nullptr);
+    ASSERT_NE(srv, nullptr);
+    ASSERT_NE(cli, nullptr);
+    const pid_t helper = helper_pid();
+    ASSERT_GT(helper, 0);
+    ASSERT_EQ(vde_stackcmd(srv, const_cast<char*>("/bin/ip addr add 10.0.0.50/24 dev vde0; /bin/ip link set vde0 up")), 0);
+    ASSERT_EQ(vde_stackcmd(cli, const_cast<char*>("/bin/ip addr add 10.0.0.1/24 dev vde0; /bin/ip link set vde0 up")), 0);
+    int l = vde_msocket(srv, AF_INET, SOCK_STREAM, 0);
+    socklen_t len;
+    sockaddr_storage a = make_addr("10.0.0.50", 5001, len);
+    ASSERT_EQ(bind(l, reinterpret_cast<sockaddr*>(&a), len), 0);
+    ASSERT_EQ(listen(l, 1), 0);
+    int c = -1;
+    ASSERT_TRUE(eventually([&] {
+        c = vde_msocket(cli, AF_INET, SOCK_STREAM, 0);
+        if (connect(c, reinterpret_cast<const sockaddr*>(&a), len) == 0) return true;
+        close(c);
+        return false;
+    }, 20));
+    int s = accept(l, nullptr, nullptr);
+    ASSERT_GE(s, 0);
+    std::thread echo([s] {
+        char b;
+        while (read(s, &b, 1) == 1)
+            if (write(s, &b, 1) != 1) break;
+    });
+    const auto until = std::chrono::steady_clock::now() + std::chrono::milliseconds(500);
+    int rounds = 0;
+    char b = 'x';
+    while (std::chrono::steady_clock::now() < until && write(c, &b, 1) == 1 && read_n(c, 1, 5000).size() == 1) rounds++;
+    EXPECT_GT(rounds, 100);
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    const double before = cpu_s(helper);
+    std::this_thread::sleep_for(std::chrono::seconds(2));
+    const double idle = cpu_s(helper) - before;
+    std::printf("%d echoes; idle helper: %.2f CPU s in 2 s\n", rounds, idle);
+    EXPECT_GE(before, 0);
+    EXPECT_LT(idle, 0.2);
+    shutdown(c, SHUT_RDWR);
+    echo.join();
+    close(c);
+    close(s);
+    close(l);
     vde_delstack(cli);
     vde_delstack(srv);
 }
