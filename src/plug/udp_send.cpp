@@ -112,4 +112,24 @@ int UdpFrameSender::flush(int fd, int flags) noexcept {
     return 0;
 }
 
+ssize_t send_learned(UdpFrameSender& sender, int fd, std::span<const FrameRef> frames, const MacTable& table,
+                     const PeerAddr& group, std::uint16_t vlan, std::int64_t now) noexcept {
+    for (const FrameRef& f : frames) {
+        if (f.data == nullptr || f.len < kMinFrame) continue;
+        const PeerAddr* to = &group;
+        if ((std::to_integer<unsigned>(f.data[0]) & 1u) == 0) {
+            if (const PeerAddr* p = table.lookup(MacRef(f.data, 6), now, vlan)) to = p;
+        }
+        if (!sender.add(f, to, to != &group)) {
+            const int err = sender.flush(fd, 0);
+            if (err == EBADF || err == ENOTSOCK) return -err;
+            if (err != 0) return static_cast<ssize_t>(frames.size());  // queue full: drop the rest
+            (void)sender.add(f, to, to != &group);
+        }
+    }
+    const int err = sender.flush(fd, 0);
+    if (err == EBADF || err == ENOTSOCK) return -err;
+    return static_cast<ssize_t>(frames.size());
+}
+
 }  // namespace vdestack::plug

@@ -91,4 +91,12 @@ private:
     std::array<SegControl, kBatch> ctl_{};
 };
 
+// The send() of a learning transport (vxvde, vxlan): each frame goes to the
+// peer learned for its destination MAC (key `vlan`), when it is unicast and
+// fresh, else to `group`; runs form only towards learned peers. Returns like
+// Transport::send: frames.size() (a full queue drops the rest), or -errno
+// when the socket is unusable (EBADF, ENOTSOCK).
+ssize_t send_learned(UdpFrameSender& sender, int fd, std::span<const FrameRef> frames, const MacTable& table,
+                     const PeerAddr& group, std::uint16_t vlan, std::int64_t now) noexcept;
+
 }  // namespace vdestack::plug

@@ -696,23 +696,7 @@ ssize_t VxvdeTransport::recv(std::span<FrameBuf> bufs) noexcept {
 }
 
 ssize_t VxvdeTransport::send(std::span<const FrameRef> frames) noexcept {
-    const std::int64_t now = now_seconds();
-    for (const FrameRef& f : frames) {
-        if (f.data == nullptr || f.len < kMinFrame) continue;
-        const PeerAddr* to = &group_;
-        if ((std::to_integer<unsigned>(f.data[0]) & 1u) == 0) {
-            if (const PeerAddr* p = table_.lookup(MacRef(f.data, 6), now, kVlan)) to = p;
-        }
-        if (!sender_.add(f, to, to != &group_)) {
-            const int err = sender_.flush(uni_.get(), 0);
-            if (err == EBADF || err == ENOTSOCK) return -err;
-            if (err != 0) return static_cast<ssize_t>(frames.size());  // queue full: drop the rest
-            (void)sender_.add(f, to, to != &group_);
-        }
-    }
-    const int err = sender_.flush(uni_.get(), 0);
-    if (err == EBADF || err == ENOTSOCK) return -err;
-    return static_cast<ssize_t>(frames.size());
+    return send_learned(sender_, uni_.get(), frames, table_, group_, kVlan, now_seconds());
 }
 
 }  // namespace
