@@ -22,6 +22,7 @@
 #include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 #include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -47,6 +48,7 @@
 
 #include "plug/switch.hpp"
 #include "plug/transport.hpp"
+#include "wire/vnet.hpp"
 #include "plug/vde.hpp"
 #include "util/error.hpp"
 #include "util/fd.hpp"
@@ -363,6 +365,152 @@ TEST(Switch, LearningKeepsUnicastPrivate) {
     EXPECT_EQ(recv_frames(*b, 2s, 1).size(), 1u);
     EXPECT_EQ(recv_frames(*c, 2s, 1).size(), 1u);
     EXPECT_EQ(sw.take(2s, 1).size(), 1u);
+}
+
+// ---- whole frames (wire/whole.hpp) through our switch ----------------------
+
+// A TCP/IPv4 super-segment from src to dst as a tap hands it out (partial
+// checksum, GSO header), `payload` bytes in MSS-sized pieces.
+std::pair<Frame, vdestack::wire::VnetHdr> super_segment(const Mac& dst, const Mac& src, std::size_t payload,
+                                                        std::uint16_t mss) {
+    Frame f(14 + 20 + 20 + payload);
+    std::memcpy(f.data(), dst.data(), 6);
+    std::memcpy(f.data() + 6, src.data(), 6);
+    f[12] = std::byte{0x08};
+    const std::size_t tot = 20 + 20 + payload;
+    const std::uint8_t ip[20] = {0x45, 0, static_cast<std::uint8_t>(tot >> 8), static_cast<std::uint8_t>(tot), 0, 1, 0x40, 0,
+                                 64, 6, 0, 0, 10, 0, 0, 1, 10, 0, 0, 2};
+    std::memcpy(f.data() + 14, ip, 20);
+    std::byte* tcp = f.data() + 34;
+    tcp[0] = std::byte{0x9c}, tcp[1] = std::byte{0x40}, tcp[2] = std::byte{0x13}, tcp[3] = std::byte{0x89};
+    tcp[4] = std::byte{0}, tcp[5] = std::byte{0}, tcp[6] = std::byte{0x10}, tcp[7] = std::byte{0};  // seq 4096
+    tcp[12] = std::byte{0x50};
+    tcp[13] = std::byte{0x18};  // ACK PSH
+    tcp[14] = std::byte{0xff};
+    for (std::size_t i = 0; i < payload; i++) f[54 + i] = static_cast<std::byte>((i * 13 + i / 256) & 0xff);
+    vdestack::wire::VnetHdr h;
+    h.flags = vdestack::wire::VnetHdr::kNeedsCsum;
+    h.gso_type = vdestack::wire::VnetHdr::kGsoTcpV4;
+    h.hdr_len = 54;
+    h.gso_size = mss;
+    h.csum_start = 34;
+    h.csum_offset = 16;
+    return {f, h};
+}
+
+void send_whole_frame(Transport& t, const std::pair<Frame, vdestack::wire::VnetHdr>& s) {
+    std::array<std::byte, vdestack::wire::VnetHdr::kSize> raw{};
+    s.second.store(raw);
+    const iovec iov[2] = {{raw.data(), raw.size()}, {const_cast<std::byte*>(s.first.data()), s.first.size()}};
+    EXPECT_EQ(t.send_whole(std::span<const iovec>(iov, 2)), 1);
+}
+
+struct GotWhole {
+    Frame frame;
+    bool whole = false;
+};
+
+std::vector<GotWhole> recv_whole(Transport& t, std::chrono::milliseconds timeout, std::size_t want = SIZE_MAX) {
+    std::vector<GotWhole> got;
+    constexpr std::size_t kSlots = 64;
+    std::vector<Frame> storage(kSlots, Frame(kMaxFrame));
+    std::vector<FrameBuf> bufs(kSlots);
+    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    while (got.size() < want && std::chrono::steady_clock::now() < deadline) {
+        std::vector<pollfd> pfds;
+        for (int fd : t.poll_fds()) pfds.push_back({fd, POLLIN, 0});
+        if (::poll(pfds.data(), pfds.size(), 20) <= 0) continue;
+        for (std::size_t i = 0; i < kSlots; i++) bufs[i] = {storage[i].data(), storage[i].size(), 0};
+        const ssize_t n = t.recv(bufs);
+        EXPECT_GE(n, 0);
+        if (n < 0) break;
+        for (ssize_t i = 0; i < n; i++) {
+            const FrameBuf& b = bufs[static_cast<std::size_t>(i)];
+            got.push_back({Frame(b.data, b.data + b.len), b.vnet != nullptr});
+        }
+    }
+    return got;
+}
+
+// The TCP payload of ordinary frames (54-byte headers), concatenated.
+Frame payload_of(const std::vector<GotWhole>& frames) {
+    Frame p;
+    for (const GotWhole& g : frames) {
+        EXPECT_FALSE(g.whole);
+        if (g.frame.size() > 54) p.insert(p.end(), g.frame.begin() + 54, g.frame.end());
+    }
+    return p;
+}
+
+TEST(Switch, WholeFramesBetweenOurClientsSegmentedForOthers) {
+    TempDir tmp;
+    const std::string dir = tmp.path + "/sw";
+    Runner sw(open_transport("switch://" + dir));
+    auto a = open_transport("vde://" + dir);
+    auto b = open_transport("vde://" + dir);
+    auto c = open_transport("vde://" + dir);  // a plain client: never says hello
+    const Mac ma = mac_of(1), mb = mac_of(2), mc = mac_of(3);
+    a->accept_whole(true);
+    b->accept_whole(true);
+    Transport* clients[] = {a.get(), b.get(), c.get()};
+    const Mac macs[] = {ma, mb, mc};
+    for (std::size_t i = 0; i < 3; i++) {  // the switch learns every MAC
+        send_frame(*clients[i], make_frame(kBroadcast, macs[i], 60, static_cast<std::uint8_t>(i)));
+        for (std::size_t j = 0; j < 3; j++)
+            if (j != i) EXPECT_EQ(recv_whole(*clients[j], 2s, 1).size(), 1u) << i << " -> " << j;
+    }
+    ASSERT_TRUE(wait_until([&] {
+        (void)recv_whole(*a, 10ms);
+        (void)recv_whole(*b, 10ms);
+        return a->sends_whole() && b->sends_whole();
+    }, 3s));
+    EXPECT_FALSE(c->sends_whole());
+    (void)sw.take(200ms);
+
+    // A -> B: whole, as it was sent.
+    const auto ab = super_segment(mb, ma, 20000, 1448);
+    send_whole_frame(*a, ab);
+    auto got = recv_whole(*b, 2s, 1);
+    ASSERT_EQ(got.size(), 1u);
+    EXPECT_TRUE(got[0].whole);
+    EXPECT_EQ(got[0].frame, ab.first);
+    EXPECT_TRUE(recv_whole(*c, 200ms).empty());
+
+    // A -> C (plain): cut into 14 MSS-sized ordinary frames, payload intact.
+    const auto ac = super_segment(mc, ma, 20000, 1448);
+    send_whole_frame(*a, ac);
+    got = recv_whole(*c, 2s, 14);
+    ASSERT_EQ(got.size(), 14u);
+    EXPECT_EQ(payload_of(got), Frame(ac.first.begin() + 54, ac.first.end()));
+    for (const GotWhole& g : got) EXPECT_LE(g.frame.size(), 54u + 1448u);
+
+    // A -> unknown MAC: flooded; B whole, C and the host cut (10 frames).
+    const auto af = super_segment(mac_of(0x77), ma, 14000, 1448);
+    send_whole_frame(*a, af);
+    got = recv_whole(*b, 2s, 1);
+    ASSERT_EQ(got.size(), 1u);
+    EXPECT_TRUE(got[0].whole);
+    EXPECT_EQ(got[0].frame, af.first);
+    got = recv_whole(*c, 2s, 10);
+    ASSERT_EQ(got.size(), 10u);
+    EXPECT_EQ(payload_of(got), Frame(af.first.begin() + 54, af.first.end()));
+    const auto host = sw.take(2s, 10);
+    ASSERT_EQ(host.size(), 10u);
+    Frame hp;
+    for (const Frame& f : host) hp.insert(hp.end(), f.begin() + 54, f.end());
+    EXPECT_EQ(hp, Frame(af.first.begin() + 54, af.first.end()));
+
+    // Ordinary frames still go everywhere they should, both ways.
+    const Frame cb = make_frame(mb, mc, 1514, 9);
+    send_frame(*c, cb);
+    got = recv_whole(*b, 2s, 1);
+    ASSERT_EQ(got.size(), 1u);
+    EXPECT_EQ(got[0].frame, cb);
+    const Frame ba = make_frame(ma, mb, 9000, 8);
+    send_frame(*b, ba);
+    got = recv_whole(*a, 2s, 1);
+    ASSERT_EQ(got.size(), 1u);
+    EXPECT_EQ(got[0].frame, ba);
 }
 
 TEST(Switch, ClientOpenedOnTheNodesOwnThread) {

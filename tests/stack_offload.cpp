@@ -503,6 +503,27 @@ TEST(Offload, TcpOverPtpWithoutWholeFrames) {
     ptp_transfer(7072);
 }
 
+TEST(Offload, TcpThroughOurSwitchCarriesWholeSuperSegments) {
+    // A stack hosts switch:// (its helper serves the node); two stacks are
+    // its vde:// clients: between them super-segments go whole through the
+    // switch; towards the hosting stack the switch cuts them.
+    char tmpl[] = "/tmp/vdestack-sw-stack-XXXXXX";
+    ASSERT_NE(mkdtemp(tmpl), nullptr);
+    const std::string dir = std::string(tmpl) + "/sw";
+    struct vdestack* host = stack_on("switch://" + dir, "10.0.0.3/24", "fc00::1:3/64");
+    ASSERT_NE(host, nullptr) << strerror(errno);
+    struct vdestack* s1 = stack_on("vde://" + dir, "10.0.0.1/24", "fc00::1:1/64");
+    struct vdestack* s2 = stack_on("vde://" + dir, "10.0.0.2/24", "fc00::1:2/64");
+    ASSERT_NE(s1, nullptr) << strerror(errno);
+    ASSERT_NE(s2, nullptr) << strerror(errno);
+    expect_transfer(s1, s2, "10.0.0.2", 7080, 16u << 20);
+    expect_transfer(s2, s1, "fc00::1:1", 7081, 4u << 20);
+    expect_transfer(s1, host, "10.0.0.3", 7082, 4u << 20);
+    vde_delstack(s1);
+    vde_delstack(s2);
+    vde_delstack(host);
+}
+
 // ---- against a plain peer ----
 
 // The peer's side: runs only when started by PlainPeerBothWays (below), in

@@ -60,6 +60,19 @@
 // listening socket is taken out of the set meanwhile, so a full fd table
 // cannot busy-loop us).
 //
+// Whole frames (wire/whole.hpp): activate() records the files behind the
+// port's socket and the client's (lstat, before our reply makes the client
+// unlink its path). A client's hello that names its own file makes the port
+// whole: we answer with a hello naming the port's file, and from then on
+// drain_whole() reads that port one datagram at a time into big_ (kBig, an
+// envelope fits), only while the caller has kHostRoom slots free (the rest
+// waits, level-triggered). An envelope is routed by its inner frame (which
+// teaches the MAC table as any frame): to a whole port it goes as it came;
+// for a plain client it is cut into MSS-sized frames (TsoSegmenter) sent one
+// by one; for the host port it is cut into the caller's slots (segments
+// beyond them are dropped, as a full queue drops); a flood does all three.
+// Hellos are never forwarded.
+//
 // send() (host frames): routed the same way with source port 0; sent to
 // clients with one send(MSG_DONTWAIT) per destination. Any send error to a
 // client (full queue: EAGAIN/ENOBUFS; the client gone) drops that copy only;
@@ -97,16 +110,19 @@
 #include <chrono>
 #include <climits>
 #include <cstring>
+#include <memory>
 #include <mutex>
 #include <optional>
 #include <string>
 #include <vector>
 
 #include "plug/switch_core.hpp"
+#include "stack/offload.hpp"
 #include "util/error.hpp"
 #include "util/fd.hpp"
 #include "vnl/vnl.hpp"
 #include "wire/vde_ctl.hpp"
+#include "wire/whole.hpp"
 
 namespace vdestack::plug {
 
@@ -116,6 +132,11 @@ constexpr std::size_t kMaxPorts = 256;     // client ports (plus the host port)
 constexpr std::size_t kEvents = 64;        // epoll events per recv()
 constexpr std::size_t kBatch = 64;         // datagrams per recvmmsg
 constexpr int kDataRounds = 4;             // recvmmsg calls per data socket per recv()
+// Whole frames: the largest datagram (an envelope), and the caller's slots
+// a whole port needs free before one is read (a super-segment cut for the
+// host: 64 KiB at an MSS of 1024 or more).
+constexpr std::size_t kBig = wire::whole::kEnvelopeHead + wire::whole::kMaxFrame + 1;
+constexpr std::size_t kHostRoom = 64;
 constexpr int kAcceptPerCall = 16;
 constexpr std::int64_t kPendingMs = 5000;  // a client must complete its request within this
 constexpr int kBacklog = 15;               // as vde2 and vdeplug4
@@ -297,6 +318,12 @@ private:
         std::size_t req_len = 0;
         std::array<std::byte, wire::kRequestReadMax> req{};
         std::string path;  // <dir>/fd<N>, bound by data
+        // Whole frames (wire/whole.hpp): the files behind the two sockets,
+        // and whether the client said hello (we answered: it may send
+        // envelopes, and takes them).
+        wire::whole::HelloId self{}, client{};
+        bool client_known = false;
+        bool whole = false;
     };
 
     void accept_clients(std::int64_t now) noexcept;
@@ -304,6 +331,16 @@ private:
     bool activate(std::size_t slot, const sockaddr_un& client) noexcept;
     void ctl_event(std::size_t slot, std::uint32_t events) noexcept;
     void drain_data(std::size_t slot, std::span<FrameBuf> bufs, std::size_t& n, std::int64_t now) noexcept;
+    // A whole port's datagrams, one at a time into big_ (see the header).
+    void drain_whole(std::size_t slot, std::span<FrameBuf> bufs, std::size_t& n, std::int64_t now) noexcept;
+    // A hello from a client: believed when it names the client's file.
+    void client_hello(std::size_t slot, std::span<const std::byte> d) noexcept;
+    void forward_envelope(std::size_t from, const wire::whole::Envelope& e, std::span<const std::byte> d,
+                          std::span<FrameBuf> bufs, std::size_t& n, std::int64_t now) noexcept;
+    void deliver_envelope(PortId to, const wire::whole::Envelope& e, std::span<const std::byte> d,
+                          std::span<FrameBuf> bufs, std::size_t& n) noexcept;
+    // A frame from a client that goes to the host port: copied to the caller.
+    static void to_host(const std::byte* data, std::size_t len, std::span<FrameBuf> bufs, std::size_t& n) noexcept;
     void remove_port(std::size_t slot) noexcept;
     void sweep(std::int64_t now) noexcept;
     void update_timer() noexcept;
@@ -330,6 +367,9 @@ private:
     std::array<epoll_event, kEvents> events_{};
     std::array<mmsghdr, kBatch> rmsg_{};
     std::array<iovec, kBatch> riov_{};
+    std::unique_ptr<std::byte[]> big_;  // a whole port's datagram (kBig), from the first hello
+    std::array<std::byte, kMaxFrame + 1> seg_{};  // one segment of a super-segment for a plain port
+    stack::offload::TsoSegmenter tso_;
     std::mutex mu_;  // recv/send (the servicing thread) vs serve_handshakes (an opening client)
 };
 
@@ -536,6 +576,16 @@ bool SwitchTransport::activate(std::size_t slot, const sockaddr_un& client) noex
     if (::bind(data.get(), reinterpret_cast<const sockaddr*>(&*sa), sizeof *sa) != 0) return false;
     if (gid_) (void)::chown(path.c_str(), static_cast<uid_t>(-1), *gid_);
     if (mode_ != 0) (void)::chmod(path.c_str(), mode_);
+    // The files behind both sockets, for whole frames; the client's before
+    // our reply (it unlinks its path once it has the reply).
+    p.whole = false;
+    p.client_known = false;
+    struct stat st{};
+    if (::lstat(path.c_str(), &st) == 0) p.self = {static_cast<std::uint64_t>(st.st_dev), static_cast<std::uint64_t>(st.st_ino)};
+    if (::lstat(client.sun_path, &st) == 0) {
+        p.client = {static_cast<std::uint64_t>(st.st_dev), static_cast<std::uint64_t>(st.st_ino)};
+        p.client_known = true;
+    }
     std::array<std::byte, wire::kReplySize> reply{};
     wire::write_reply(reply, *sa);
     const ssize_t w = ::send(p.ctl.get(), reply.data(), reply.size(), MSG_DONTWAIT | MSG_NOSIGNAL);
@@ -603,8 +653,108 @@ void SwitchTransport::flood(std::size_t except, const std::byte* data, std::size
         if (p != except) send_to(p, data, len);
 }
 
+void SwitchTransport::client_hello(std::size_t slot, std::span<const std::byte> d) noexcept {
+    Port& p = ports_[slot];
+    const auto id = wire::whole::parse_hello(d);
+    if (!id || !p.client_known || !(*id == p.client)) return;  // not this client's own
+    if (!big_) {
+        try {
+            big_ = std::make_unique_for_overwrite<std::byte[]>(kBig);
+        } catch (...) {
+            return;  // no memory: ordinary frames only
+        }
+    }
+    const auto hello = wire::whole::hello(p.self);
+    if (::send(p.data.get(), hello.data(), hello.size(), MSG_DONTWAIT | MSG_NOSIGNAL) == static_cast<ssize_t>(hello.size()))
+        p.whole = true;
+}
+
+void SwitchTransport::to_host(const std::byte* data, std::size_t len, std::span<FrameBuf> bufs, std::size_t& n) noexcept {
+    if (n >= bufs.size() || len > bufs[n].cap) return;
+    std::memcpy(bufs[n].data, data, len);
+    bufs[n].len = len;
+    n++;
+}
+
+void SwitchTransport::deliver_envelope(PortId to, const wire::whole::Envelope& e, std::span<const std::byte> d,
+                                       std::span<FrameBuf> bufs, std::size_t& n) noexcept {
+    if (to != kHostPort && ports_[to].whole) {  // it takes it as it came
+        (void)::send(ports_[to].data.get(), d.data(), d.size(), MSG_DONTWAIT | MSG_NOSIGNAL);
+        return;
+    }
+    // A plain client, or the host: MSS-sized ordinary frames (a segment that
+    // finds no room left in the caller's slots is dropped, as a full queue).
+    if (!tso_.start(e.frame, e.hdr) || tso_.max_segment() > kMaxFrame) return;
+    while (!tso_.done()) {
+        if (to == kHostPort) {
+            if (n >= bufs.size()) return;
+            const std::size_t len = tso_.next(std::span<std::byte>(bufs[n].data, bufs[n].cap));
+            if (len == 0) return;
+            bufs[n].len = len;
+            n++;
+        } else {
+            const std::size_t len = tso_.next(seg_);
+            if (len == 0) return;
+            send_to(to, seg_.data(), len);
+        }
+    }
+}
+
+void SwitchTransport::forward_envelope(std::size_t from, const wire::whole::Envelope& e, std::span<const std::byte> d,
+                                       std::span<FrameBuf> bufs, std::size_t& n, std::int64_t now) noexcept {
+    const Route route = fwd_.route({e.frame.data(), e.frame.size()}, static_cast<PortId>(from), now);
+    if (route.kind == Route::kUnicast) {
+        deliver_envelope(route.port, e, d, bufs, n);
+    } else if (route.kind == Route::kFlood) {
+        for (PortId p : active_)
+            if (p != from) deliver_envelope(p, e, d, bufs, n);
+        deliver_envelope(kHostPort, e, d, bufs, n);
+    }
+}
+
+void SwitchTransport::drain_whole(std::size_t slot, std::span<FrameBuf> bufs, std::size_t& n,
+                                  std::int64_t now) noexcept {
+    const int fd = ports_[slot].data.get();
+    for (std::size_t round = 0; round < kBatch * kDataRounds; round++) {
+        // Room for a super-segment cut for the host; else the rest waits
+        // (the socket stays readable).
+        if (bufs.size() - n < std::min(kHostRoom, bufs.size())) return;
+        const ssize_t len = ::recv(fd, big_.get(), kBig, MSG_DONTWAIT | MSG_TRUNC);
+        if (len < 0) {
+            if (errno == EINTR) continue;
+            return;  // EAGAIN: drained; an error is consumed by the call
+        }
+        const auto ulen = static_cast<std::size_t>(len);
+        if (ulen < kMinFrame || ulen > kBig) continue;  // a runt, or truncated
+        const std::span<const std::byte> d(big_.get(), ulen);
+        if (wire::whole::is_hello(d)) {
+            client_hello(slot, d);
+            continue;
+        }
+        if (wire::whole::is_envelope(d)) {
+            if (const auto e = wire::whole::parse_envelope(d)) forward_envelope(slot, *e, d, bufs, n, now);
+            continue;
+        }
+        if (ulen > kMaxFrame) continue;
+        const Route route = fwd_.route({d.data(), ulen}, static_cast<PortId>(slot), now);
+        if (route.kind == Route::kUnicast) {
+            if (route.port == kHostPort)
+                to_host(d.data(), ulen, bufs, n);
+            else
+                send_to(route.port, d.data(), ulen);
+        } else if (route.kind == Route::kFlood) {
+            flood(slot, d.data(), ulen);
+            to_host(d.data(), ulen, bufs, n);
+        }
+    }
+}
+
 void SwitchTransport::drain_data(std::size_t slot, std::span<FrameBuf> bufs, std::size_t& n,
                                  std::int64_t now) noexcept {
+    if (ports_[slot].whole) {
+        drain_whole(slot, bufs, n, now);
+        return;
+    }
     const int fd = ports_[slot].data.get();
     for (int round = 0; round < kDataRounds && n < bufs.size(); round++) {
         const std::size_t chunk = std::min(kBatch, bufs.size() - n);
@@ -627,6 +777,12 @@ void SwitchTransport::drain_data(std::size_t slot, std::span<FrameBuf> bufs, std
             const std::size_t len = rmsg_[i].msg_len;
             if ((rmsg_[i].msg_hdr.msg_flags & MSG_TRUNC) != 0 || len < kMinFrame) continue;
             const FrameBuf& src = bufs[n + i];
+            const std::span<const std::byte> d(src.data, len);
+            if (wire::whole::is_hello(d)) {
+                client_hello(slot, d);  // from the next call on, drain_whole() reads this port
+                continue;
+            }
+            if (wire::whole::is_envelope(d)) continue;  // not asked for yet
             const Route route = fwd_.route({src.data, len}, static_cast<PortId>(slot), now);
             bool to_host = false;
             switch (route.kind) {

@@ -47,6 +47,17 @@
 // ENOTCONN / ECONNRESET / EPIPE / EDESTADDRREQ (the switch's socket is gone)
 // mark the link dead.
 //
+// Whole frames (wire/whole.hpp, whole_end.hpp): when our caller takes TCP
+// super-segments (accept_whole: a stack's or vdens' engine), we say hello to
+// the switch port, naming our data socket file (as lstat()ed before we
+// unlinked it). Our switch (switch.cpp) answers with a hello naming its port
+// socket file, which is the file at the path of the handshake reply: then
+// sends_whole() is true and super-segments go to it whole, and from our
+// hello on recv() reads into the WholeEnd area, where an envelope fits.
+// Debian's vde_switch never answers; it floods our hello to its other ports
+// as an ordinary frame, and a client of ours there ignores it (it names a
+// file other than its switch port).
+//
 // Liveness: poll_fds() = {data_, ctl_}. The switch never writes on the control
 // stream after its reply, so ctl_ readable means EOF (or junk, read and
 // dropped). recv() checks ctl_ with one nonblocking read whenever it has no
@@ -79,10 +90,12 @@
 #include <vector>
 
 #include "plug/switch.hpp"
+#include "plug/whole_end.hpp"
 #include "util/error.hpp"
 #include "util/fd.hpp"
 #include "vnl/vnl.hpp"
 #include "wire/vde_ctl.hpp"
+#include "wire/whole.hpp"
 
 namespace vdestack::plug {
 
@@ -253,18 +266,34 @@ std::string make_description(const std::string& descr) {
 
 class VdeTransport final : public Transport {
 public:
-    VdeTransport(std::string vnl_text, UniqueFd ctl, UniqueFd data)
-        : vnl_(std::move(vnl_text)), ctl_(std::move(ctl)), data_(std::move(data)), fds_{data_.get(), ctl_.get()} {}
+    VdeTransport(std::string vnl_text, UniqueFd ctl, UniqueFd data, wire::whole::HelloId self,
+                 std::optional<wire::whole::HelloId> switch_port)
+        : vnl_(std::move(vnl_text)), ctl_(std::move(ctl)), data_(std::move(data)), fds_{data_.get(), ctl_.get()} {
+        whole_.set_self(self);
+        if (switch_port) whole_.set_peer(*switch_port);
+    }
 
     [[nodiscard]] std::span<const int> poll_fds() const noexcept override { return fds_; }
     ssize_t recv(std::span<FrameBuf> bufs) noexcept override;
     [[nodiscard]] bool drained_when_short() const noexcept override { return true; }  // sockets only
     ssize_t send(std::span<const FrameRef> frames) noexcept override;
     [[nodiscard]] const std::string& vnl() const noexcept override { return vnl_; }
+    void accept_whole(bool yes) noexcept override {
+        (void)whole_.accept(yes);
+        if (!dead_) whole_.send_hello(data_.get());
+    }
+    [[nodiscard]] bool sends_whole() const noexcept override { return !dead_ && whole_.peer_whole(); }
+    ssize_t send_whole(std::span<const iovec> vnet_and_frame) noexcept override;
 
 private:
     // Reads whatever the control stream holds; false when the switch is gone.
     bool ctl_alive() noexcept;
+    // The switch's data socket is gone: errors that say so.
+    static bool gone(int err) noexcept {
+        return err == ECONNREFUSED || err == ENOTCONN || err == ECONNRESET || err == EPIPE || err == EDESTADDRREQ;
+    }
+
+    WholeEnd whole_;  // whole frames with our switch (whole_end.hpp)
 
     std::string vnl_;
     UniqueFd ctl_;
@@ -290,8 +319,28 @@ bool VdeTransport::ctl_alive() noexcept {
     return true;
 }
 
+ssize_t VdeTransport::send_whole(std::span<const iovec> vnet_and_frame) noexcept {
+    if (!sends_whole()) return 1;
+    const int err = whole_.send_whole(data_.get(), vnet_and_frame);
+    if (err == EBADF || err == ENOTSOCK) return -err;
+    if (gone(err)) {
+        dead_ = true;
+        return -EPIPE;
+    }
+    return 1;  // sent, or dropped (a full queue)
+}
+
 ssize_t VdeTransport::recv(std::span<FrameBuf> bufs) noexcept {
     if (dead_) return -EPIPE;
+    if (whole_.hello_sent()) {  // our switch may send envelopes: they need the area
+        const ssize_t r = whole_.recv_area(data_.get(), bufs);
+        if (r < 0) return r;
+        if (r == 0 && !ctl_alive()) {
+            dead_ = true;
+            return -EPIPE;
+        }
+        return r;
+    }
     std::size_t n = 0;
     for (int round = 0; round < kMaxRounds && n < bufs.size(); round++) {
         const std::size_t chunk = std::min(kBatch, bufs.size() - n);
@@ -315,6 +364,30 @@ ssize_t VdeTransport::recv(std::span<FrameBuf> bufs) noexcept {
         for (std::size_t i = 0; i < static_cast<std::size_t>(r); i++) {
             const std::size_t len = rmsg_[i].msg_len;
             if ((rmsg_[i].msg_hdr.msg_flags & MSG_TRUNC) != 0 || len < kMinFrame) continue;
+            const std::span<const std::byte> d(bufs[n + i].data, len);
+            if (wire::whole::is_hello(d)) {
+                whole_.on_hello(data_.get(), d);
+                if (whole_.hello_sent()) {
+                    // Our hello went: envelopes may follow, read into the area
+                    // from the next call on. The rest of this batch are frames.
+                    const std::size_t base = n;  // bufs[base + k] holds datagram k
+                    n += accepted;
+                    for (std::size_t k = i + 1; k < static_cast<std::size_t>(r); k++) {
+                        const std::size_t kl = rmsg_[k].msg_len;
+                        if ((rmsg_[k].msg_hdr.msg_flags & MSG_TRUNC) != 0 || kl < kMinFrame) continue;
+                        const FrameBuf& src = bufs[base + k];
+                        const std::span<const std::byte> kd(src.data, kl);
+                        if (wire::whole::is_hello(kd) || wire::whole::is_envelope(kd)) continue;
+                        FrameBuf& dst = bufs[n];
+                        if (&dst != &src) std::memcpy(dst.data, src.data, kl);
+                        dst.len = kl;
+                        n++;
+                    }
+                    return static_cast<ssize_t>(n);
+                }
+                continue;
+            }
+            if (wire::whole::is_envelope(d)) continue;  // we did not ask for them
             FrameBuf& dst = bufs[n + accepted];
             const FrameBuf& src = bufs[n + i];
             if (&dst != &src) {
@@ -362,8 +435,7 @@ ssize_t VdeTransport::send(std::span<const FrameRef> frames) noexcept {
             if (err == EINTR && ++eintr < 8) continue;
             if (err == EAGAIN || err == EWOULDBLOCK || err == ENOBUFS)
                 return static_cast<ssize_t>(frames.size());  // queue full: drop the rest
-            if (err == ECONNREFUSED || err == ENOTCONN || err == ECONNRESET || err == EPIPE ||
-                err == EDESTADDRREQ) {
+            if (gone(err)) {
                 dead_ = true;  // the switch's data socket is gone
                 return -EPIPE;
             }
@@ -507,9 +579,18 @@ std::unique_ptr<Transport> open_handshake(std::string_view vnl_text, const Confi
         if (errno == EINTR) continue;
         fail_errno(v + ": connect(" + std::string(wire::sun_path_of(*peer)) + ")");
     }
-    (void)::chmod(std::string(wire::sun_path_of(*peer)).c_str(), mode);  // best effort, as vdeplug4
+    const std::string port_path(wire::sun_path_of(*peer));
+    (void)::chmod(port_path.c_str(), mode);  // best effort, as vdeplug4
+    // Who is who for whole frames (whole_end.hpp): our socket file before it
+    // goes, the switch's port socket file.
+    struct stat st{};
+    wire::whole::HelloId self{};
+    if (::lstat(own_path.c_str(), &st) == 0) self = {static_cast<std::uint64_t>(st.st_dev), static_cast<std::uint64_t>(st.st_ino)};
+    std::optional<wire::whole::HelloId> port;
+    if (::lstat(port_path.c_str(), &st) == 0)
+        port = wire::whole::HelloId{static_cast<std::uint64_t>(st.st_dev), static_cast<std::uint64_t>(st.st_ino)};
     own.unlink_now();
-    return std::make_unique<VdeTransport>(v, std::move(ctl), std::move(data));
+    return std::make_unique<VdeTransport>(v, std::move(ctl), std::move(data), self, port);
 }
 
 // The first line of a regular file (vdeplug4's VNL indirection).
