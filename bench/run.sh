@@ -19,7 +19,9 @@
 # rtt_network and bulk_network are ours with VDESTACK_FABRIC=0 (every frame
 # over vxvde, as between processes); rtt_nospin and rtt_vdens_nospin ours with
 # busy polling off (VDESTACK_SPIN_US=0), bulk_vdens_nogso ours with UDP
-# segmentation offload off (VDESTACK_UDP_GSO=0).
+# segmentation offload off (VDESTACK_UDP_GSO=0); bulk_oursw and
+# bulk_vdens_oursw ours through our own switch (switch:// in our vde_plug),
+# against the reference's figure through vde2's vde_switch.
 # Environment: BUILD (our build dir), RUNS (repetitions, median kept).
 set -euo pipefail
 SRC="$(cd "$(dirname "$0")/.." && pwd)"
@@ -34,7 +36,7 @@ source "$SRC/scripts/netns.sh"
 netns_setup_lo
 TMP="$(mktemp -d /tmp/vdestack-bench.XXXXXX)"
 SWPID=
-trap '[ -n "$SWPID" ] && kill "$SWPID" 2>/dev/null; rm -rf "$TMP"' EXIT
+trap '[ -n "$SWPID" ] && kill "$SWPID" 2>/dev/null; [ -n "${OSWPID:-}" ] && kill "$OSWPID" 2>/dev/null; rm -rf "$TMP"' EXIT
 VNL=vxvde://234.0.0.1
 
 gcc -O2 -o "$TMP/ours" "$SRC/bench/netbench.c" -I"$SRC/include" -L"$BUILD" -lvdestack -Wl,-rpath,"$BUILD" -lpthread
@@ -51,6 +53,11 @@ ulimit -n 65536 2>/dev/null || true
 
 if [ $QUICK = 1 ]; then CYCLES=20 COUNT=2000 SECS=2 RUNS=${RUNS:-1}; else CYCLES=200 COUNT=10000 SECS=5 RUNS=${RUNS:-3}; fi
 
+# Our switch (switch:// in our vde_plug): ours through it is bulk_oursw and
+# bulk_vdens_oursw, compared with the reference through vde2's vde_switch.
+OSWPID=
+"$BUILD/tools/vde_plug" "switch://$TMP/osw" null:// </dev/null >/dev/null 2>&1 &
+OSWPID=$!
 # Debian's vde_switch (vde2), shared by both implementations' bulk_switch.
 SWVNL=
 if command -v vde_switch >/dev/null; then
@@ -96,7 +103,9 @@ VDESTACK_SPIN_US=0 run ours rtt "$COUNT" "$VNL" rtt_nospin
 export NETBENCH_VDENS="${VDENS[ours]}"
 VDESTACK_SPIN_US=0 run ours rtt_vdens "$COUNT" "$VNL" rtt_vdens_nospin
 VDESTACK_UDP_GSO=0 run ours bulk_vdens "$SECS" "$VNL" bulk_vdens_nogso
+run ours bulk_vdens "$SECS" "vde://$TMP/osw" bulk_vdens_oursw
 unset NETBENCH_VDENS
+run ours bulk "$SECS" "vde://$TMP/osw" bulk_oursw
 run ours veth "$SECS" -
 [ $QUICK = 1 ] || RUNS=1 run ours alive 1000
 
@@ -107,7 +116,7 @@ for name in $(awk '{print $1}' "$TMP/ours.out" | awk '!seen[$0]++'); do
 	unit=$(awk -v n="$name" '$1==n {print $3; exit}' "$TMP/ours.out")
 	o=$(awk -v n="$name" '$1==n {print $2}' "$TMP/ours.out" | median)
 	r=-
-	base=$(echo "$name" | sed -E 's/_(network|nospin|nogso)\././')
+	base=$(echo "$name" | sed -E 's/_(network|nospin|nogso)\././; s/_oursw\./_switch./')
 	[ -f "$TMP/ref.out" ] && r=$(awk -v n="$base" '$1==n {print $2}' "$TMP/ref.out" | median)
 	ratio=$(awk -v a="$o" -v b="$r" 'BEGIN { if (b+0 != 0 && b != "-" && a != "-") printf "%.2f", a/b; else print "-" }')
 	echo "| $name ($unit) | $r | $o | $ratio |"
