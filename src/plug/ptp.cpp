@@ -81,19 +81,17 @@
 //     when it has not sent one to that peer yet. A hello names its sender's
 //     socket file (device, inode); receiving one that names the file at our
 //     peer's path (as stat()ed when we connected) means the peer takes whole
-//     frames (a hello passed on by a plain peer names another file): sends_whole() is true until the peer is lost
-//     (disconnect, ECONNREFUSED, another file at its path), and the engine
+//     frames (a hello passed on by a plain peer names another file):
+//     sends_whole() is true until the peer is lost (disconnect,
+//     ECONNREFUSED, another file at its path), and the engine
 //     then hands TSO super-segments to send_whole() instead of cutting them:
 //     one datagram of up to ~64 KiB in an envelope instead of ~45 frames.
 //     A new peer (Debian's, say) at the same path is another connection,
 //     and it gets ordinary frames until it says hello, which Debian's never
 //     does (it sees our hello as one frame of an experimental ethertype).
-//     After sending a hello, recv() reads into its own area (kAreaMsgs
-//     regions of kRegion bytes, allocated by accept_whole) so that a
-//     super-segment fits; each recvmmsg takes up to kAreaMsgs datagrams
-//     into regions not yet handed out in this call, frames are handed out
-//     by pointer (FrameBuf::data into the area; vnet set for a whole frame,
-//     the envelope's GSO header rewritten in place in host order).
+//     After sending a hello, recv() reads into the area of a WholeEnd
+//     (whole_end.hpp, shared with the vde:// client), where a super-segment
+//     fits; frames are handed out by pointer into it.
 // Destructor: closes the socket and unlinks our path if it is still the file
 // we bound (a successor's socket is left alone).
 //
@@ -117,8 +115,8 @@
 #include <string>
 
 #include "util/error.hpp"
+#include "plug/whole_end.hpp"
 #include "util/fd.hpp"
-#include "wire/vnet.hpp"
 #include "wire/whole.hpp"
 
 namespace vdestack::plug {
@@ -131,8 +129,6 @@ constexpr int kSockBuf = 4 << 20;           // best-effort send buffer
 constexpr mode_t kMode = 0700;              // vdeplug4's default mode
 constexpr int kOpenTries = 4;               // role races at open
 constexpr std::int64_t kCheckNs = 1000000000;  // peer check period
-constexpr std::size_t kAreaMsgs = 16;          // datagrams per recvmmsg into the area
-constexpr std::size_t kRegion = wire::whole::kEnvelopeHead + wire::whole::kMaxFrame + 1;  // +1: longer shows
 
 // Identifies the file at a path. Inode numbers are reused at once (tmpfs), so
 // a socket file re-created at the same path can have the old number: the
@@ -152,6 +148,11 @@ FileId file_id(const std::string& path) noexcept {
     struct stat st{};
     if (::lstat(path.c_str(), &st) != 0) return {};
     return {st.st_dev, st.st_ino, st.st_ctim, true};
+}
+
+// The name a hello gives a socket file (wire/whole.hpp).
+wire::whole::HelloId hello_id(const FileId& f) noexcept {
+    return {static_cast<std::uint64_t>(f.dev), static_cast<std::uint64_t>(f.ino)};
 }
 
 struct UnixAddr {
@@ -216,17 +217,14 @@ public:
     ssize_t send(std::span<const FrameRef> frames) noexcept override;
     [[nodiscard]] const std::string& vnl() const noexcept override { return vnl_; }
     void accept_whole(bool yes) noexcept override;
-    [[nodiscard]] bool sends_whole() const noexcept override { return connected_ && peer_whole_; }
+    [[nodiscard]] bool sends_whole() const noexcept override { return connected_ && whole_.peer_whole(); }
     ssize_t send_whole(std::span<const iovec> vnet_and_frame) noexcept override;
 
 private:
     void try_connect() noexcept;
     void disconnect() noexcept;
     void lost_peer() noexcept;  // the connection ended: forget what the peer said
-    void send_hello() noexcept;
     void on_hello(std::span<const std::byte> d) noexcept;
-    // recv() in area mode (after our hello): see the header.
-    ssize_t recv_area(std::span<FrameBuf> bufs) noexcept;
     // Handles a send error; true when the call should stop (returning `frames`).
     bool send_failed(int err) noexcept;
     void check_peer() noexcept;
@@ -243,12 +241,7 @@ private:
     FileId peer_id_;  // the file at the peer's path when we connected
     bool connected_ = false;
     std::int64_t next_check_ = 0;
-    bool accept_whole_ = false;  // our caller takes whole frames
-    bool hello_sent_ = false;    // to the current peer
-    bool peer_whole_ = false;    // the current peer said hello
-    std::unique_ptr<std::byte[]> area_;  // kAreaMsgs x kRegion, never zeroed
-    std::array<mmsghdr, kAreaMsgs> amsg_{};
-    std::array<iovec, kAreaMsgs> aiov_{};
+    WholeEnd whole_;  // whole frames with the current peer (whole_end.hpp)
 
     std::array<mmsghdr, kBatch> rmsg_{};
     std::array<iovec, kBatch> riov_{};
@@ -267,6 +260,8 @@ PtpTransport::PtpTransport(std::string vnl_text, Bound b)
     timer_ = UniqueFd(::timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC));
     if (!timer_) fail_errno(vnl_ + ": timerfd_create");  // open_ptp unlinks our path
     if (connected_) peer_id_ = file_id(peer_);
+    whole_.set_self(hello_id(self_id_));
+    if (connected_) whole_.set_peer(hello_id(peer_id_));
     fds_ = {sock_.get(), timer_.get()};
     arm_timer(now_ns() + kCheckNs);
 }
@@ -290,7 +285,8 @@ void PtpTransport::try_connect() noexcept {
         lost_peer();  // a new connection: nothing is known of this peer yet
         connected_ = true;
         peer_id_ = file_id(peer_);
-        send_hello();
+        whole_.set_peer(hello_id(peer_id_));
+        whole_.send_hello(sock_.get());
     }
 }
 
@@ -303,44 +299,20 @@ void PtpTransport::disconnect() noexcept {
 
 void PtpTransport::lost_peer() noexcept {
     connected_ = false;
-    hello_sent_ = false;
-    peer_whole_ = false;
+    whole_.reset();
 }
 
 void PtpTransport::accept_whole(bool yes) noexcept {
-    if (yes && !area_) {
-        try {
-            area_ = std::make_unique_for_overwrite<std::byte[]>(kAreaMsgs * kRegion);
-        } catch (...) {
-            return;  // no memory: ordinary frames only
-        }
-        for (std::size_t i = 0; i < kAreaMsgs; i++) aiov_[i] = {area_.get() + i * kRegion, kRegion};
-    }
-    accept_whole_ = yes && area_;
-    send_hello();
-}
-
-void PtpTransport::send_hello() noexcept {
-    if (!accept_whole_ || !connected_ || hello_sent_) return;
-    const auto hello = wire::whole::hello({static_cast<std::uint64_t>(self_id_.dev), static_cast<std::uint64_t>(self_id_.ino)});
-    if (::send(sock_.get(), hello.data(), hello.size(), MSG_DONTWAIT) == static_cast<ssize_t>(hello.size()))
-        hello_sent_ = true;
+    (void)whole_.accept(yes);
+    if (connected_) whole_.send_hello(sock_.get());
 }
 
 void PtpTransport::on_hello(std::span<const std::byte> d) noexcept {
-    const auto id = wire::whole::parse_hello(d);
-    if (!id) return;
     // Unconnected, the hello comes from whoever may write to our socket:
-    // the peer's path is where our frames would go, so connect to it first.
+    // the peer's path is where our frames would go, so connect to it first
+    // (which records the file there: only its own hello counts).
     if (!connected_) try_connect();
-    if (!connected_) return;
-    // Only our peer's own hello counts: one passed on by a plain peer names
-    // another socket file than the one at our peer's path.
-    if (!peer_id_.valid || id->dev != static_cast<std::uint64_t>(peer_id_.dev) ||
-        id->ino != static_cast<std::uint64_t>(peer_id_.ino))
-        return;
-    peer_whole_ = true;
-    send_hello();
+    if (connected_) whole_.on_hello(sock_.get(), d);
 }
 
 bool PtpTransport::send_failed(int err) noexcept {
@@ -360,26 +332,11 @@ bool PtpTransport::send_failed(int err) noexcept {
 }
 
 ssize_t PtpTransport::send_whole(std::span<const iovec> vnet_and_frame) noexcept {
-    if (!sends_whole() || vnet_and_frame.empty() || vnet_and_frame.size() > 7) return 1;
-    const auto h = wire::VnetHdr::parse(
-        std::span<const std::byte>(static_cast<const std::byte*>(vnet_and_frame[0].iov_base), vnet_and_frame[0].iov_len));
-    if (!h) return 1;
-    const auto head = wire::whole::envelope_head(*h);
-    iovec iov[8];
-    iov[0] = {const_cast<std::byte*>(head.data()), head.size()};
-    for (std::size_t k = 1; k < vnet_and_frame.size(); k++) iov[k] = vnet_and_frame[k];
-    msghdr mh{};
-    mh.msg_iov = iov;
-    mh.msg_iovlen = vnet_and_frame.size();
-    for (int eintr = 0; eintr < 8; eintr++) {
-        if (::sendmsg(sock_.get(), &mh, MSG_DONTWAIT) >= 0) return 1;
-        const int err = errno;
-        if (err == EINTR) continue;
-        if (err == EBADF || err == ENOTSOCK) return -err;
-        (void)send_failed(err);
-        return 1;
-    }
-    return 1;
+    if (!sends_whole()) return 1;
+    const int err = whole_.send_whole(sock_.get(), vnet_and_frame);
+    if (err == EBADF || err == ENOTSOCK) return -err;
+    if (err != 0) (void)send_failed(err);
+    return 1;  // sent, or dropped
 }
 
 void PtpTransport::check_peer() noexcept {
@@ -396,7 +353,7 @@ ssize_t PtpTransport::recv(std::span<FrameBuf> bufs) noexcept {
         check_peer();
         arm_timer(now + kCheckNs);
     }
-    if (hello_sent_ && area_) return recv_area(bufs);
+    if (whole_.hello_sent()) return whole_.recv_area(sock_.get(), bufs);
     std::size_t n = 0;
     for (int round = 0; round < kMaxRounds && n < bufs.size(); round++) {
         const std::size_t chunk = std::min(kBatch, bufs.size() - n);
@@ -422,7 +379,7 @@ ssize_t PtpTransport::recv(std::span<FrameBuf> bufs) noexcept {
             const std::span<const std::byte> d(bufs[n + i].data, len);
             if (wire::whole::is_hello(d)) {
                 on_hello(d);
-                if (hello_sent_ && area_) {  // from now on envelopes may come: the area reads them
+                if (whole_.hello_sent()) {  // from now on envelopes may come: the area reads them
                     const std::size_t base = n;  // bufs[base + k] holds datagram k of this batch
                     n += accepted;
                     for (std::size_t k = i + 1; k < static_cast<std::size_t>(r); k++) {
@@ -453,51 +410,6 @@ ssize_t PtpTransport::recv(std::span<FrameBuf> bufs) noexcept {
             accepted++;
         }
         n += accepted;
-        if (static_cast<std::size_t>(r) < chunk) break;  // drained
-    }
-    return static_cast<ssize_t>(n);
-}
-
-ssize_t PtpTransport::recv_area(std::span<FrameBuf> bufs) noexcept {
-    std::size_t n = 0, base = 0;  // regions [0, base) hold frames handed out in this call
-    for (int round = 0; round < kMaxRounds && n < bufs.size() && base < kAreaMsgs; round++) {
-        const std::size_t chunk = std::min(kAreaMsgs - base, bufs.size() - n);
-        for (std::size_t i = 0; i < chunk; i++) {
-            msghdr& mh = amsg_[i].msg_hdr;
-            mh = {};
-            mh.msg_iov = &aiov_[base + i];
-            mh.msg_iovlen = 1;
-            amsg_[i].msg_len = 0;
-        }
-        const int r = ::recvmmsg(sock_.get(), amsg_.data(), static_cast<unsigned>(chunk), MSG_DONTWAIT, nullptr);
-        if (r < 0) {
-            const int err = errno;
-            if (err == EINTR) continue;
-            if (err == EBADF || err == ENOTSOCK || err == EFAULT) return n > 0 ? static_cast<ssize_t>(n) : -err;
-            break;  // EAGAIN: drained; anything else: transient
-        }
-        for (std::size_t i = 0; i < static_cast<std::size_t>(r); i++) {
-            const std::size_t len = amsg_[i].msg_len;
-            std::byte* region = area_.get() + (base + i) * kRegion;
-            if ((amsg_[i].msg_hdr.msg_flags & MSG_TRUNC) != 0 || len < kMinFrame) continue;
-            const std::span<const std::byte> d(region, len);
-            if (wire::whole::is_hello(d)) {
-                on_hello(d);
-                continue;
-            }
-            if (wire::whole::is_envelope(d)) {
-                const auto e = wire::whole::parse_envelope(d);
-                if (!e) continue;  // malformed: dropped
-                // The GSO header becomes the virtio_net_hdr (host order) in place.
-                std::byte* vnet = region + wire::whole::kPrefix;
-                e->hdr.store(std::span<std::byte, wire::VnetHdr::kSize>(vnet, wire::VnetHdr::kSize));
-                bufs[n++] = FrameBuf{region + wire::whole::kEnvelopeHead, e->frame.size(), e->frame.size(), vnet};
-                continue;
-            }
-            if (len > kMaxFrame) continue;  // longer than any ordinary frame
-            bufs[n++] = FrameBuf{region, len, len, nullptr};
-        }
-        base += static_cast<std::size_t>(r);
         if (static_cast<std::size_t>(r) < chunk) break;  // drained
     }
     return static_cast<ssize_t>(n);
