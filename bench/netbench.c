@@ -409,7 +409,9 @@ static int peer(int n) {
 			echo_thread(&c);
 		} else {
 			static char buf[1 << 17];
-			while (read(c, buf, sizeof(buf)) > 0) {}
+			ssize_t r;
+			while ((r = read(c, buf, sizeof(buf))) > 0) {}
+			if (r < 0) perror("peer: read");
 		}
 		close(c);
 	}

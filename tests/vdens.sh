@@ -6,7 +6,9 @@
 #   2. the command's exit status passes through (also death by a signal);
 #   3. nothing is left behind (a background child of the command is ended);
 #   4. a command that exits at once is never missed (the reference hangs);
-#   5. usage errors and bad VNLs: clear messages, exit 1/2.
+#   5. usage errors and bad VNLs: clear messages, exit 1/2;
+#   6. the command's last bytes get out: a sender that exits with megabytes
+#      still in its socket (a slow reader) has them all delivered.
 set -euo pipefail
 BUILD="$(cd "$1" && pwd)"
 SRC="$(cd "$2" && pwd)"
@@ -76,6 +78,25 @@ echo "$out"; [ $rc = 1 ] && echo "$out" | grep -c "10.0.0.300" >/dev/null || { e
 rc=0; "$VDENS" --no-such-option >/dev/null 2>&1 || rc=$?
 [ $rc = 2 ] || { echo "bad option: rc $rc"; fail=1; }
 "$VDENS" --help | grep -c -- "--addr" >/dev/null || fail=1
+
+echo "== 6. the last bytes of a command that has exited"
+head -c 40000000 /dev/urandom >"$TMP/data"
+start_bg "$TMP/recv.out" "$VDENS" --addr 10.0.0.2/24 "$VNL" /bin/sh -c \
+	"echo READY; nc -l 5001 | (sleep 1; cat >$TMP/got)"
+if wait_for_line "$TMP/recv.out" READY 10; then
+	sleep 0.5
+	# bash's /dev/tcp: the shell writes and exits at once, leaving what the
+	# receiver has not taken yet in the socket (nc would wait for the peer).
+	timeout 30 "$VDENS" --addr 10.0.0.1/24 "$VNL" /bin/bash -c "exec 3<>/dev/tcp/10.0.0.2/5001; cat $TMP/data >&3" || true
+	for i in $(seq 100); do kill -0 "$BG_PID" 2>/dev/null || break; sleep 0.1; done
+	if cmp -s "$TMP/data" "$TMP/got"; then
+		echo "40000000 bytes delivered after the sender exited"
+	else
+		echo "got $(stat -c %s "$TMP/got" 2>/dev/null || echo 0) of 40000000 bytes"; fail=1
+	fi
+else
+	cat "$TMP/recv.out"; fail=1
+fi
 
 stop_all
 [ $fail = 0 ] && echo "VDENS OK"

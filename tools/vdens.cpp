@@ -18,8 +18,11 @@
 //    the library (one epoll loop) and waits for the command on a pidfd, so
 //    a command that ends is never missed (Debian's vdens may hang there).
 // 6. When the command ends, every process it left behind (we are their
-//    subreaper) gets SIGTERM, then SIGKILL; the transports say goodbye and
-//    vdens exits with the command's status (128+N for a signal N).
+//    subreaper) gets SIGTERM, then SIGKILL. While a TCP socket of the
+//    namespace still has data to send or a close to finish (the kernel
+//    sends them after the program is gone), vdens keeps forwarding, at most
+//    3 s; then the transports say goodbye and vdens exits with the
+//    command's status (128+N for a signal N).
 //
 // Exit status: the command's; 1 when set-up fails; 2 on a usage error.
 #include <fcntl.h>
@@ -28,10 +31,12 @@
 #include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
+#include <sys/timerfd.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
+#include <cstdint>
 #include <cstdio>
 #include <cstring>
 #include <fstream>
@@ -85,6 +90,26 @@ void end_leftovers() {
     for (pid_t p : children()) ::kill(p, SIGKILL);
     while (::waitpid(-1, nullptr, 0) > 0) {
     }
+}
+
+// True while a TCP socket of this namespace still needs the network after
+// its program is gone: unsent data, or a close not yet acknowledged
+// (FIN_WAIT1/2, CLOSING, LAST_ACK, CLOSE_WAIT; /proc/self/net/tcp{,6}, st
+// and tx_queue columns). TIME_WAIT and LISTEN do not.
+bool tcp_still_talking() {
+    for (const char* path : {"/proc/self/net/tcp", "/proc/self/net/tcp6"}) {
+        std::ifstream f(path);
+        std::string line;
+        std::getline(f, line);  // header
+        while (std::getline(f, line)) {
+            unsigned st = 0, txq = 0;
+            // sl local rem st tx_queue:rx_queue ...
+            if (std::sscanf(line.c_str(), "%*s %*s %*s %x %x:", &st, &txq) != 2) continue;
+            if (st == 0x04 || st == 0x05 || st == 0x08 || st == 0x09 || st == 0x0b) return true;
+            if (st == 0x01 && txq != 0) return true;
+        }
+    }
+    return false;
 }
 
 pid_t g_child = -1;
@@ -182,8 +207,26 @@ int run(const Options& o) {
     int ws = 0;
     while (::waitpid(g_child, &ws, 0) < 0 && errno == EINTR) {
     }
-    // 6. nothing left behind
+    // 6. nothing left behind; then, as the command's last data and its
+    // closing handshakes are still in the namespace's sockets (the kernel
+    // sends them after the program is gone), keep forwarding until they are
+    // through, checked every 20 ms, at most kLingerMs.
     end_leftovers();
+    pidfd.reset();  // out of the epoll set: it stays readable
+    UniqueFd tick(::timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC));
+    if (tick && tcp_still_talking()) {
+        constexpr long kLingerMs = 3000, kTickMs = 20;
+        itimerspec its{};
+        its.it_value.tv_nsec = its.it_interval.tv_nsec = kTickMs * 1000000L;
+        ::timerfd_settime(tick.get(), 0, &its, nullptr);
+        long left = kLingerMs / kTickMs;
+        engine.set_control(tick.get(), [&tick, &left] {
+            std::uint64_t n = 0;
+            (void)!::read(tick.get(), &n, sizeof n);
+            return --left > 0 && tcp_still_talking();
+        });
+        engine.run();
+    }
     engine.remove_all();
     return WIFEXITED(ws) ? WEXITSTATUS(ws) : 128 + WTERMSIG(ws);
 }
