@@ -6,6 +6,7 @@
 #include <cerrno>
 #include <vector>
 
+#include "stack/spin.hpp"
 #include "util/error.hpp"
 #include "util/fd.hpp"
 
@@ -57,10 +58,18 @@ BridgeStats bridge(Transport& a, Transport& b, int stop_fd) {
         return true;
     };
     epoll_event events[16];
+    // Adaptive busy polling as in the engine (stack/spin.hpp): after a
+    // round with work, poll without sleeping for up to spin_us.
+    stack::SpinPolicy spin;
+    const long spin_us = stack::spin_window_us(50);
+    bool worked = false;
     for (;;) {
         // Frames a side holds in user space are not announced by its fds.
         const bool held = a.pending() || b.pending();
-        int n = ::epoll_wait(ep.get(), events, 16, held ? 0 : -1);
+        int n = 0;
+        if (worked && !held && spin_us > 0 && spin.should_spin()) n = stack::spin_wait(spin, ep.get(), events, 16, spin_us);
+        if (n == 0) n = ::epoll_wait(ep.get(), events, 16, held ? 0 : -1);
+        worked = n > 0;
         if (n < 0) {
             if (errno == EINTR) continue;
             st.error = errno;

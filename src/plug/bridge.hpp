@@ -3,7 +3,9 @@
 // stop fd becomes readable. What `vde_plug VNL1 VNL2` does.
 //
 // One thread, one epoll over both sides' poll fds; frame buffers allocated
-// once (kBatch frames). Errors: throws Error only when setting up epoll.
+// once (kBatch frames). After a round with work it busy-polls like the
+// engine (stack/spin.hpp: up to VDESTACK_SPIN_US, default 50 us, backing off
+// when spins find nothing). Errors: throws Error only when setting up epoll.
 #pragma once
 
 #include <cstdint>

@@ -27,7 +27,7 @@ Engine::Engine()
       bufs_(kBatch),
       refs_(kBatch),
       big_() {
-    if (const char* v = std::getenv("VDESTACK_SPIN_US")) spin_us_ = std::clamp(std::strtol(v, nullptr, 10), 0L, 1000000L);
+    spin_us_ = spin_window_us(kSpinUs);
     if (!epfd_) fail_errno("epoll_create1");
 }
 
@@ -262,20 +262,8 @@ void Engine::run() {
         int n = 0;
         // Adaptive busy polling (see engine.hpp): after a round with work,
         // look again without sleeping for up to spin_us_.
-        if (worked && spin_us_ > 0 && ready_.empty() && spin_.should_spin()) {
-            timespec t0{}, now{};
-            ::clock_gettime(CLOCK_MONOTONIC, &t0);
-            for (;;) {
-                n = ::epoll_wait(epfd_.get(), events, 64, 0);
-                if (n != 0) break;
-                // A thread woken on this CPU (the program reading what we
-                // just delivered) must not wait for our spin to end.
-                ::sched_yield();
-                ::clock_gettime(CLOCK_MONOTONIC, &now);
-                if ((now.tv_sec - t0.tv_sec) * 1000000L + (now.tv_nsec - t0.tv_nsec) / 1000 > spin_us_) break;
-            }
-            spin_.result(n > 0);
-        }
+        if (worked && spin_us_ > 0 && ready_.empty() && spin_.should_spin())
+            n = spin_wait(spin_, epfd_.get(), events, 64, spin_us_);
         if (n == 0) n = ::epoll_wait(epfd_.get(), events, 64, ready_.empty() ? -1 : 0);
         worked = n > 0;
         if (n < 0) {

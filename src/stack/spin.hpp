@@ -8,7 +8,12 @@
 // engine spinning. Not thread-safe: one per engine thread.
 #pragma once
 
+#include <sched.h>
+#include <sys/epoll.h>
+#include <time.h>
+
 #include <algorithm>
+#include <cstdlib>
 
 namespace vdestack::stack {
 
@@ -37,5 +42,30 @@ private:
     unsigned fails_ = 0;  // spins in a row that found nothing
     unsigned skip_ = 0;   // rounds left without spinning
 };
+
+// The spin window from VDESTACK_SPIN_US (microseconds, 0 = off), else `dflt`.
+inline long spin_window_us(long dflt) noexcept {
+    const char* v = std::getenv("VDESTACK_SPIN_US");
+    return v != nullptr ? std::clamp(std::strtol(v, nullptr, 10), 0L, 1000000L) : dflt;
+}
+
+// One spin: polls epfd without sleeping for up to us microseconds, calling
+// sched_yield() between polls (a thread woken on this CPU, the reader of what
+// was just delivered, must not wait for the spin to end). Returns what
+// epoll_wait returned last (0: nothing came) and tells `policy` the outcome.
+inline int spin_wait(SpinPolicy& policy, int epfd, epoll_event* events, int max, long us) noexcept {
+    timespec t0{}, now{};
+    ::clock_gettime(CLOCK_MONOTONIC, &t0);
+    int n = 0;
+    for (;;) {
+        n = ::epoll_wait(epfd, events, max, 0);
+        if (n != 0) break;
+        ::sched_yield();
+        ::clock_gettime(CLOCK_MONOTONIC, &now);
+        if ((now.tv_sec - t0.tv_sec) * 1000000L + (now.tv_nsec - t0.tv_nsec) / 1000 > us) break;
+    }
+    policy.result(n > 0);
+    return n;
+}
 
 }  // namespace vdestack::stack
