@@ -379,24 +379,6 @@ ssize_t PtpTransport::recv(std::span<FrameBuf> bufs) noexcept {
             const std::span<const std::byte> d(bufs[n + i].data, len);
             if (wire::whole::is_hello(d)) {
                 on_hello(d);
-                if (whole_.hello_sent()) {  // from now on envelopes may come: the area reads them
-                    const std::size_t base = n;  // bufs[base + k] holds datagram k of this batch
-                    n += accepted;
-                    for (std::size_t k = i + 1; k < static_cast<std::size_t>(r); k++) {
-                        // What this batch still holds are ordinary frames (the peer
-                        // sends envelopes only after our hello): keep them.
-                        const std::size_t kl = rmsg_[k].msg_len;
-                        if ((rmsg_[k].msg_hdr.msg_flags & MSG_TRUNC) != 0 || kl < kMinFrame) continue;
-                        const FrameBuf& src = bufs[base + k];
-                        const std::span<const std::byte> kd(src.data, kl);
-                        if (wire::whole::is_hello(kd) || wire::whole::is_envelope(kd)) continue;
-                        FrameBuf& dst = bufs[n];
-                        if (&dst != &src) std::memcpy(dst.data, src.data, kl);
-                        dst.len = kl;
-                        n++;
-                    }
-                    return static_cast<ssize_t>(n);
-                }
                 continue;
             }
             if (wire::whole::is_envelope(d)) continue;  // we did not ask for them
@@ -410,6 +392,9 @@ ssize_t PtpTransport::recv(std::span<FrameBuf> bufs) noexcept {
             accepted++;
         }
         n += accepted;
+        // Our hello went out in this batch: envelopes may follow, and only
+        // the area (recv_area) has room for them, from the next call on.
+        if (whole_.hello_sent()) break;
         if (static_cast<std::size_t>(r) < chunk) break;  // drained
     }
     return static_cast<ssize_t>(n);

@@ -367,24 +367,6 @@ ssize_t VdeTransport::recv(std::span<FrameBuf> bufs) noexcept {
             const std::span<const std::byte> d(bufs[n + i].data, len);
             if (wire::whole::is_hello(d)) {
                 whole_.on_hello(data_.get(), d);
-                if (whole_.hello_sent()) {
-                    // Our hello went: envelopes may follow, read into the area
-                    // from the next call on. The rest of this batch are frames.
-                    const std::size_t base = n;  // bufs[base + k] holds datagram k
-                    n += accepted;
-                    for (std::size_t k = i + 1; k < static_cast<std::size_t>(r); k++) {
-                        const std::size_t kl = rmsg_[k].msg_len;
-                        if ((rmsg_[k].msg_hdr.msg_flags & MSG_TRUNC) != 0 || kl < kMinFrame) continue;
-                        const FrameBuf& src = bufs[base + k];
-                        const std::span<const std::byte> kd(src.data, kl);
-                        if (wire::whole::is_hello(kd) || wire::whole::is_envelope(kd)) continue;
-                        FrameBuf& dst = bufs[n];
-                        if (&dst != &src) std::memcpy(dst.data, src.data, kl);
-                        dst.len = kl;
-                        n++;
-                    }
-                    return static_cast<ssize_t>(n);
-                }
                 continue;
             }
             if (wire::whole::is_envelope(d)) continue;  // we did not ask for them
@@ -398,6 +380,9 @@ ssize_t VdeTransport::recv(std::span<FrameBuf> bufs) noexcept {
             accepted++;
         }
         n += accepted;
+        // Our hello went out in this batch: envelopes may follow, and only
+        // the area (recv_area) has room for them, from the next call on.
+        if (whole_.hello_sent()) break;
         if (static_cast<std::size_t>(r) < chunk) break;  // drained
     }
     if (n == 0 && !ctl_alive()) {
