@@ -89,6 +89,10 @@
 // call) makes that safe when the node is serviced by another thread; the
 // global list's mutex orders it with the node's destruction.
 //
+// Each port's data socket has a 4 MiB send buffer (best effort): the queue
+// towards a connected client is bounded by it, and a few super-segments must
+// fit (vde.cpp raises its data socket's the same way).
+//
 // No allocation per frame (scratch arrays in the object; a std::string per
 // client connection). Otherwise used by one thread at a time, like every
 // transport.
@@ -138,6 +142,7 @@ constexpr int kDataRounds = 4;             // recvmmsg calls per data socket per
 constexpr std::size_t kBig = wire::whole::kEnvelopeHead + wire::whole::kMaxFrame + 1;
 constexpr std::size_t kHostRoom = 64;
 constexpr int kAcceptPerCall = 16;
+constexpr int kSockBuf = 4 << 20;          // best-effort send buffer of a port's data socket
 constexpr std::int64_t kPendingMs = 5000;  // a client must complete its request within this
 constexpr int kBacklog = 15;               // as vde2 and vdeplug4
 constexpr mode_t kDefaultMode = 0600;
@@ -564,6 +569,8 @@ bool SwitchTransport::activate(std::size_t slot, const sockaddr_un& client) noex
     UniqueFd data(::socket(AF_UNIX, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
     if (!data) return false;
     if (::connect(data.get(), reinterpret_cast<const sockaddr*>(&client), sizeof client) != 0) return false;
+    if (::setsockopt(data.get(), SOL_SOCKET, SO_SNDBUFFORCE, &kSockBuf, sizeof kSockBuf) != 0)
+        (void)::setsockopt(data.get(), SOL_SOCKET, SO_SNDBUF, &kSockBuf, sizeof kSockBuf);
     std::string path;
     try {
         path = files_.dir + "/fd" + std::to_string(p.ctl.get());
