@@ -29,6 +29,7 @@
 
 #include "plug/transport.hpp"
 #include "util/error.hpp"
+#include "plug_util.hpp"
 
 namespace {
 
@@ -40,7 +41,12 @@ using vdestack::plug::kMaxFrame;
 using vdestack::plug::open_transport;
 using vdestack::plug::Transport;
 
-using Frame = std::vector<std::byte>;
+using vdestack::test::Frame;
+using vdestack::test::recv_frames;
+using vdestack::test::send_frames;
+using vdestack::test::send_ok;
+using vdestack::test::count_fds;
+using vdestack::test::expect_open_error;
 
 constexpr const char* kDebianVdePlug = "/usr/bin/vde_plug";
 
@@ -53,16 +59,6 @@ Frame make_frame(std::size_t len, std::uint8_t seed) {
     f[13] = std::byte{0xb5};
     for (std::size_t i = 14; i < len; i++) f[i] = static_cast<std::byte>((i * 3 + seed) & 0xff);
     return f;
-}
-
-int count_fds() {
-    int n = 0;
-    DIR* d = ::opendir("/proc/self/fd");
-    if (d == nullptr) return -1;
-    while (const dirent* e = ::readdir(d))
-        if (e->d_name[0] != '.') n++;
-    ::closedir(d);
-    return n - 1;
 }
 
 // Our child processes, zombies included.
@@ -86,52 +82,6 @@ int count_children() {
     }
     ::closedir(d);
     return n;
-}
-
-ssize_t send_frames(Transport& t, const std::vector<Frame>& fs) {
-    std::vector<FrameRef> refs;
-    for (const Frame& f : fs) refs.push_back({f.data(), f.size()});
-    return t.send(refs);
-}
-
-// Frames received within `timeout`; *status gets a negative recv result.
-std::vector<Frame> recv_frames(Transport& t, std::chrono::milliseconds timeout, std::size_t want = SIZE_MAX,
-                               ssize_t* status = nullptr) {
-    std::vector<Frame> got;
-    constexpr std::size_t kSlots = 16;
-    std::vector<Frame> storage(kSlots, Frame(kMaxFrame));
-    std::vector<FrameBuf> bufs(kSlots);
-    const auto deadline = std::chrono::steady_clock::now() + timeout;
-    while (got.size() < want) {
-        const auto left =
-            std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
-        if (left.count() < 0) break;
-        std::vector<pollfd> pfds;
-        for (int fd : t.poll_fds()) pfds.push_back({fd, POLLIN, 0});
-        if (::poll(pfds.data(), pfds.size(), static_cast<int>(left.count())) <= 0) continue;
-        for (std::size_t i = 0; i < kSlots; i++) bufs[i] = {storage[i].data(), storage[i].size(), 0};
-        const ssize_t n = t.recv(bufs);
-        if (n < 0) {
-            if (status != nullptr) *status = n;
-            else ADD_FAILURE() << "recv: " << n;
-            break;
-        }
-        for (ssize_t i = 0; i < n; i++) {
-            const FrameBuf& b = bufs[static_cast<std::size_t>(i)];
-            got.emplace_back(b.data, b.data + b.len);
-        }
-    }
-    return got;
-}
-
-void expect_open_error(const std::string& vnl, int err) {
-    try {
-        auto t = open_transport(vnl);
-        ADD_FAILURE() << vnl << ": opened";
-    } catch (const Error& e) {
-        EXPECT_EQ(e.code().value(), err) << vnl << ": " << e.what();
-        EXPECT_NE(std::string(e.what()).find(vnl), std::string::npos) << e.what();
-    }
 }
 
 void echo_check(Transport& t) {
@@ -217,7 +167,7 @@ TEST(Cmd, CommandExitIsDeadLinkWithoutSigpipe) {
         const Frame f = make_frame(62, 3);
         EXPECT_EQ(send_frames(*t, {f}), 1);
         ssize_t status = 0;
-        auto got = recv_frames(*t, 3s, SIZE_MAX, &status);
+        auto got = recv_frames(*t, 3s, SIZE_MAX, {.status = &status});
         ASSERT_EQ(got.size(), 1u);
         EXPECT_EQ(got[0], f);
         EXPECT_EQ(status, -EPIPE);
@@ -228,7 +178,7 @@ TEST(Cmd, CommandExitIsDeadLinkWithoutSigpipe) {
         auto t = open_transport(R"(cmd://sh -c 'sleep 3 & exit 0')");
         ssize_t status = 0;
         const auto t0 = std::chrono::steady_clock::now();
-        (void)recv_frames(*t, 2500ms, SIZE_MAX, &status);
+        (void)recv_frames(*t, 2500ms, SIZE_MAX, {.status = &status});
         EXPECT_EQ(status, -EPIPE);
         EXPECT_LT(std::chrono::steady_clock::now() - t0, 2s);
     }

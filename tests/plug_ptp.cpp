@@ -42,6 +42,7 @@
 #include "util/fd.hpp"
 #include "wire/vnet.hpp"
 #include "wire/whole.hpp"
+#include "plug_util.hpp"
 
 namespace {
 
@@ -54,7 +55,14 @@ using vdestack::plug::kMaxFrame;
 using vdestack::plug::open_transport;
 using vdestack::plug::Transport;
 
-using Frame = std::vector<std::byte>;
+using vdestack::test::Frame;
+using vdestack::test::recv_frames;
+using vdestack::test::send_frames;
+using vdestack::test::send_ok;
+using vdestack::test::count_fds;
+using vdestack::test::expect_open_error;
+using vdestack::test::write_framed;
+using vdestack::test::read_framed;
 
 constexpr const char* kDebianVdePlug = "/usr/bin/vde_plug";
 
@@ -85,53 +93,12 @@ struct TempDir {
     TempDir& operator=(const TempDir&) = delete;
 };
 
-int count_fds() {
-    int n = 0;
-    DIR* d = ::opendir("/proc/self/fd");
-    if (d == nullptr) return -1;
-    while (const dirent* e = ::readdir(d))
-        if (e->d_name[0] != '.') n++;
-    ::closedir(d);
-    return n - 1;  // the DIR's own fd
-}
-
 bool exists(const std::string& path) {
     struct stat st{};
     return ::lstat(path.c_str(), &st) == 0;
 }
 
-void send_frames(Transport& t, const std::vector<Frame>& fs) {
-    std::vector<FrameRef> refs;
-    for (const Frame& f : fs) refs.push_back({f.data(), f.size()});
-    EXPECT_EQ(t.send(refs), static_cast<ssize_t>(refs.size()));
-}
-
-void send_frame(Transport& t, const Frame& f) { send_frames(t, {f}); }
-
-std::vector<Frame> recv_frames(Transport& t, std::chrono::milliseconds timeout, std::size_t want = SIZE_MAX) {
-    std::vector<Frame> got;
-    constexpr std::size_t kSlots = 16;
-    std::vector<Frame> storage(kSlots, Frame(kMaxFrame));
-    std::vector<FrameBuf> bufs(kSlots);
-    const auto deadline = std::chrono::steady_clock::now() + timeout;
-    while (got.size() < want) {
-        const auto left =
-            std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
-        if (left.count() < 0) break;
-        std::vector<pollfd> pfds;
-        for (int fd : t.poll_fds()) pfds.push_back({fd, POLLIN, 0});
-        if (::poll(pfds.data(), pfds.size(), static_cast<int>(left.count())) <= 0) continue;
-        for (std::size_t i = 0; i < kSlots; i++) bufs[i] = {storage[i].data(), storage[i].size(), 0};
-        const ssize_t n = t.recv(bufs);
-        EXPECT_GE(n, 0);
-        if (n < 0) break;
-        for (ssize_t i = 0; i < n; i++) {
-            const FrameBuf& b = bufs[static_cast<std::size_t>(i)];
-            got.emplace_back(b.data, b.data + b.len);
-        }
-    }
-    return got;
-}
+void send_frame(Transport& t, const Frame& f) { send_ok(t, {f}); }
 
 // Sends `f` from `a` until `b` gets it (the link may need a peer check, at
 // most a second, to come up); `b` is pumped meanwhile. True when it arrived.
@@ -212,50 +179,6 @@ private:
     UniqueFd from_;
 };
 
-bool write_framed(int fd, const Frame& f) {
-    std::vector<std::byte> rec(2 + f.size());
-    rec[0] = static_cast<std::byte>(f.size() >> 8);
-    rec[1] = static_cast<std::byte>(f.size() & 0xff);
-    std::memcpy(rec.data() + 2, f.data(), f.size());
-    return ::write(fd, rec.data(), rec.size()) == static_cast<ssize_t>(rec.size());
-}
-
-bool read_exact(int fd, std::byte* out, std::size_t n, std::chrono::steady_clock::time_point deadline) {
-    std::size_t got = 0;
-    while (got < n) {
-        const auto left =
-            std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
-        if (left.count() <= 0) return false;
-        pollfd p{fd, POLLIN, 0};
-        if (::poll(&p, 1, static_cast<int>(left.count())) != 1) return false;
-        const ssize_t r = ::read(fd, out + got, n - got);
-        if (r <= 0) return false;
-        got += static_cast<std::size_t>(r);
-    }
-    return true;
-}
-
-std::optional<Frame> read_framed(int fd, std::chrono::milliseconds timeout) {
-    const auto deadline = std::chrono::steady_clock::now() + timeout;
-    std::array<std::byte, 2> hdr{};
-    if (!read_exact(fd, hdr.data(), 2, deadline)) return std::nullopt;
-    const std::size_t len = (std::to_integer<std::size_t>(hdr[0]) << 8) | std::to_integer<std::size_t>(hdr[1]);
-    Frame f(len);
-    if (!read_exact(fd, f.data(), len, deadline)) return std::nullopt;
-    return f;
-}
-
-// Expects open_transport(vnl) to throw Error(err) with the VNL in the message.
-void expect_open_error(const std::string& vnl, int err) {
-    try {
-        auto t = open_transport(vnl);
-        ADD_FAILURE() << vnl << ": opened";
-    } catch (const Error& e) {
-        EXPECT_EQ(e.code().value(), err) << vnl << ": " << e.what();
-        EXPECT_NE(std::string(e.what()).find(vnl), std::string::npos) << e.what();
-    }
-}
-
 // A live socket is bound at `path` (a probe connect() is accepted, or refused
 // with EPERM because it is connected to someone else).
 bool live_socket(const std::string& path) {
@@ -321,9 +244,9 @@ TEST(Ptp, RolesPathsAndFramesBothWays) {
         // are connected now, so the whole burst passes.
         std::vector<Frame> burst;
         for (std::uint8_t i = 0; i < 60; i++) burst.push_back(make_frame(1514, i));
-        send_frames(*a, burst);
+        send_ok(*a, burst);
         EXPECT_EQ(recv_frames(*b, 3s, burst.size()), burst);
-        send_frames(*b, burst);
+        send_ok(*b, burst);
         EXPECT_EQ(recv_frames(*a, 3s, burst.size()), burst);
 
         // Runts are not sent.
@@ -338,38 +261,11 @@ TEST(Ptp, RolesPathsAndFramesBothWays) {
 
 // ---- whole frames (wire/whole.hpp) ----------------------------------------
 
-struct Got {
-    Frame frame;
-    std::optional<vdestack::wire::VnetHdr> vnet;  // set for a whole frame
-};
+using Got = vdestack::test::Received;
 
 // Receives (recv() with 64 slots) for `timeout` or until `want` frames came.
 std::vector<Got> recv_got(Transport& t, std::chrono::milliseconds timeout, std::size_t want = SIZE_MAX) {
-    std::vector<Got> got;
-    constexpr std::size_t kSlots = 64;
-    std::vector<Frame> storage(kSlots, Frame(kMaxFrame));
-    std::vector<FrameBuf> bufs(kSlots);
-    const auto deadline = std::chrono::steady_clock::now() + timeout;
-    while (got.size() < want) {
-        const auto left =
-            std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
-        if (left.count() < 0) break;
-        std::vector<pollfd> pfds;
-        for (int fd : t.poll_fds()) pfds.push_back({fd, POLLIN, 0});
-        if (::poll(pfds.data(), pfds.size(), static_cast<int>(left.count())) <= 0) continue;
-        for (std::size_t i = 0; i < kSlots; i++) bufs[i] = {storage[i].data(), storage[i].size(), 0};
-        const ssize_t n = t.recv(bufs);
-        EXPECT_GE(n, 0);
-        if (n < 0) break;
-        for (ssize_t i = 0; i < n; i++) {
-            const FrameBuf& b = bufs[static_cast<std::size_t>(i)];
-            Got g{Frame(b.data, b.data + b.len), std::nullopt};
-            if (b.vnet != nullptr)
-                g.vnet = vdestack::wire::VnetHdr::parse(std::span<const std::byte>(b.vnet, vdestack::wire::VnetHdr::kSize));
-            got.push_back(std::move(g));
-        }
-    }
-    return got;
+    return vdestack::test::recv_vnet(t, timeout, want, {.slots = 64});
 }
 
 // Pumps both ends until pred() or the timeout; true when pred() held.
@@ -426,7 +322,7 @@ TEST(Ptp, WholeFramesBetweenTwoOfOurEnds) {
     // Frames behind the hello in a's first batch are delivered, in order.
     std::vector<Frame> behind;
     for (std::uint8_t i = 0; i < 5; i++) behind.push_back(make_frame(100 + 300 * i, i));
-    send_frames(*b, behind);
+    send_ok(*b, behind);
     const auto first = recv_got(*a, 2s, behind.size());
     ASSERT_EQ(first.size(), behind.size());
     for (std::size_t i = 0; i < behind.size(); i++) EXPECT_EQ(first[i].frame, behind[i]) << i;
@@ -438,7 +334,7 @@ TEST(Ptp, WholeFramesBetweenTwoOfOurEnds) {
     for (Transport* from : {a.get(), b.get()}) {
         Transport* to = from == a.get() ? b.get() : a.get();
         const Frame f1 = make_frame(1514, 1), f2 = make_frame(kMaxFrame, 2), f3 = make_frame(60, 3);
-        send_frames(*from, {f1, f2});
+        send_ok(*from, {f1, f2});
         send_whole(*from, tso_hdr(), big);
         send_frame(*from, f3);
         const auto got = recv_got(*to, 3s, 4);

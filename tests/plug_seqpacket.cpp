@@ -31,6 +31,7 @@
 #include "plug/transport.hpp"
 #include "util/error.hpp"
 #include "util/fd.hpp"
+#include "plug_util.hpp"
 
 namespace {
 
@@ -43,7 +44,12 @@ using vdestack::plug::kMaxFrame;
 using vdestack::plug::open_transport;
 using vdestack::plug::Transport;
 
-using Frame = std::vector<std::byte>;
+using vdestack::test::Frame;
+using vdestack::test::recv_frames;
+using vdestack::test::send_frames;
+using vdestack::test::send_ok;
+using vdestack::test::count_fds;
+using vdestack::test::expect_open_error;
 
 constexpr const char* kDebianVdePlug = "/usr/bin/vde_plug";
 
@@ -58,63 +64,7 @@ Frame make_frame(std::size_t len, std::uint8_t seed) {
     return f;
 }
 
-int count_fds() {
-    int n = 0;
-    DIR* d = ::opendir("/proc/self/fd");
-    if (d == nullptr) return -1;
-    while (const dirent* e = ::readdir(d))
-        if (e->d_name[0] != '.') n++;
-    ::closedir(d);
-    return n - 1;
-}
-
-void send_frames(Transport& t, const std::vector<Frame>& fs) {
-    std::vector<FrameRef> refs;
-    for (const Frame& f : fs) refs.push_back({f.data(), f.size()});
-    EXPECT_EQ(t.send(refs), static_cast<ssize_t>(refs.size()));
-}
-
-void send_frame(Transport& t, const Frame& f) { send_frames(t, {f}); }
-
-// Frames received within `timeout`; *status gets the last negative recv result.
-std::vector<Frame> recv_frames(Transport& t, std::chrono::milliseconds timeout, std::size_t want = SIZE_MAX,
-                               ssize_t* status = nullptr) {
-    std::vector<Frame> got;
-    constexpr std::size_t kSlots = 16;
-    std::vector<Frame> storage(kSlots, Frame(kMaxFrame));
-    std::vector<FrameBuf> bufs(kSlots);
-    const auto deadline = std::chrono::steady_clock::now() + timeout;
-    while (got.size() < want) {
-        const auto left =
-            std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
-        if (left.count() < 0) break;
-        std::vector<pollfd> pfds;
-        for (int fd : t.poll_fds()) pfds.push_back({fd, POLLIN, 0});
-        if (::poll(pfds.data(), pfds.size(), static_cast<int>(left.count())) <= 0) continue;
-        for (std::size_t i = 0; i < kSlots; i++) bufs[i] = {storage[i].data(), storage[i].size(), 0};
-        const ssize_t n = t.recv(bufs);
-        if (n < 0) {
-            if (status != nullptr) *status = n;
-            else ADD_FAILURE() << "recv: " << n;
-            break;
-        }
-        for (ssize_t i = 0; i < n; i++) {
-            const FrameBuf& b = bufs[static_cast<std::size_t>(i)];
-            got.emplace_back(b.data, b.data + b.len);
-        }
-    }
-    return got;
-}
-
-void expect_open_error(const std::string& vnl, int err) {
-    try {
-        auto t = open_transport(vnl);
-        ADD_FAILURE() << vnl << ": opened";
-    } catch (const Error& e) {
-        EXPECT_EQ(e.code().value(), err) << vnl << ": " << e.what();
-        EXPECT_NE(std::string(e.what()).find(vnl), std::string::npos) << e.what();
-    }
-}
+void send_frame(Transport& t, const Frame& f) { send_ok(t, {f}); }
 
 struct Pair {
     UniqueFd ours, theirs;
@@ -159,7 +109,7 @@ TEST(Seqpacket, FramesBothWays) {
     // Bursts.
     std::vector<Frame> burst;
     for (std::uint8_t i = 0; i < 100; i++) burst.push_back(make_frame(1514, i));
-    send_frames(*t, burst);
+    send_ok(*t, burst);
     for (const Frame& f : burst) {
         auto got = raw_recv(p.theirs.get(), 2s);
         ASSERT_TRUE(got.has_value());
@@ -175,14 +125,14 @@ TEST(Seqpacket, NoEmptyMessagesAndEmptyIsNotEof) {
     // We never send empty messages (nor runts).
     const Frame empty;
     const Frame runt(13, std::byte{1});
-    send_frames(*t, {empty, runt});
+    send_ok(*t, {empty, runt});
     EXPECT_FALSE(raw_recv(p.theirs.get(), 200ms).has_value());
     // An empty message from a peer is skipped; the link lives on.
     ASSERT_EQ(::send(p.theirs.get(), "", 0, 0), 0);
     const Frame f = make_frame(100, 3);
     ASSERT_EQ(::send(p.theirs.get(), f.data(), f.size(), 0), 100);
     ssize_t status = 0;
-    auto got = recv_frames(*t, 2s, 1, &status);
+    auto got = recv_frames(*t, 2s, 1, {.status = &status});
     EXPECT_EQ(status, 0);
     ASSERT_EQ(got.size(), 1u);
     EXPECT_EQ(got[0], f);
@@ -202,7 +152,7 @@ TEST(Seqpacket, PeerHangupIsEpipeWithoutSigpipe) {
         p.theirs.reset();
         // The frame sent before the hang-up is delivered first.
         ssize_t status = 0;
-        auto got = recv_frames(*t, 2s, SIZE_MAX, &status);
+        auto got = recv_frames(*t, 2s, SIZE_MAX, {.status = &status});
         ASSERT_EQ(got.size(), 1u);
         EXPECT_EQ(got[0], f);
         EXPECT_EQ(status, -EPIPE);
@@ -321,7 +271,7 @@ TEST(Seqpacket, DebianVdePlug) {
         // Debian's vde_plug exits on stdin EOF: its socket closes, our link dies.
         to.reset();
         ssize_t status = 0;
-        (void)recv_frames(*t, 5s, SIZE_MAX, &status);
+        (void)recv_frames(*t, 5s, SIZE_MAX, {.status = &status});
         EXPECT_EQ(status, -EPIPE);
     }
     int st = 0;

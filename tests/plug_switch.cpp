@@ -53,6 +53,7 @@
 #include "util/error.hpp"
 #include "util/fd.hpp"
 #include "wire/vde_ctl.hpp"
+#include "plug_util.hpp"
 
 namespace {
 
@@ -65,7 +66,12 @@ using vdestack::plug::kMaxFrame;
 using vdestack::plug::open_transport;
 using vdestack::plug::Transport;
 
-using Frame = std::vector<std::byte>;
+using vdestack::test::Frame;
+using vdestack::test::recv_frames;
+using vdestack::test::send_frames;
+using vdestack::test::send_ok;
+using vdestack::test::write_framed;
+using vdestack::test::read_framed;
 using Mac = std::array<std::byte, 6>;
 
 constexpr Mac kBroadcast = {std::byte{0xff}, std::byte{0xff}, std::byte{0xff},
@@ -104,31 +110,6 @@ struct TempDir {
 void send_frame(Transport& t, const Frame& f) {
     const FrameRef r{f.data(), f.size()};
     EXPECT_EQ(t.send({&r, 1}), 1);
-}
-
-std::vector<Frame> recv_frames(Transport& t, std::chrono::milliseconds timeout, std::size_t want = SIZE_MAX) {
-    std::vector<Frame> got;
-    constexpr std::size_t kSlots = 8;
-    std::vector<Frame> storage(kSlots, Frame(kMaxFrame));
-    std::vector<FrameBuf> bufs(kSlots);
-    const auto deadline = std::chrono::steady_clock::now() + timeout;
-    while (got.size() < want) {
-        const auto left =
-            std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
-        if (left.count() < 0) break;
-        std::vector<pollfd> pfds;
-        for (int fd : t.poll_fds()) pfds.push_back({fd, POLLIN, 0});
-        if (::poll(pfds.data(), pfds.size(), static_cast<int>(left.count())) <= 0) continue;
-        for (std::size_t i = 0; i < kSlots; i++) bufs[i] = {storage[i].data(), storage[i].size(), 0};
-        const ssize_t n = t.recv(bufs);
-        EXPECT_GE(n, 0);
-        if (n < 0) break;
-        for (ssize_t i = 0; i < n; i++) {
-            const FrameBuf& b = bufs[static_cast<std::size_t>(i)];
-            got.emplace_back(b.data, b.data + b.len);
-        }
-    }
-    return got;
 }
 
 // Services a node (switch:// or hub://) in a thread: host frames the node
@@ -405,38 +386,17 @@ void send_whole_frame(Transport& t, const std::pair<Frame, vdestack::wire::VnetH
     EXPECT_EQ(t.send_whole(std::span<const iovec>(iov, 2)), 1);
 }
 
-struct GotWhole {
-    Frame frame;
-    bool whole = false;
-};
+using GotWhole = vdestack::test::Received;  // .vnet: it came whole
 
 std::vector<GotWhole> recv_whole(Transport& t, std::chrono::milliseconds timeout, std::size_t want = SIZE_MAX) {
-    std::vector<GotWhole> got;
-    constexpr std::size_t kSlots = 64;
-    std::vector<Frame> storage(kSlots, Frame(kMaxFrame));
-    std::vector<FrameBuf> bufs(kSlots);
-    const auto deadline = std::chrono::steady_clock::now() + timeout;
-    while (got.size() < want && std::chrono::steady_clock::now() < deadline) {
-        std::vector<pollfd> pfds;
-        for (int fd : t.poll_fds()) pfds.push_back({fd, POLLIN, 0});
-        if (::poll(pfds.data(), pfds.size(), 20) <= 0) continue;
-        for (std::size_t i = 0; i < kSlots; i++) bufs[i] = {storage[i].data(), storage[i].size(), 0};
-        const ssize_t n = t.recv(bufs);
-        EXPECT_GE(n, 0);
-        if (n < 0) break;
-        for (ssize_t i = 0; i < n; i++) {
-            const FrameBuf& b = bufs[static_cast<std::size_t>(i)];
-            got.push_back({Frame(b.data, b.data + b.len), b.vnet != nullptr});
-        }
-    }
-    return got;
+    return vdestack::test::recv_vnet(t, timeout, want, {.slots = 64});
 }
 
 // The TCP payload of ordinary frames (54-byte headers), concatenated.
 Frame payload_of(const std::vector<GotWhole>& frames) {
     Frame p;
     for (const GotWhole& g : frames) {
-        EXPECT_FALSE(g.whole);
+        EXPECT_FALSE(g.vnet.has_value());
         if (g.frame.size() > 54) p.insert(p.end(), g.frame.begin() + 54, g.frame.end());
     }
     return p;
@@ -472,7 +432,7 @@ TEST(Switch, WholeFramesBetweenOurClientsSegmentedForOthers) {
     send_whole_frame(*a, ab);
     auto got = recv_whole(*b, 2s, 1);
     ASSERT_EQ(got.size(), 1u);
-    EXPECT_TRUE(got[0].whole);
+    EXPECT_TRUE(got[0].vnet.has_value());
     EXPECT_EQ(got[0].frame, ab.first);
     EXPECT_TRUE(recv_whole(*c, 200ms).empty());
 
@@ -489,7 +449,7 @@ TEST(Switch, WholeFramesBetweenOurClientsSegmentedForOthers) {
     send_whole_frame(*a, af);
     got = recv_whole(*b, 2s, 1);
     ASSERT_EQ(got.size(), 1u);
-    EXPECT_TRUE(got[0].whole);
+    EXPECT_TRUE(got[0].vnet.has_value());
     EXPECT_EQ(got[0].frame, af.first);
     got = recv_whole(*c, 2s, 10);
     ASSERT_EQ(got.size(), 10u);
@@ -950,39 +910,6 @@ private:
     UniqueFd to_;
     UniqueFd from_;
 };
-
-bool write_framed(int fd, const Frame& f) {
-    std::vector<std::byte> rec(2 + f.size());
-    rec[0] = static_cast<std::byte>(f.size() >> 8);
-    rec[1] = static_cast<std::byte>(f.size() & 0xff);
-    std::memcpy(rec.data() + 2, f.data(), f.size());
-    return ::write(fd, rec.data(), rec.size()) == static_cast<ssize_t>(rec.size());
-}
-
-bool read_exact(int fd, std::byte* out, std::size_t n, std::chrono::steady_clock::time_point deadline) {
-    std::size_t got = 0;
-    while (got < n) {
-        const auto left =
-            std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
-        if (left.count() <= 0) return false;
-        pollfd p{fd, POLLIN, 0};
-        if (::poll(&p, 1, static_cast<int>(left.count())) != 1) return false;
-        const ssize_t r = ::read(fd, out + got, n - got);
-        if (r <= 0) return false;
-        got += static_cast<std::size_t>(r);
-    }
-    return true;
-}
-
-std::optional<Frame> read_framed(int fd, std::chrono::milliseconds timeout) {
-    const auto deadline = std::chrono::steady_clock::now() + timeout;
-    std::array<std::byte, 2> hdr{};
-    if (!read_exact(fd, hdr.data(), 2, deadline)) return std::nullopt;
-    const std::size_t len = (std::to_integer<std::size_t>(hdr[0]) << 8) | std::to_integer<std::size_t>(hdr[1]);
-    Frame f(len);
-    if (!read_exact(fd, f.data(), len, deadline)) return std::nullopt;
-    return f;
-}
 
 constexpr const char* kDebianVdePlug = "/usr/bin/vde_plug";
 

@@ -30,6 +30,7 @@
 #include "plug/transport.hpp"
 #include "util/error.hpp"
 #include "util/fd.hpp"
+#include "plug_util.hpp"
 
 namespace {
 
@@ -42,7 +43,11 @@ using vdestack::plug::kMaxFrame;
 using vdestack::plug::open_transport;
 using vdestack::plug::Transport;
 
-using Frame = std::vector<std::byte>;
+using vdestack::test::Frame;
+using vdestack::test::send_frames;
+using vdestack::test::send_ok;
+using vdestack::test::count_fds;
+using vdestack::test::expect_open_error;
 
 constexpr std::uint16_t kEtherType = 0x88b5;  // local experimental: the kernel ignores it
 
@@ -61,64 +66,17 @@ bool is_ours(const Frame& f) {
     return f.size() >= 14 && f[12] == std::byte{kEtherType >> 8} && f[13] == std::byte{kEtherType & 0xff};
 }
 
-int count_fds() {
-    int n = 0;
-    DIR* d = ::opendir("/proc/self/fd");
-    if (d == nullptr) return -1;
-    while (const dirent* e = ::readdir(d))
-        if (e->d_name[0] != '.') n++;
-    ::closedir(d);
-    return n - 1;
-}
-
 int sh(const std::string& cmd) { return std::system(cmd.c_str()); }
 
-ssize_t send_frames(Transport& t, const std::vector<Frame>& fs) {
-    std::vector<FrameRef> refs;
-    for (const Frame& f : fs) refs.push_back({f.data(), f.size()});
-    return t.send(refs);
-}
-
 // Our frames (by EtherType; the kernel's own IPv6 chatter is skipped)
-// received within `timeout`; *status gets a negative recv result.
+// received within `timeout`.
 std::vector<Frame> recv_frames(Transport& t, std::chrono::milliseconds timeout, std::size_t want = SIZE_MAX,
-                               ssize_t* status = nullptr) {
-    std::vector<Frame> got;
-    constexpr std::size_t kSlots = 16;
-    std::vector<Frame> storage(kSlots, Frame(kMaxFrame));
-    std::vector<FrameBuf> bufs(kSlots);
-    const auto deadline = std::chrono::steady_clock::now() + timeout;
-    while (got.size() < want) {
-        const auto left =
-            std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
-        if (left.count() < 0) break;
-        std::vector<pollfd> pfds;
-        for (int fd : t.poll_fds()) pfds.push_back({fd, POLLIN, 0});
-        if (::poll(pfds.data(), pfds.size(), static_cast<int>(left.count())) <= 0) continue;
-        for (std::size_t i = 0; i < kSlots; i++) bufs[i] = {storage[i].data(), storage[i].size(), 0};
-        const ssize_t n = t.recv(bufs);
-        if (n < 0) {
-            if (status != nullptr) *status = n;
-            else ADD_FAILURE() << "recv: " << n;
-            break;
-        }
-        for (ssize_t i = 0; i < n; i++) {
-            const FrameBuf& b = bufs[static_cast<std::size_t>(i)];
-            Frame f(b.data, b.data + b.len);
-            if (is_ours(f)) got.push_back(std::move(f));
-        }
-    }
-    return got;
-}
-
-void expect_open_error(const std::string& vnl, int err) {
-    try {
-        auto t = open_transport(vnl);
-        ADD_FAILURE() << vnl << ": opened";
-    } catch (const Error& e) {
-        EXPECT_EQ(e.code().value(), err) << vnl << ": " << e.what();
-        EXPECT_NE(std::string(e.what()).find(vnl), std::string::npos) << e.what();
-    }
+                               vdestack::test::RecvOptions o = {}) {
+    o.want = want;
+    std::vector<Frame> out;
+    for (auto& r : vdestack::test::recv_each(t, timeout, o, [](const vdestack::test::Received& g) { return is_ours(g.frame); }))
+        out.push_back(std::move(r.frame));
+    return out;
 }
 
 // An AF_PACKET socket on the interface: the kernel's side of the tap.
@@ -225,7 +183,7 @@ TEST(Tap, InterfaceDeletedUnderUs) {
         ASSERT_EQ(sh("ip link set vdtap2 up"), 0);
         ASSERT_EQ(sh("ip link del vdtap2"), 0);
         ssize_t status = 0;
-        (void)recv_frames(*t, 2s, SIZE_MAX, &status);
+        (void)recv_frames(*t, 2s, SIZE_MAX, {.status = &status});
         EXPECT_LT(status, 0);
         const Frame f = make_frame(100, 4);
         EXPECT_LT(send_frames(*t, {f}), 0);

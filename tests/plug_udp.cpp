@@ -34,6 +34,7 @@
 #include "plug/transport.hpp"
 #include "util/error.hpp"
 #include "util/fd.hpp"
+#include "plug_util.hpp"
 
 namespace {
 
@@ -46,7 +47,14 @@ using vdestack::plug::kMaxFrame;
 using vdestack::plug::open_transport;
 using vdestack::plug::Transport;
 
-using Frame = std::vector<std::byte>;
+using vdestack::test::Frame;
+using vdestack::test::recv_frames;
+using vdestack::test::send_frames;
+using vdestack::test::send_ok;
+using vdestack::test::count_fds;
+using vdestack::test::expect_open_error;
+using vdestack::test::write_framed;
+using vdestack::test::read_framed;
 
 constexpr const char* kDebianVdePlug = "/usr/bin/vde_plug";
 
@@ -61,58 +69,7 @@ Frame make_frame(std::size_t len, std::uint8_t seed) {
     return f;
 }
 
-int count_fds() {
-    int n = 0;
-    DIR* d = ::opendir("/proc/self/fd");
-    if (d == nullptr) return -1;
-    while (const dirent* e = ::readdir(d))
-        if (e->d_name[0] != '.') n++;
-    ::closedir(d);
-    return n - 1;
-}
-
-void send_frames(Transport& t, const std::vector<Frame>& fs) {
-    std::vector<FrameRef> refs;
-    for (const Frame& f : fs) refs.push_back({f.data(), f.size()});
-    EXPECT_EQ(t.send(refs), static_cast<ssize_t>(refs.size()));
-}
-
-void send_frame(Transport& t, const Frame& f) { send_frames(t, {f}); }
-
-std::vector<Frame> recv_frames(Transport& t, std::chrono::milliseconds timeout, std::size_t want = SIZE_MAX) {
-    std::vector<Frame> got;
-    constexpr std::size_t kSlots = 16;
-    std::vector<Frame> storage(kSlots, Frame(kMaxFrame));
-    std::vector<FrameBuf> bufs(kSlots);
-    const auto deadline = std::chrono::steady_clock::now() + timeout;
-    while (got.size() < want) {
-        const auto left =
-            std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
-        if (left.count() < 0) break;
-        std::vector<pollfd> pfds;
-        for (int fd : t.poll_fds()) pfds.push_back({fd, POLLIN, 0});
-        if (::poll(pfds.data(), pfds.size(), static_cast<int>(left.count())) <= 0) continue;
-        for (std::size_t i = 0; i < kSlots; i++) bufs[i] = {storage[i].data(), storage[i].size(), 0};
-        const ssize_t n = t.recv(bufs);
-        EXPECT_GE(n, 0);
-        if (n < 0) break;
-        for (ssize_t i = 0; i < n; i++) {
-            const FrameBuf& b = bufs[static_cast<std::size_t>(i)];
-            got.emplace_back(b.data, b.data + b.len);
-        }
-    }
-    return got;
-}
-
-void expect_open_error(const std::string& vnl, int err) {
-    try {
-        auto t = open_transport(vnl);
-        ADD_FAILURE() << vnl << ": opened";
-    } catch (const Error& e) {
-        EXPECT_EQ(e.code().value(), err) << vnl << ": " << e.what();
-        EXPECT_NE(std::string(e.what()).find(vnl), std::string::npos) << e.what();
-    }
-}
+void send_frame(Transport& t, const Frame& f) { send_ok(t, {f}); }
 
 // A raw UDP socket of the test, bound to 127.0.0.1:port.
 UniqueFd raw_udp4(std::uint16_t port) {
@@ -149,9 +106,9 @@ void exchange(Transport& a, Transport& b, std::uint8_t seed) {
     }
     std::vector<Frame> burst;
     for (std::uint8_t i = 0; i < 100; i++) burst.push_back(make_frame(1514, i));
-    send_frames(a, burst);
+    send_ok(a, burst);
     EXPECT_EQ(recv_frames(b, 3s, burst.size()), burst);
-    send_frames(b, burst);
+    send_ok(b, burst);
     EXPECT_EQ(recv_frames(a, 3s, burst.size()), burst);
 }
 
@@ -200,39 +157,6 @@ private:
     UniqueFd to_;
     UniqueFd from_;
 };
-
-bool write_framed(int fd, const Frame& f) {
-    std::vector<std::byte> rec(2 + f.size());
-    rec[0] = static_cast<std::byte>(f.size() >> 8);
-    rec[1] = static_cast<std::byte>(f.size() & 0xff);
-    std::memcpy(rec.data() + 2, f.data(), f.size());
-    return ::write(fd, rec.data(), rec.size()) == static_cast<ssize_t>(rec.size());
-}
-
-bool read_exact(int fd, std::byte* out, std::size_t n, std::chrono::steady_clock::time_point deadline) {
-    std::size_t got = 0;
-    while (got < n) {
-        const auto left =
-            std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
-        if (left.count() <= 0) return false;
-        pollfd p{fd, POLLIN, 0};
-        if (::poll(&p, 1, static_cast<int>(left.count())) != 1) return false;
-        const ssize_t r = ::read(fd, out + got, n - got);
-        if (r <= 0) return false;
-        got += static_cast<std::size_t>(r);
-    }
-    return true;
-}
-
-std::optional<Frame> read_framed(int fd, std::chrono::milliseconds timeout) {
-    const auto deadline = std::chrono::steady_clock::now() + timeout;
-    std::array<std::byte, 2> hdr{};
-    if (!read_exact(fd, hdr.data(), 2, deadline)) return std::nullopt;
-    const std::size_t len = (std::to_integer<std::size_t>(hdr[0]) << 8) | std::to_integer<std::size_t>(hdr[1]);
-    Frame f(len);
-    if (!read_exact(fd, f.data(), len, deadline)) return std::nullopt;
-    return f;
-}
 
 // ---------------------------------------------------------------------------
 

@@ -40,6 +40,7 @@
 #include "util/error.hpp"
 #include "util/fd.hpp"
 #include "wire/vde_ctl.hpp"
+#include "plug_util.hpp"
 
 namespace {
 
@@ -51,7 +52,10 @@ using vdestack::plug::kMaxFrame;
 using vdestack::plug::open_transport;
 using vdestack::plug::Transport;
 
-using Frame = std::vector<std::byte>;
+using vdestack::test::Frame;
+using vdestack::test::recv_frames;
+using vdestack::test::send_frames;
+using vdestack::test::send_ok;
 using Mac = std::array<std::byte, 6>;
 
 constexpr const char* kVdeSwitch = "/usr/bin/vde_switch";
@@ -93,31 +97,6 @@ struct TempDir {
 void send_frame(Transport& t, const Frame& f) {
     const FrameRef r{f.data(), f.size()};
     EXPECT_EQ(t.send({&r, 1}), 1);
-}
-
-std::vector<Frame> recv_frames(Transport& t, std::chrono::milliseconds timeout, std::size_t want = SIZE_MAX) {
-    std::vector<Frame> got;
-    constexpr std::size_t kSlots = 8;
-    std::vector<Frame> storage(kSlots, Frame(kMaxFrame));
-    std::vector<FrameBuf> bufs(kSlots);
-    const auto deadline = std::chrono::steady_clock::now() + timeout;
-    while (got.size() < want) {
-        const auto left =
-            std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
-        if (left.count() < 0) break;
-        std::vector<pollfd> pfds;
-        for (int fd : t.poll_fds()) pfds.push_back({fd, POLLIN, 0});
-        if (::poll(pfds.data(), pfds.size(), static_cast<int>(left.count())) <= 0) continue;
-        for (std::size_t i = 0; i < kSlots; i++) bufs[i] = {storage[i].data(), storage[i].size(), 0};
-        const ssize_t n = t.recv(bufs);
-        EXPECT_GE(n, 0);
-        if (n < 0) break;
-        for (ssize_t i = 0; i < n; i++) {
-            const FrameBuf& b = bufs[static_cast<std::size_t>(i)];
-            got.emplace_back(b.data, b.data + b.len);
-        }
-    }
-    return got;
 }
 
 // A child process; stdin is a pipe we hold (closing it is the polite stop

@@ -53,6 +53,7 @@
 #include "plug/vxvde.hpp"
 #include "util/error.hpp"
 #include "util/fd.hpp"
+#include "plug_util.hpp"
 
 namespace {
 
@@ -64,7 +65,10 @@ using vdestack::plug::FrameRef;
 using vdestack::plug::kMaxFrame;
 using vdestack::plug::Transport;
 
-using Frame = std::vector<std::byte>;
+using vdestack::test::Frame;
+using vdestack::test::recv_frames;
+using vdestack::test::send_frames;
+using vdestack::test::send_ok;
 using Mac = std::array<std::byte, 6>;
 
 constexpr Mac kBroadcast = {std::byte{0xff}, std::byte{0xff}, std::byte{0xff},
@@ -156,37 +160,7 @@ bool is_echo_reply(const Frame& f, std::uint16_t seq) {
            be16(f, 40) == seq;
 }
 
-void send_frames(Transport& t, const std::vector<Frame>& frames) {
-    std::vector<FrameRef> refs;
-    for (const Frame& f : frames) refs.push_back({f.data(), f.size()});
-    EXPECT_EQ(t.send(refs), static_cast<ssize_t>(refs.size()));
-}
-void send_frame(Transport& t, const Frame& f) { send_frames(t, {f}); }
-
-// Receives frames until `want` arrived or `timeout` passed.
-std::vector<Frame> recv_frames(Transport& t, std::chrono::milliseconds timeout, std::size_t want = SIZE_MAX,
-                               std::size_t slots = 8) {
-    std::vector<Frame> got;
-    std::vector<Frame> storage(slots, Frame(kMaxFrame));
-    std::vector<FrameBuf> bufs(slots);
-    const auto deadline = std::chrono::steady_clock::now() + timeout;
-    while (got.size() < want) {
-        const auto left =
-            std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
-        if (left.count() < 0) break;
-        std::vector<pollfd> pfds;
-        for (int fd : t.poll_fds()) pfds.push_back({fd, POLLIN, 0});
-        if (::poll(pfds.data(), pfds.size(), static_cast<int>(left.count())) <= 0) continue;
-        for (std::size_t i = 0; i < slots; i++) bufs[i] = {storage[i].data(), storage[i].size(), 0};
-        const ssize_t n = t.recv(bufs);
-        EXPECT_GE(n, 0);
-        for (ssize_t i = 0; i < n; i++) {
-            const FrameBuf& b = bufs[static_cast<std::size_t>(i)];
-            got.emplace_back(b.data, b.data + b.len);
-        }
-    }
-    return got;
-}
+void send_frame(Transport& t, const Frame& f) { send_ok(t, {f}); }
 
 // The first frame matching `pred` within `timeout` (others are skipped: the
 // kernel may send IPv6/IGMP chatter of its own).
@@ -564,7 +538,7 @@ TEST(Vxlan, FloodWireFormatAndNoSelfDelivery) {
     Sniffer wire("lo");
     auto a = open("vxlan://239.0.0.5/port=4792/vni=0xabcdef/ttl=5");
     const Frame f = make_frame(kBroadcast, mac_of(1), 60);
-    send_frames(*a, {f, Frame(13, std::byte{0xff})});  // the runt is consumed, not sent
+    send_ok(*a, {f, Frame(13, std::byte{0xff})});  // the runt is consumed, not sent
     // lo loops our multicast back despite IP_MULTICAST_LOOP=0: it is filtered.
     EXPECT_TRUE(recv_frames(*a, 300ms).empty()) << "sender received its own frame";
     int sent = 0;

@@ -31,6 +31,7 @@
 #include "plug/vxvde.hpp"
 #include "util/error.hpp"
 #include "util/fd.hpp"
+#include "plug_util.hpp"
 
 namespace {
 
@@ -42,7 +43,10 @@ using vdestack::plug::FrameRef;
 using vdestack::plug::kMaxFrame;
 using vdestack::plug::Transport;
 
-using Frame = std::vector<std::byte>;
+using vdestack::test::Frame;
+using vdestack::test::recv_frames;
+using vdestack::test::send_frames;
+using vdestack::test::send_ok;
 using Mac = std::array<std::byte, 6>;
 
 constexpr Mac kBroadcast = {std::byte{0xff}, std::byte{0xff}, std::byte{0xff},
@@ -68,37 +72,7 @@ Frame make_frame(const Mac& dst, const Mac& src, std::size_t len, std::uint8_t s
     return f;
 }
 
-void send_frames(Transport& t, const std::vector<Frame>& frames) {
-    std::vector<FrameRef> refs;
-    for (const Frame& f : frames) refs.push_back({f.data(), f.size()});
-    EXPECT_EQ(t.send(refs), static_cast<ssize_t>(refs.size()));
-}
-
-void send_frame(Transport& t, const Frame& f) { send_frames(t, {f}); }
-
-// Receives frames until `want` arrived or `timeout` passed.
-std::vector<Frame> recv_frames(Transport& t, std::chrono::milliseconds timeout, std::size_t want = SIZE_MAX,
-                               std::size_t slots = 8) {
-    std::vector<Frame> got;
-    std::vector<Frame> storage(slots, Frame(kMaxFrame));
-    std::vector<FrameBuf> bufs(slots);
-    const auto deadline = std::chrono::steady_clock::now() + timeout;
-    while (got.size() < want) {
-        const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
-        if (left.count() < 0) break;
-        std::vector<pollfd> pfds;
-        for (int fd : t.poll_fds()) pfds.push_back({fd, POLLIN, 0});
-        if (::poll(pfds.data(), pfds.size(), static_cast<int>(left.count())) <= 0) continue;
-        for (std::size_t i = 0; i < slots; i++) bufs[i] = {storage[i].data(), storage[i].size(), 0};
-        const ssize_t n = t.recv(bufs);
-        EXPECT_GE(n, 0);
-        for (ssize_t i = 0; i < n; i++) {
-            const FrameBuf& b = bufs[static_cast<std::size_t>(i)];
-            got.emplace_back(b.data, b.data + b.len);
-        }
-    }
-    return got;
-}
+void send_frame(Transport& t, const Frame& f) { send_ok(t, {f}); }
 
 // Waits until one of t's poll fds is readable; returns which (index) or -1.
 int wait_readable(Transport& t, std::chrono::milliseconds timeout) {
@@ -272,7 +246,7 @@ TEST(Vxvde, RuntsAreDroppedBySender) {
     auto a = open("vxvde://234.0.0.7/port=15004");
     UniqueFd raw = raw_member("234.0.0.7", 15004);
     std::vector<Frame> frames = {Frame(13, std::byte{0xff}), Frame(0), make_frame(kBroadcast, mac_of(1), 60)};
-    send_frames(*a, frames);  // consumes all three, sends only the last
+    send_ok(*a, frames);  // consumes all three, sends only the last
     Frame d = raw_recv(raw.get(), 2s);
     EXPECT_EQ(d.size(), 8u + 60u);
     EXPECT_TRUE(raw_recv(raw.get(), 200ms).empty());
@@ -287,8 +261,8 @@ TEST(Vxvde, BatchesLargerThanInternalBatch) {
         f[14] = std::byte{i};
         frames.push_back(std::move(f));
     }
-    send_frames(*a, frames);
-    auto got = recv_frames(*b, 3s, frames.size(), 200);
+    send_ok(*a, frames);
+    auto got = recv_frames(*b, 3s, frames.size(), {.slots = 200});
     ASSERT_EQ(got.size(), frames.size());
     for (std::size_t i = 0; i < frames.size(); i++) EXPECT_EQ(got[i], frames[i]) << i;
 }
@@ -299,19 +273,9 @@ TEST(Vxvde, BatchesLargerThanInternalBatch) {
 std::vector<Frame> recv_all(Transport& t, std::size_t want, std::size_t slots, std::size_t* foreign,
                             std::chrono::milliseconds timeout = 5s) {
     std::vector<Frame> got;
-    std::vector<Frame> storage(slots, Frame(kMaxFrame));
-    std::vector<FrameBuf> bufs(slots);
-    const auto deadline = std::chrono::steady_clock::now() + timeout;
-    while (got.size() < want && std::chrono::steady_clock::now() < deadline) {
-        if (!t.pending() && wait_readable(t, 50ms) < 0) continue;
-        for (std::size_t i = 0; i < slots; i++) bufs[i] = {storage[i].data(), storage[i].size(), 0};
-        const ssize_t n = t.recv(bufs);
-        EXPECT_GE(n, 0);
-        for (ssize_t i = 0; i < n; i++) {
-            const FrameBuf& b = bufs[static_cast<std::size_t>(i)];
-            if (b.data != storage[static_cast<std::size_t>(i)].data()) ++*foreign;
-            got.emplace_back(b.data, b.data + b.len);
-        }
+    for (auto& r : vdestack::test::recv_vnet(t, timeout, want, {.slots = slots})) {
+        if (r.foreign) ++*foreign;
+        got.push_back(std::move(r.frame));
     }
     return got;
 }
@@ -348,7 +312,7 @@ TEST(Vxvde, SegmentedRunsAreOrdinaryDatagramsOnTheWire) {
     ASSERT_EQ(recv_frames(*a, 2s, 1).size(), 1u);  // A learns 0x51 -> peer
     for (std::size_t len : {std::size_t{1514}, std::size_t{9000}, std::size_t{60}}) {
         const auto run = make_run(mac_of(0x51), mac_of(0x50), 100, len, len / 2 + 14, static_cast<std::uint8_t>(len));
-        send_frames(*a, run);
+        send_ok(*a, run);
         for (std::size_t i = 0; i < run.size(); i++) {
             const Frame d = raw_recv(peer.get(), 2s);
             ASSERT_EQ(d, with_header(hdr, run[i])) << "len " << len << " frame " << i;
@@ -371,7 +335,7 @@ TEST(Vxvde, GroModeDeliversEveryFrameInOrder) {
         std::vector<Frame> sent;
         for (int k = 0; k < 4; k++) {
             auto run = make_run(mac_of(0xb), mac_of(0xa), 90, 1514, 700, seed++);
-            send_frames(*a, run);
+            send_ok(*a, run);
             sent.insert(sent.end(), run.begin(), run.end());
         }
         const auto got = recv_all(*b, sent.size(), slots, &foreign);
@@ -401,7 +365,7 @@ TEST(Vxvde, WithoutOffloadEveryFrameIsItsOwnDatagram) {
     std::vector<Frame> sent;
     for (int k = 0; k < 4; k++) {
         auto run = make_run(mac_of(0xb), mac_of(0xa), 90, 1514, 1514, static_cast<std::uint8_t>(k));
-        send_frames(*a, run);
+        send_ok(*a, run);
         sent.insert(sent.end(), run.begin(), run.end());
     }
     const auto got = recv_all(*b, sent.size(), 64, &foreign);
