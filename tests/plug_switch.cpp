@@ -473,6 +473,41 @@ TEST(Switch, WholeFramesBetweenOurClientsSegmentedForOthers) {
     EXPECT_EQ(got[0].frame, ba);
 }
 
+// A burst of super-segments towards a client that is not reading yet is
+// queued, not dropped: a whole port's send buffer holds 1.4 MB (the default
+// held three 64 KiB datagrams), and so does our client's towards the switch.
+TEST(Switch, WholeBurstIsQueuedForASlowReader) {
+    TempDir tmp;
+    const std::string dir = tmp.path + "/sw";
+    Runner sw(open_transport("switch://" + dir));
+    auto a = open_transport("vde://" + dir);
+    auto b = open_transport("vde://" + dir);
+    const Mac ma = mac_of(1), mb = mac_of(2);
+    a->accept_whole(true);
+    b->accept_whole(true);
+    send_frame(*a, make_frame(kBroadcast, ma, 60, 1));
+    ASSERT_EQ(recv_whole(*b, 2s, 1).size(), 1u);
+    send_frame(*b, make_frame(kBroadcast, mb, 60, 2));
+    ASSERT_EQ(recv_whole(*a, 2s, 1).size(), 1u);
+    ASSERT_TRUE(wait_until([&] {
+        (void)recv_whole(*a, 10ms);
+        (void)recv_whole(*b, 10ms);
+        return a->sends_whole() && b->sends_whole();
+    }, 3s));
+    (void)sw.take(200ms);
+
+    constexpr std::size_t kBurst = 24;
+    const auto seg = super_segment(mb, ma, 60000, 1448);
+    for (std::size_t i = 0; i < kBurst; i++) send_whole_frame(*a, seg);
+    std::this_thread::sleep_for(300ms);  // the switch forwards all it can while B sleeps
+    const auto got = recv_whole(*b, 3s, kBurst);
+    ASSERT_EQ(got.size(), kBurst);
+    for (const GotWhole& g : got) {
+        EXPECT_TRUE(g.vnet.has_value());
+        EXPECT_EQ(g.frame, seg.first);
+    }
+}
+
 TEST(Switch, ClientOpenedOnTheNodesOwnThread) {
     // One thread services the node and opens a client of it (the helper's
     // single engine thread with stacks on switch://X and vde://X): no deadlock.

@@ -89,9 +89,12 @@
 // call) makes that safe when the node is serviced by another thread; the
 // global list's mutex orders it with the node's destruction.
 //
-// Each port's data socket has a 4 MiB send buffer (best effort): the queue
-// towards a connected client is bounded by it, and a few super-segments must
-// fit (vde.cpp raises its data socket's the same way).
+// The queue towards a connected client is bounded by the port socket's send
+// buffer: a whole port's is raised to 4 MiB (best effort), so that a few
+// super-segments fit (with the default ~200 KiB TCP bulk through the switch
+// ran ~25% slower; vde.cpp raises its data socket's the same way). That is
+// also what a whole client that stops reading can pin in kernel memory;
+// plain ports keep the default.
 //
 // No allocation per frame (scratch arrays in the object; a std::string per
 // client connection). Otherwise used by one thread at a time, like every
@@ -142,7 +145,7 @@ constexpr int kDataRounds = 4;             // recvmmsg calls per data socket per
 constexpr std::size_t kBig = wire::whole::kEnvelopeHead + wire::whole::kMaxFrame + 1;
 constexpr std::size_t kHostRoom = 64;
 constexpr int kAcceptPerCall = 16;
-constexpr int kSockBuf = 4 << 20;          // best-effort send buffer of a port's data socket
+constexpr int kWholeSockBuf = 4 << 20;     // best-effort send buffer of a whole port's data socket
 constexpr std::int64_t kPendingMs = 5000;  // a client must complete its request within this
 constexpr int kBacklog = 15;               // as vde2 and vdeplug4
 constexpr mode_t kDefaultMode = 0600;
@@ -569,8 +572,6 @@ bool SwitchTransport::activate(std::size_t slot, const sockaddr_un& client) noex
     UniqueFd data(::socket(AF_UNIX, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
     if (!data) return false;
     if (::connect(data.get(), reinterpret_cast<const sockaddr*>(&client), sizeof client) != 0) return false;
-    if (::setsockopt(data.get(), SOL_SOCKET, SO_SNDBUFFORCE, &kSockBuf, sizeof kSockBuf) != 0)
-        (void)::setsockopt(data.get(), SOL_SOCKET, SO_SNDBUF, &kSockBuf, sizeof kSockBuf);
     std::string path;
     try {
         path = files_.dir + "/fd" + std::to_string(p.ctl.get());
@@ -672,8 +673,12 @@ void SwitchTransport::client_hello(std::size_t slot, std::span<const std::byte> 
         }
     }
     const auto hello = wire::whole::hello(p.self);
-    if (::send(p.data.get(), hello.data(), hello.size(), MSG_DONTWAIT | MSG_NOSIGNAL) == static_cast<ssize_t>(hello.size()))
-        p.whole = true;
+    if (::send(p.data.get(), hello.data(), hello.size(), MSG_DONTWAIT | MSG_NOSIGNAL) != static_cast<ssize_t>(hello.size()))
+        return;
+    p.whole = true;
+    // Room for a few super-segments towards this client (see the header).
+    if (::setsockopt(p.data.get(), SOL_SOCKET, SO_SNDBUFFORCE, &kWholeSockBuf, sizeof kWholeSockBuf) != 0)
+        (void)::setsockopt(p.data.get(), SOL_SOCKET, SO_SNDBUF, &kWholeSockBuf, sizeof kWholeSockBuf);
 }
 
 void SwitchTransport::to_host(const std::byte* data, std::size_t len, std::span<FrameBuf> bufs, std::size_t& n) noexcept {
