@@ -171,6 +171,55 @@ TEST(Udp, FramesBothWaysIpv4) {
     EXPECT_EQ(count_fds(), fds_before);
 }
 
+TEST(Udp, GroModeDeliversEveryFrameInOrder) {
+    // A sends runs of equal frames (what TSO cut: one UDP_SEGMENT message
+    // each). Once B has read a full batch it asks for coalesced datagrams
+    // (GRO mode) and hands out frames from its own memory, held between
+    // calls when there are more than slots.
+    auto a = open_transport("udp://127.0.0.1:15031->127.0.0.1:15032");
+    auto b = open_transport("udp://127.0.0.1:15032->127.0.0.1:15031");
+    std::size_t foreign = 0;
+    std::uint8_t seed = 0;
+    for (std::size_t slots : {std::size_t{64}, std::size_t{64}, std::size_t{7}, std::size_t{1}}) {
+        std::vector<Frame> sent;
+        for (int k = 0; k < 4; k++) {
+            for (std::size_t i = 0; i < 90; i++) {
+                Frame f = make_frame(i + 1 == 90 ? 700 : 1514, seed);
+                f[14] = static_cast<std::byte>(i);
+                f[15] = static_cast<std::byte>(seed);
+                sent.push_back(std::move(f));
+            }
+            seed++;
+            send_ok(*a, std::vector<Frame>(sent.end() - 90, sent.end()));
+        }
+        const auto got = vdestack::test::recv_vnet(*b, 5s, sent.size(), {.slots = slots});
+        ASSERT_EQ(got.size(), sent.size()) << slots << " slots";
+        for (std::size_t i = 0; i < sent.size(); i++) {
+            ASSERT_EQ(got[i].frame, sent[i]) << slots << " slots, frame " << i;
+            foreign += got[i].foreign ? 1 : 0;
+        }
+        EXPECT_FALSE(b->pending());
+    }
+    EXPECT_GT(foreign, 0u);  // GRO mode was on
+    // B still answers (and is connected to A's port from then on)...
+    const Frame back = make_frame(80, 4);
+    send_ok(*b, {back});
+    auto got = recv_frames(*a, 2s, 1);
+    ASSERT_EQ(got.size(), 1u);
+    EXPECT_EQ(got[0], back);
+    // ...and an empty datagram from there still un-connects it.
+    a.reset();
+    UniqueFd peer = raw_udp4(15031);
+    UniqueFd stranger = raw_udp4(15033);
+    raw_send4(peer.get(), 15032, Frame{});
+    EXPECT_TRUE(recv_frames(*b, 200ms).empty());
+    const Frame f = make_frame(100, 5);
+    raw_send4(stranger.get(), 15032, f);
+    got = recv_frames(*b, 2s, 1);
+    ASSERT_EQ(got.size(), 1u);
+    EXPECT_EQ(got[0], f);
+}
+
 TEST(Udp, FramesBothWaysIpv6) {
     ASSERT_EQ(std::system("ip -6 addr show dev lo | grep -q '::1'"), 0) << "no ::1 on lo";
     auto a = open_transport("udp://[::1]:15011->[::1]:15012");

@@ -32,8 +32,12 @@
 // EAGAIN/ENOBUFS drop the rest of the call's frames, ECONNREFUSED is retried
 // (it was the previous datagram's error), other per-message errors skip that
 // frame; EBADF/ENOTSOCK are fatal.
-// Buffers: 4 MiB each way, best effort. No allocation per frame; the socket is
-// nonblocking, CLOEXEC, owned by the object.
+// In, "GRO mode" (udp_gro.hpp, as vxvde): after a full batch (a bulk flow)
+// the socket asks for UDP_GRO, coalesced datagrams are read into the
+// receiver's own area and cut back into frames, handed out by pointer, those
+// beyond the caller's slots held for the next call (pending()).
+// Buffers: 4 MiB each way, best effort. No allocation per frame (the GRO
+// area, 1 MiB, once); the socket is nonblocking, CLOEXEC, owned by the object.
 #include "plug/udp.hpp"
 
 #include <netdb.h>
@@ -49,6 +53,7 @@
 #include <memory>
 #include <string>
 
+#include "plug/udp_gro.hpp"
 #include "plug/udp_send.hpp"
 #include "util/error.hpp"
 #include "util/fd.hpp"
@@ -115,16 +120,24 @@ public:
     UdpTransport(std::string vnl_text, UniqueFd sock, const UdpEndpoints& ep)
         : vnl_(std::move(vnl_text)), sock_(std::move(sock)), dst_(ep.dst), dst_len_(ep.dst_len) {
         fds_[0] = sock_.get();
-        if (const char* e = std::getenv("VDESTACK_UDP_GSO")) sender_.set_gso(std::strcmp(e, "0") != 0);
+        if (const char* e = std::getenv("VDESTACK_UDP_GSO")) {
+            gro_allowed_ = std::strcmp(e, "0") != 0;
+            sender_.set_gso(gro_allowed_);
+        }
     }
 
     [[nodiscard]] std::span<const int> poll_fds() const noexcept override { return fds_; }
     ssize_t recv(std::span<FrameBuf> bufs) noexcept override;
-    [[nodiscard]] bool drained_when_short() const noexcept override { return true; }  // sockets only
+    // GRO mode holds split frames (pending()); a short recv() handed them all out.
+    [[nodiscard]] bool drained_when_short() const noexcept override { return true; }
+    [[nodiscard]] bool pending() const noexcept override { return gro_.holding(); }
     ssize_t send(std::span<const FrameRef> frames) noexcept override;
     [[nodiscard]] const std::string& vnl() const noexcept override { return vnl_; }
 
 private:
+    // recv() in GRO mode (udp_gro.hpp).
+    ssize_t recv_gro(std::span<FrameBuf> bufs) noexcept;
+
     void disconnect() noexcept {
         sockaddr unspec{};
         unspec.sa_family = AF_UNSPEC;
@@ -142,9 +155,28 @@ private:
     std::array<mmsghdr, kBatch> rmsg_{};
     std::array<iovec, kBatch> riov_{};
     UdpFrameSender sender_{{}};  // no header: batches and GSO runs (udp_send.hpp)
+    bool gro_allowed_ = true;    // VDESTACK_UDP_GSO=0 keeps GRO mode off
+    UdpGroReceiver gro_;         // entered once, after a full batch
 };
 
+ssize_t UdpTransport::recv_gro(std::span<FrameBuf> bufs) noexcept {
+    std::size_t n = 0;
+    const bool held = gro_.holding();
+    gro_.hand_out(bufs, n);
+    if (held || n == bufs.size()) return static_cast<ssize_t>(n);  // the socket waits for the next call
+    const int err = gro_.drain(sock_.get(), bufs, n, [&](const msghdr&, std::span<std::byte> d, std::size_t) {
+        if (d.empty()) {  // vdeplug4: an empty datagram un-connects
+            if (connected_) disconnect();
+            return d;
+        }
+        return d.size() < kMinFrame || d.size() > kMaxFrame ? std::span<std::byte>() : d;
+    });
+    if (err < 0 && n == 0) return err;
+    return static_cast<ssize_t>(n);
+}
+
 ssize_t UdpTransport::recv(std::span<FrameBuf> bufs) noexcept {
+    if (gro_.on()) return recv_gro(bufs);
     std::size_t n = 0;
     for (int round = 0; round < kMaxRounds && n < bufs.size(); round++) {
         const std::size_t chunk = std::min(kBatch, bufs.size() - n);
@@ -182,6 +214,12 @@ ssize_t UdpTransport::recv(std::span<FrameBuf> bufs) noexcept {
         }
         n += accepted;
         if (static_cast<std::size_t>(r) < chunk) break;
+        // A full batch: a bulk flow, worth GRO mode from now on.
+        if (chunk == kBatch && gro_allowed_) {
+            gro_allowed_ = false;  // one try
+            (void)gro_.enter(sock_.get());
+            break;
+        }
     }
     return static_cast<ssize_t>(n);
 }

@@ -54,14 +54,13 @@
 // UDP offloads (VDESTACK_UDP_GSO=0 turns both off). Out: a run of frames to
 // one learned unicast peer, all of one length but a shorter last (what TSO
 // cut), leaves in one UDP_SEGMENT message (udp_send.hpp); the datagrams on
-// the wire are the same. In, "GRO mode": after a full batch of unicast (a
-// bulk flow) uni_ asks for UDP_GRO; each recvmmsg then takes kGroMsgs
-// datagrams of up to 64 KiB into the transport's own area (1 MiB, allocated
-// then), a coalesced one is cut at its gso_size, and each piece is checked
-// and learned like a datagram of its own. Frames are handed out by pointer
-// into the area (FrameBuf::data); those beyond the caller's slots are held
-// (pending()) for the next call, which hands them out before it reads uni_
-// again, and no area message is written twice within one call.
+// the wire are the same. In, "GRO mode" (udp_gro.hpp): after a full batch
+// of unicast (a bulk flow) uni_ asks for UDP_GRO; coalesced datagrams are
+// read into the receiver's own area (1 MiB, allocated then), cut at their
+// gso_size, and each piece is checked and learned like a datagram of its
+// own. Frames are handed out by pointer into the area (FrameBuf::data);
+// those beyond the caller's slots are held (pending()) for the next call,
+// which hands them out before it reads uni_ again.
 #include "plug/vxvde.hpp"
 
 #include <arpa/inet.h>
@@ -85,6 +84,7 @@
 #include <vector>
 
 #include "plug/mactable.hpp"
+#include "plug/udp_gro.hpp"
 #include "plug/udp_send.hpp"
 #include "util/error.hpp"
 #include "util/fd.hpp"
@@ -102,11 +102,6 @@ constexpr int kMaxRounds = 16;           // recvmmsg calls per socket per recv()
 constexpr std::uint16_t kVlan = 1;       // vdeplug4 learns with VLAN key 1
 constexpr int kDefaultSockBuf = 4 << 20; // generous default socket buffers
 constexpr std::size_t kEthHeader = 14;
-// GRO mode: datagrams per recvmmsg, room per datagram, segments per datagram
-// (the kernel coalesces at most 64), full batches before GRO mode is entered.
-constexpr std::size_t kGroMsgs = 16;
-constexpr std::size_t kGroSlot = 65536;
-constexpr std::size_t kGroMaxSegments = 64;
 
 constexpr const char* kDefaultGroup4 = "239.0.0.1";
 constexpr const char* kDefaultGroup6 = "ff05:56de::1";
@@ -292,10 +287,10 @@ public:
 
     [[nodiscard]] std::span<const int> poll_fds() const noexcept override { return fds_; }
     ssize_t recv(std::span<FrameBuf> bufs) noexcept override;
-    // Frames split from a coalesced datagram wait in held_ (GRO mode), and a
+    // Frames split from a coalesced datagram wait in gro_ (GRO mode), and a
     // recv() that returns fewer than asked has handed them all out.
     [[nodiscard]] bool drained_when_short() const noexcept override { return true; }
-    [[nodiscard]] bool pending() const noexcept override { return held_pos_ < held_.size(); }
+    [[nodiscard]] bool pending() const noexcept override { return gro_.holding(); }
     ssize_t send(std::span<const FrameRef> frames) noexcept override;
     [[nodiscard]] const std::string& vnl() const noexcept override { return vnl_; }
     [[nodiscard]] const std::string& local_segment() const noexcept override { return segment_; }
@@ -306,10 +301,6 @@ private:
     int drain(int which, std::span<FrameBuf> bufs, std::size_t& n, std::int64_t now) noexcept;
     // The same for uni_ in GRO mode (see the header).
     int drain_gro(std::span<FrameBuf> bufs, std::size_t& n, std::int64_t now) noexcept;
-    // Splits the coalesced datagrams gmsg_[first, first + msgs) into held_.
-    void split_gro(std::size_t first, std::size_t msgs, std::int64_t now) noexcept;
-    // Turns GRO mode on (uni_ gets UDP_GRO; the receive area is allocated).
-    void enter_gro() noexcept;
     [[nodiscard]] bool is_self(const PeerAddr& from, const msghdr& mh, std::int64_t now) noexcept;
     [[nodiscard]] bool is_local(const PeerAddr& from) const noexcept;
     void refresh_local_addrs() noexcept;
@@ -341,24 +332,9 @@ private:
     std::array<Control, kBatch> rctl_{};
     // send: every datagram leaves from uni_ (udp_send.hpp: batches, GSO runs)
     UdpFrameSender sender_{hdr_};
-    // GRO mode (uni_ only): kGroMsgs datagrams of up to kGroSlot bytes per
-    // recvmmsg, each cut at its gso_size into frames held until handed out.
+    // GRO mode (uni_ only, udp_gro.hpp): entered once, after a full batch.
     bool gro_allowed_ = true;  // VDESTACK_UDP_GSO=0 keeps GRO mode off
-    bool gro_ = false;
-    std::unique_ptr<std::byte[]> gro_area_;  // kGroMsgs x kGroSlot, never zeroed
-    struct alignas(cmsghdr) GroControl {
-        unsigned char bytes[CMSG_SPACE(sizeof(int))];
-    };
-    std::array<mmsghdr, kGroMsgs> gmsg_{};
-    std::array<iovec, kGroMsgs> giov_{};
-    std::array<sockaddr_in6, kGroMsgs> gname_{};
-    std::array<GroControl, kGroMsgs> gctl_{};
-    struct Held {
-        std::byte* data;
-        std::size_t len;
-    };
-    std::vector<Held> held_;  // reserved for kGroMsgs * kGroMaxSegments
-    std::size_t held_pos_ = 0;
+    UdpGroReceiver gro_;
 };
 
 VxvdeTransport::VxvdeTransport(std::string vnl_text, const Config& c)
@@ -568,108 +544,37 @@ int VxvdeTransport::drain(int which, std::span<FrameBuf> bufs, std::size_t& n, s
         n += accepted;
         if (static_cast<std::size_t>(r) < chunk) return 0;  // socket drained
         // A full batch of unicast: a bulk flow, worth GRO mode from now on.
-        if (!multicast && chunk == kBatch && gro_allowed_ && !gro_) {
-            enter_gro();
+        if (!multicast && chunk == kBatch && gro_allowed_ && !gro_.on()) {
+            gro_allowed_ = false;  // one try
+            (void)gro_.enter(uni_.get());
             return 0;
         }
     }
     return 0;
 }
 
-void VxvdeTransport::enter_gro() noexcept {
-    gro_allowed_ = false;  // one try
-    try {
-        held_.reserve(kGroMsgs * kGroMaxSegments);
-        gro_area_ = std::make_unique_for_overwrite<std::byte[]>(kGroMsgs * kGroSlot);
-    } catch (...) {
-        held_ = {};
-        return;  // no memory: stay as we are
-    }
-    const int one = 1;
-    if (::setsockopt(uni_.get(), SOL_UDP, UDP_GRO, &one, sizeof one) != 0) {
-        gro_area_.reset();
-        held_ = {};
-        return;  // an older kernel: stay as we are
-    }
-    for (std::size_t i = 0; i < kGroMsgs; i++) giov_[i] = {gro_area_.get() + i * kGroSlot, kGroSlot};
-    gro_ = true;
-}
-
 int VxvdeTransport::drain_gro(std::span<FrameBuf> bufs, std::size_t& n, std::int64_t now) noexcept {
-    // Frames handed out point into the area: within one call every
-    // recvmmsg gets fresh messages [base, kGroMsgs), none is written twice.
-    std::size_t base = 0;
-    for (int round = 0; round < kMaxRounds && n < bufs.size() && base < kGroMsgs; round++) {
-        // held_ is empty here (recv() hands it out first and stops when full).
-        held_.clear();
-        held_pos_ = 0;
-        const std::size_t vlen = kGroMsgs - base;
-        for (std::size_t i = base; i < kGroMsgs; i++) {
-            msghdr& mh = gmsg_[i].msg_hdr;
-            mh.msg_name = &gname_[i];
-            mh.msg_namelen = sizeof gname_[i];
-            mh.msg_iov = &giov_[i];
-            mh.msg_iovlen = 1;
-            mh.msg_control = gctl_[i].bytes;
-            mh.msg_controllen = sizeof gctl_[i].bytes;
-            mh.msg_flags = 0;
-            gmsg_[i].msg_len = 0;
+    PeerAddr from;
+    const std::byte* learned = nullptr;  // the source MAC learned last for this datagram
+    return gro_.drain(uni_.get(), bufs, n, [&](const msghdr& mh, std::span<std::byte> d, std::size_t seg) {
+        if (seg == 0) {
+            from = PeerAddr::from(static_cast<const sockaddr*>(mh.msg_name), mh.msg_namelen);
+            learned = nullptr;
         }
-        const int r = ::recvmmsg(uni_.get(), gmsg_.data() + base, static_cast<unsigned>(vlen), MSG_DONTWAIT, nullptr);
-        if (r < 0) {
-            const int err = errno;
-            if (err == EINTR) continue;
-            if (err == EBADF || err == ENOTSOCK || err == EFAULT) return -err;
-            return 0;  // EAGAIN: drained
+        if (d.size() < VxvdeHeader::kSize || std::memcmp(d.data(), hdr_.data(), VxvdeHeader::kSize) != 0)
+            return std::span<std::byte>();
+        if (d.size() == VxvdeHeader::kSize) {  // leave
+            if (from.valid()) table_.forget_peer(from);
+            return std::span<std::byte>();
         }
-        split_gro(base, static_cast<std::size_t>(r), now);
-        base += static_cast<std::size_t>(r);
-        while (held_pos_ < held_.size() && n < bufs.size()) {
-            const Held& h = held_[held_pos_++];
-            bufs[n++] = FrameBuf{h.data, h.len, h.len};
+        const std::span<std::byte> f = d.subspan(VxvdeHeader::kSize);
+        if (f.size() <= kEthHeader || f.size() > kMaxFrame) return std::span<std::byte>();
+        if (learned == nullptr || std::memcmp(learned, f.data() + 6, 6) != 0) {
+            table_.learn(MacRef(f.data() + 6, 6), from, now, kVlan);
+            learned = f.data() + 6;
         }
-        if (static_cast<std::size_t>(r) < vlen) return 0;  // socket drained
-    }
-    // Out of messages with the socket perhaps not drained: a short return
-    // then is still safe, the level-triggered fd says there is more.
-    return 0;
-}
-
-void VxvdeTransport::split_gro(std::size_t first, std::size_t msgs, std::int64_t now) noexcept {
-    for (std::size_t i = first; i < first + msgs; i++) {
-        const msghdr& mh = gmsg_[i].msg_hdr;
-        const std::size_t len = gmsg_[i].msg_len;
-        if ((mh.msg_flags & MSG_TRUNC) != 0) continue;
-        std::size_t seg = len;  // a datagram that was not coalesced
-        for (cmsghdr* cm = CMSG_FIRSTHDR(&mh); cm != nullptr; cm = CMSG_NXTHDR(const_cast<msghdr*>(&mh), cm)) {
-            if (cm->cmsg_level == SOL_UDP && cm->cmsg_type == UDP_GRO) {
-                int v = 0;
-                std::memcpy(&v, CMSG_DATA(cm), sizeof v);
-                if (v > 0) seg = static_cast<std::size_t>(v);
-            }
-        }
-        if (seg == 0) continue;
-        const PeerAddr from = PeerAddr::from(static_cast<const sockaddr*>(mh.msg_name), mh.msg_namelen);
-        std::byte* base = gro_area_.get() + i * kGroSlot;
-        const std::byte* learned = nullptr;  // the source MAC learned last for this datagram
-        for (std::size_t off = 0; off < len; off += seg) {
-            std::byte* d = base + off;
-            const std::size_t dlen = std::min(seg, len - off);
-            if (dlen < VxvdeHeader::kSize || std::memcmp(d, hdr_.data(), VxvdeHeader::kSize) != 0) continue;
-            if (dlen == VxvdeHeader::kSize) {  // leave
-                if (from.valid()) table_.forget_peer(from);
-                continue;
-            }
-            const std::size_t flen = dlen - VxvdeHeader::kSize;
-            if (flen <= kEthHeader || flen > kMaxFrame || held_.size() == held_.capacity()) continue;
-            std::byte* f = d + VxvdeHeader::kSize;
-            if (learned == nullptr || std::memcmp(learned, f + 6, 6) != 0) {
-                table_.learn(MacRef(f + 6, 6), from, now, kVlan);
-                learned = f + 6;
-            }
-            held_.push_back(Held{f, flen});
-        }
-    }
+        return f;
+    });
 }
 
 ssize_t VxvdeTransport::recv(std::span<FrameBuf> bufs) noexcept {
@@ -681,15 +586,12 @@ ssize_t VxvdeTransport::recv(std::span<FrameBuf> bufs) noexcept {
     // Frames held from the last call go first (they arrived first). They
     // live in the GRO area, which drain_gro() would overwrite: the unicast
     // socket waits for the next call then.
-    const bool held = held_pos_ < held_.size();
-    while (held_pos_ < held_.size() && n < bufs.size()) {
-        const Held& h = held_[held_pos_++];
-        bufs[n++] = FrameBuf{h.data, h.len, h.len};
-    }
+    const bool held = gro_.holding();
+    gro_.hand_out(bufs, n);
     for (int k = 0; k < 2 && n < bufs.size(); k++) {
         const int which = first ^ k;
-        if (which == 1 && gro_ && held) continue;
-        const int err = which == 1 && gro_ ? drain_gro(bufs, n, now) : drain(which, bufs, n, now);
+        if (which == 1 && gro_.on() && held) continue;
+        const int err = which == 1 && gro_.on() ? drain_gro(bufs, n, now) : drain(which, bufs, n, now);
         if (err < 0 && n == 0) return err;
     }
     return static_cast<ssize_t>(n);
