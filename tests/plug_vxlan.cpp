@@ -26,6 +26,7 @@
 #include <net/ethernet.h>
 #include <net/if.h>
 #include <netinet/in.h>
+#include <netinet/udp.h>
 #include <poll.h>
 #include <sched.h>
 #include <signal.h>
@@ -593,6 +594,72 @@ TEST(Vxlan, AcceptRulesAndPortRewrite) {
     send_frame(*a, bcast);
     for (const Udp& u : wire.drain())
         if (u.pkttype == PACKET_OUTGOING && carries(u, bcast, 1)) EXPECT_EQ(u.dst, "239.0.0.5");
+}
+
+// One UDP_SEGMENT message: the datagrams in `run` (all of the first one's
+// size but a shorter last), cut by the kernel.
+void udp_send_run(int fd, std::uint16_t port, const std::vector<Frame>& run) {
+    Frame all;
+    for (const Frame& d : run) all.insert(all.end(), d.begin(), d.end());
+    sockaddr_in sa{};
+    sa.sin_family = AF_INET;
+    sa.sin_port = htons(port);
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    iovec iov{all.data(), all.size()};
+    alignas(cmsghdr) unsigned char ctl[CMSG_SPACE(sizeof(std::uint16_t))] = {};
+    msghdr mh{};
+    mh.msg_name = &sa;
+    mh.msg_namelen = sizeof sa;
+    mh.msg_iov = &iov;
+    mh.msg_iovlen = 1;
+    mh.msg_control = ctl;
+    mh.msg_controllen = sizeof ctl;
+    cmsghdr* cm = CMSG_FIRSTHDR(&mh);
+    cm->cmsg_level = SOL_UDP;
+    cm->cmsg_type = UDP_SEGMENT;
+    cm->cmsg_len = CMSG_LEN(sizeof(std::uint16_t));
+    const auto seg = static_cast<std::uint16_t>(run.front().size());
+    std::memcpy(CMSG_DATA(cm), &seg, sizeof seg);
+    ASSERT_EQ(::sendmsg(fd, &mh, 0), static_cast<ssize_t>(all.size()));
+}
+
+TEST(Vxlan, GroModeCutsCoalescedDatagramsAndChecksEach) {
+    // After a full batch the socket takes coalesced datagrams (GRO mode):
+    // every datagram of a run is checked (VNI), learned and delivered in
+    // order, from the transport's own memory, held across calls when the
+    // caller has fewer slots.
+    auto a = open("vxlan://239.0.0.5/port=4795");
+    UniqueFd peer = udp_at(40003);
+    std::vector<Frame> warm;
+    for (int i = 0; i < 80; i++) warm.push_back(make_frame(kBroadcast, mac_of(6), 100, static_cast<std::uint8_t>(i)));
+    for (const Frame& f : warm) udp_send(peer.get(), 4795, with_header({0x08, 0, 0, 0, 0, 0, 1, 0}, f));
+    ASSERT_EQ(recv_frames(*a, 2s, warm.size(), {.slots = 64}), warm);
+    std::size_t foreign = 0;
+    std::uint8_t seed = 0;
+    for (std::size_t slots : {std::size_t{64}, std::size_t{7}, std::size_t{1}}) {
+        std::vector<Frame> sent;
+        for (int k = 0; k < 3; k++) {
+            std::vector<Frame> run, other;
+            for (std::size_t i = 0; i < 30; i++) {
+                Frame f = make_frame(mac_of(1), mac_of(6), i + 1 == 30 ? 300 : 1514, seed++);
+                f[14] = static_cast<std::byte>(i);
+                run.push_back(with_header({0x08, 0, 0, 0, 0, 0, 1, 0}, f));
+                other.push_back(with_header({0x08, 0, 0, 0, 0, 0, 2, 0}, f));  // VNI 2: not ours
+                sent.push_back(std::move(f));
+            }
+            udp_send_run(peer.get(), 4795, run);
+            udp_send_run(peer.get(), 4795, other);
+        }
+        const auto got = vdestack::test::recv_vnet(*a, 3s, sent.size(), {.slots = slots});
+        ASSERT_EQ(got.size(), sent.size()) << slots << " slots";
+        for (std::size_t i = 0; i < sent.size(); i++) {
+            ASSERT_EQ(got[i].frame, sent[i]) << slots << " slots, frame " << i;
+            foreign += got[i].foreign ? 1 : 0;
+        }
+        EXPECT_TRUE(recv_frames(*a, 100ms).empty()) << "VNI 2 delivered";
+        EXPECT_FALSE(a->pending());
+    }
+    EXPECT_GT(foreign, 0u);  // GRO mode was on
 }
 
 TEST(Vxlan, ExpiredEntryIsFlooded) {

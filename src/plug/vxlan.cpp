@@ -50,8 +50,12 @@
 // learned VTEP (what TSO cut) in one UDP_SEGMENT message (the datagrams on
 // the wire are the same; VDESTACK_UDP_GSO=0 turns it off); EAGAIN/ENOBUFS
 // drop the rest of the call's frames, other per-message errors skip that
-// message. Per-call storage is preallocated in the object: no
-// allocation on the data path. Default socket buffers are 4 MiB (best effort);
+// message. In, "GRO mode" (udp_gro.hpp, as vxvde): after a full batch the
+// socket asks for UDP_GRO; coalesced datagrams are cut back into the
+// datagrams the peer sent, each checked, self-filtered and learned as above,
+// and handed out by pointer into the receiver's 1 MiB area (frames beyond
+// the caller's slots held for the next call: pending()). Per-call storage is
+// preallocated in the object: no allocation on the data path. Default socket buffers are 4 MiB (best effort);
 // rcvbuf= sets SO_RCVBUF and must work.
 //
 // Beyond vdeplug4: its recv sets msg_namelen from an uninitialised sockaddr,
@@ -79,6 +83,7 @@
 #include <string>
 
 #include "plug/mactable.hpp"
+#include "plug/udp_gro.hpp"
 #include "plug/udp_send.hpp"
 #include "util/error.hpp"
 #include "util/fd.hpp"
@@ -215,12 +220,18 @@ public:
 
     [[nodiscard]] std::span<const int> poll_fds() const noexcept override { return fds_; }
     ssize_t recv(std::span<FrameBuf> bufs) noexcept override;
-    [[nodiscard]] bool drained_when_short() const noexcept override { return true; }  // sockets only
+    // GRO mode holds split frames (pending()); a short recv() handed them all out.
+    [[nodiscard]] bool drained_when_short() const noexcept override { return true; }
+    [[nodiscard]] bool pending() const noexcept override { return gro_.holding(); }
     ssize_t send(std::span<const FrameRef> frames) noexcept override;
     [[nodiscard]] const std::string& vnl() const noexcept override { return vnl_; }
 
 private:
     [[nodiscard]] bool is_self(const PeerAddr& from, const msghdr& mh) const noexcept;
+    // The sender of an accepted datagram as a VTEP: its address, our port.
+    [[nodiscard]] PeerAddr vtep_of(const msghdr& mh) const noexcept;
+    // recv() in GRO mode (udp_gro.hpp).
+    ssize_t recv_gro(std::span<FrameBuf> bufs, std::int64_t now) noexcept;
 
     struct alignas(cmsghdr) Control {
         unsigned char bytes[CMSG_SPACE(sizeof(in_pktinfo)) + CMSG_SPACE(sizeof(in6_pktinfo))];
@@ -244,6 +255,8 @@ private:
     std::array<Control, kBatch> rctl_{};
     // send: batches and GSO runs (udp_send.hpp)
     UdpFrameSender sender_{hdr_};
+    bool gro_allowed_ = true;  // VDESTACK_UDP_GSO=0 keeps GRO mode off
+    UdpGroReceiver gro_;       // entered once, after a full batch
 };
 
 VxlanTransport::VxlanTransport(std::string vnl_text, const Config& c)
@@ -325,7 +338,10 @@ VxlanTransport::VxlanTransport(std::string vnl_text, const Config& c)
     set_buf_best_effort(fd, SO_SNDBUFFORCE, SO_SNDBUF, kDefaultSockBuf);
 
     fds_ = {fd};
-    if (const char* e = std::getenv("VDESTACK_UDP_GSO")) sender_.set_gso(std::strcmp(e, "0") != 0);
+    if (const char* e = std::getenv("VDESTACK_UDP_GSO")) {
+        gro_allowed_ = std::strcmp(e, "0") != 0;
+        sender_.set_gso(gro_allowed_);
+    }
 
     for (std::size_t i = 0; i < kBatch; i++) {
         riov_[i][0] = {rhdr_[i].data(), Header::kSize};
@@ -357,9 +373,41 @@ bool VxlanTransport::is_self(const PeerAddr& from, const msghdr& mh) const noexc
     return false;
 }
 
+PeerAddr VxlanTransport::vtep_of(const msghdr& mh) const noexcept {
+    PeerAddr from = PeerAddr::from(static_cast<const sockaddr*>(mh.msg_name), mh.msg_namelen);
+    if (!from.valid() || is_self(from, mh)) return PeerAddr{};
+    // A VTEP listens on the VXLAN port whatever port it sent from.
+    if (from.family() == AF_INET)
+        from.addr.v4.sin_port = port_net_;
+    else
+        from.addr.v6.sin6_port = port_net_;
+    return from;
+}
+
+ssize_t VxlanTransport::recv_gro(std::span<FrameBuf> bufs, std::int64_t now) noexcept {
+    std::size_t n = 0;
+    const bool held = gro_.holding();
+    gro_.hand_out(bufs, n);
+    if (held || n == bufs.size()) return static_cast<ssize_t>(n);  // the socket waits for the next call
+    PeerAddr from;
+    const int err = gro_.drain(fd_.get(), bufs, n, [&](const msghdr& mh, std::span<std::byte> d, std::size_t seg) {
+        if (seg == 0) from = vtep_of(mh);
+        if (!from.valid() || d.size() <= Header::kSize + kEthHeader || d.size() > Header::kSize + kMaxFrame)
+            return std::span<std::byte>();
+        const auto h = Header::parse(std::span<const std::byte, Header::kSize>(d.data(), Header::kSize));
+        if (!h || h->flags() != Header::kFlagVni || h->vni() != vni_) return std::span<std::byte>();
+        const std::span<std::byte> f = d.subspan(Header::kSize);
+        table_.learn(MacRef(f.data() + 6, 6), from, now, kVlan);
+        return f;
+    });
+    if (err < 0 && n == 0) return err;
+    return static_cast<ssize_t>(n);
+}
+
 ssize_t VxlanTransport::recv(std::span<FrameBuf> bufs) noexcept {
     if (bufs.empty()) return 0;
     const std::int64_t now = now_seconds();
+    if (gro_.on()) return recv_gro(bufs, now);
     const int fd = fd_.get();
     std::size_t n = 0;
     for (int round = 0; round < kMaxRounds && n < bufs.size(); round++) {
@@ -391,8 +439,8 @@ ssize_t VxlanTransport::recv(std::span<FrameBuf> bufs) noexcept {
             if ((mh.msg_flags & MSG_TRUNC) != 0 || len <= Header::kSize + kEthHeader) continue;
             const auto h = Header::parse(rhdr_[i]);
             if (!h || h->flags() != Header::kFlagVni || h->vni() != vni_) continue;
-            PeerAddr from = PeerAddr::from(static_cast<const sockaddr*>(mh.msg_name), mh.msg_namelen);
-            if (!from.valid() || is_self(from, mh)) continue;
+            const PeerAddr from = vtep_of(mh);
+            if (!from.valid()) continue;
             const std::size_t flen = len - Header::kSize;
             FrameBuf& dst = bufs[n + accepted];
             const FrameBuf& src = bufs[n + i];
@@ -401,16 +449,17 @@ ssize_t VxlanTransport::recv(std::span<FrameBuf> bufs) noexcept {
                 std::memcpy(dst.data, src.data, flen);
             }
             dst.len = flen;
-            // A VTEP listens on the VXLAN port whatever port it sent from.
-            if (from.family() == AF_INET)
-                from.addr.v4.sin_port = port_net_;
-            else
-                from.addr.v6.sin6_port = port_net_;
             table_.learn(MacRef(dst.data + 6, 6), from, now, kVlan);
             accepted++;
         }
         n += accepted;
         if (static_cast<std::size_t>(r) < chunk) break;  // socket drained
+        // A full batch: a bulk flow, worth GRO mode from now on.
+        if (chunk == kBatch && gro_allowed_) {
+            gro_allowed_ = false;  // one try
+            (void)gro_.enter(fd);
+            break;
+        }
     }
     return static_cast<ssize_t>(n);
 }
