@@ -25,6 +25,8 @@
  *                                 threads) joined by a veth pair; needs no
  *                                 vdestack at all
  * Environment: NETBENCH_MTU sets the MTU of every stack's vde0;
+ * NETBENCH_VDENS_VNL gives the vdens another VNL than the stack's (the other
+ * end of a point-to-point udp:// cable);
  * NETBENCH_NAME renames the figures of rtt/bulk/veth (e.g. bulk_ptp).
  *
  * Output: one "name value unit" line per figure. Configuration uses the
@@ -432,7 +434,9 @@ static int connect_vdens(char *vnl, char mode, struct vdestack **s, pid_t *pid) 
 	         self);
 	*pid = fork();
 	if (*pid == 0) {
-		execlp(vdens && *vdens ? vdens : "vdens", "vdens", vnl, "/bin/sh", "-c", cmd, (char *)NULL);
+		const char *theirs = getenv("NETBENCH_VDENS_VNL");
+		execlp(vdens && *vdens ? vdens : "vdens", "vdens", theirs && *theirs ? theirs : vnl, "/bin/sh", "-c", cmd,
+		       (char *)NULL);
 		_exit(127);
 	}
 	*s = new_stack(vnl, 2);

@@ -14,7 +14,8 @@
 # namespaces on a veth pair (veth, the same for both; in the ours column).
 # rtt_vdens/bulk_vdens* are the tutorial's path between two processes: a
 # stack and a vdens (each implementation's own: Debian's vdens 0.2 with the
-# reference) on the same VNL; bulk_vdens CPU includes the vdens.
+# reference) on the same VNL (bulk_vdens_udp: the two ends of one udp://
+# cable); bulk_vdens CPU includes the vdens.
 # Between two stacks of one process ours uses its local fabric by default;
 # rtt_network and bulk_network are ours with VDESTACK_FABRIC=0 (every frame
 # over vxvde, as between processes); rtt_nospin and rtt_vdens_nospin ours with
@@ -91,6 +92,8 @@ for impl in "${IMPLS[@]}"; do
 		run "$impl" bulk_vdens "$SECS"
 		[ -n "$SWVNL" ] && run "$impl" bulk_vdens "$SECS" "$SWVNL" bulk_vdens_switch
 		run "$impl" bulk_vdens "$SECS" "ptp://$TMP/ptp" bulk_vdens_ptp
+		NETBENCH_VDENS_VNL="udp://127.0.0.1:15102->127.0.0.1:15101" \
+			run "$impl" bulk_vdens "$SECS" "udp://127.0.0.1:15101->127.0.0.1:15102" bulk_vdens_udp
 		unset NETBENCH_VDENS
 	fi
 done
