@@ -47,7 +47,10 @@ class UdpGroReceiver {
 public:
     static constexpr std::size_t kMsgs = 16;          // datagrams per recvmmsg
     static constexpr std::size_t kSlot = 65536;       // room per (coalesced) datagram
-    static constexpr std::size_t kMaxSegments = 64;   // the kernel coalesces at most 64
+    // Datagrams per coalesced one: GRO merges at most 64, but a local
+    // sender's UDP_SEGMENT message may reach us whole with up to
+    // UDP_MAX_SEGMENTS (128 in newer kernels).
+    static constexpr std::size_t kMaxSegments = 128;
     static constexpr int kMaxRounds = 16;             // recvmmsg calls per drain()
 
     UdpGroReceiver() = default;

@@ -55,8 +55,8 @@
 // datagrams the peer sent, each checked, self-filtered and learned as above,
 // and handed out by pointer into the receiver's 1 MiB area (frames beyond
 // the caller's slots held for the next call: pending()). Per-call storage is
-// preallocated in the object: no allocation on the data path. Default socket buffers are 4 MiB (best effort);
-// rcvbuf= sets SO_RCVBUF and must work.
+// preallocated in the object: no allocation on the data path. Default socket
+// buffers are 4 MiB (best effort); rcvbuf= sets SO_RCVBUF and must work.
 //
 // Beyond vdeplug4: its recv sets msg_namelen from an uninitialised sockaddr,
 // so it learns garbage senders (with 4.0.1 we saw it never send a learned
