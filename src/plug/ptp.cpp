@@ -117,6 +117,7 @@
 #include "util/error.hpp"
 #include "plug/whole_end.hpp"
 #include "util/fd.hpp"
+#include "util/sockbuf.hpp"
 #include "wire/whole.hpp"
 
 namespace vdestack::plug {
@@ -497,8 +498,7 @@ std::unique_ptr<Transport> open_ptp(std::string_view vnl, std::string_view rest,
         fail(EINVAL, v + ": socket path too long (at most " + std::to_string(sizeof(sockaddr_un::sun_path) - 2) +
                          " bytes)");
     Bound b = choose_end(v, path);
-    if (::setsockopt(b.sock.get(), SOL_SOCKET, SO_SNDBUFFORCE, &kSockBuf, sizeof kSockBuf) != 0)
-        (void)::setsockopt(b.sock.get(), SOL_SOCKET, SO_SNDBUF, &kSockBuf, sizeof kSockBuf);
+    raise_sndbuf(b.sock.get(), kSockBuf);
     const std::string self = b.self;
     const FileId self_id = b.self_id;
     try {

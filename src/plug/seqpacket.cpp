@@ -43,6 +43,7 @@
 
 #include "util/error.hpp"
 #include "util/fd.hpp"
+#include "util/sockbuf.hpp"
 
 namespace vdestack::plug {
 
@@ -198,8 +199,7 @@ std::unique_ptr<Transport> open_seqpacket(std::string_view vnl, std::string_view
     if (type != SOCK_SEQPACKET) fail(EINVAL, v + ": fd " + text + " is not a SOCK_SEQPACKET socket");
     auto t = std::make_unique<SeqpacketTransport>(v, ifd);  // owns the fd from here
     (void)::fcntl(ifd, F_SETFD, fdflags | FD_CLOEXEC);
-    if (::setsockopt(ifd, SOL_SOCKET, SO_SNDBUFFORCE, &kSockBuf, sizeof kSockBuf) != 0)
-        (void)::setsockopt(ifd, SOL_SOCKET, SO_SNDBUF, &kSockBuf, sizeof kSockBuf);
+    raise_sndbuf(ifd, kSockBuf);
     return t;
 }
 

@@ -127,6 +127,7 @@
 #include "stack/offload.hpp"
 #include "util/error.hpp"
 #include "util/fd.hpp"
+#include "util/sockbuf.hpp"
 #include "vnl/vnl.hpp"
 #include "wire/vde_ctl.hpp"
 #include "wire/whole.hpp"
@@ -677,8 +678,7 @@ void SwitchTransport::client_hello(std::size_t slot, std::span<const std::byte> 
         return;
     p.whole = true;
     // Room for a few super-segments towards this client (see the header).
-    if (::setsockopt(p.data.get(), SOL_SOCKET, SO_SNDBUFFORCE, &kWholeSockBuf, sizeof kWholeSockBuf) != 0)
-        (void)::setsockopt(p.data.get(), SOL_SOCKET, SO_SNDBUF, &kWholeSockBuf, sizeof kWholeSockBuf);
+    raise_sndbuf(p.data.get(), kWholeSockBuf);
 }
 
 void SwitchTransport::to_host(const std::byte* data, std::size_t len, std::span<FrameBuf> bufs, std::size_t& n) noexcept {

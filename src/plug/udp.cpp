@@ -57,6 +57,7 @@
 #include "plug/udp_send.hpp"
 #include "util/error.hpp"
 #include "util/fd.hpp"
+#include "util/sockbuf.hpp"
 
 namespace vdestack::plug {
 
@@ -303,9 +304,8 @@ std::unique_ptr<Transport> open_udp(std::string_view vnl, std::string_view rest,
     UniqueFd sock(::socket(ep.dst.ss_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, IPPROTO_UDP));
     if (!sock) fail_errno(v + ": socket");
     if (::bind(sock.get(), reinterpret_cast<const sockaddr*>(&ep.src), ep.src_len) != 0) fail_errno(v + ": bind");
-    for (const auto& [force, plain] : {std::pair{SO_RCVBUFFORCE, SO_RCVBUF}, std::pair{SO_SNDBUFFORCE, SO_SNDBUF}})
-        if (::setsockopt(sock.get(), SOL_SOCKET, force, &kSockBuf, sizeof kSockBuf) != 0)
-            (void)::setsockopt(sock.get(), SOL_SOCKET, plain, &kSockBuf, sizeof kSockBuf);
+    raise_rcvbuf(sock.get(), kSockBuf);
+    raise_sndbuf(sock.get(), kSockBuf);
     return std::make_unique<UdpTransport>(v, std::move(sock), ep);
 }
 

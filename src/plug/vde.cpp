@@ -97,6 +97,7 @@
 #include "plug/whole_end.hpp"
 #include "util/error.hpp"
 #include "util/fd.hpp"
+#include "util/sockbuf.hpp"
 #include "vnl/vnl.hpp"
 #include "wire/vde_ctl.hpp"
 #include "wire/whole.hpp"
@@ -571,8 +572,7 @@ std::unique_ptr<Transport> open_handshake(std::string_view vnl_text, const Confi
     }
     // Connected: the queue towards the switch is bounded by our send buffer
     // (not net.unix.max_dgram_qlen); room for a few super-segments in flight.
-    if (::setsockopt(data.get(), SOL_SOCKET, SO_SNDBUFFORCE, &kSockBuf, sizeof kSockBuf) != 0)
-        (void)::setsockopt(data.get(), SOL_SOCKET, SO_SNDBUF, &kSockBuf, sizeof kSockBuf);
+    raise_sndbuf(data.get(), kSockBuf);
     const std::string port_path(wire::sun_path_of(*peer));
     (void)::chmod(port_path.c_str(), mode);  // best effort, as vdeplug4
     // Who is who for whole frames (whole_end.hpp): our socket file before it

@@ -87,6 +87,7 @@
 #include "plug/udp_send.hpp"
 #include "util/error.hpp"
 #include "util/fd.hpp"
+#include "util/sockbuf.hpp"
 #include "vnl/vnl.hpp"
 #include "wire/vxvde.hpp"
 
@@ -206,12 +207,6 @@ template <typename T>
 void set_opt(int fd, int level, int name, const T& value, std::string_view vnl, const char* what) {
     if (::setsockopt(fd, level, name, &value, sizeof value) != 0)
         fail_errno(std::string(vnl) + ": setsockopt(" + what + ")");
-}
-
-// Best effort: a big buffer (privileged callers may exceed rmem_max/wmem_max).
-void set_buf_best_effort(int fd, int force_opt, int opt, int bytes) noexcept {
-    if (::setsockopt(fd, SOL_SOCKET, force_opt, &bytes, sizeof bytes) != 0)
-        (void)::setsockopt(fd, SOL_SOCKET, opt, &bytes, sizeof bytes);
 }
 
 class VxlanTransport final : public Transport {
@@ -334,8 +329,8 @@ VxlanTransport::VxlanTransport(std::string vnl_text, const Config& c)
     if (c.rcvbuf)
         set_opt(fd, SOL_SOCKET, SO_RCVBUF, *c.rcvbuf, v, "SO_RCVBUF");
     else
-        set_buf_best_effort(fd, SO_RCVBUFFORCE, SO_RCVBUF, kDefaultSockBuf);
-    set_buf_best_effort(fd, SO_SNDBUFFORCE, SO_SNDBUF, kDefaultSockBuf);
+        raise_rcvbuf(fd, kDefaultSockBuf);
+    raise_sndbuf(fd, kDefaultSockBuf);
 
     fds_ = {fd};
     if (const char* e = std::getenv("VDESTACK_UDP_GSO")) {

@@ -88,6 +88,7 @@
 #include "plug/udp_send.hpp"
 #include "util/error.hpp"
 #include "util/fd.hpp"
+#include "util/sockbuf.hpp"
 #include "vnl/vnl.hpp"
 #include "wire/vxvde.hpp"
 
@@ -268,12 +269,6 @@ void set_opt(int fd, int level, int name, const T& value, std::string_view vnl, 
         fail_errno(std::string(vnl) + ": setsockopt(" + what + ")");
 }
 
-// Best effort: a big buffer (privileged callers may exceed rmem_max/wmem_max).
-void set_buf_best_effort(int fd, int force_opt, int opt, int bytes) noexcept {
-    if (::setsockopt(fd, SOL_SOCKET, force_opt, &bytes, sizeof bytes) != 0)
-        (void)::setsockopt(fd, SOL_SOCKET, opt, &bytes, sizeof bytes);
-}
-
 UniqueFd udp_socket(int family, std::string_view vnl) {
     UniqueFd fd(::socket(family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, IPPROTO_UDP));
     if (!fd) fail_errno(std::string(vnl) + ": socket");
@@ -405,10 +400,10 @@ VxvdeTransport::VxvdeTransport(std::string vnl_text, const Config& c)
         set_opt(ufd, SOL_SOCKET, SO_RCVBUF, *c.rcvbuf, v, "SO_RCVBUF");
         set_opt(mfd, SOL_SOCKET, SO_RCVBUF, *c.rcvbuf, v, "SO_RCVBUF");
     } else {
-        set_buf_best_effort(ufd, SO_RCVBUFFORCE, SO_RCVBUF, kDefaultSockBuf);
-        set_buf_best_effort(mfd, SO_RCVBUFFORCE, SO_RCVBUF, kDefaultSockBuf);
+        raise_rcvbuf(ufd, kDefaultSockBuf);
+        raise_rcvbuf(mfd, kDefaultSockBuf);
     }
-    set_buf_best_effort(ufd, SO_SNDBUFFORCE, SO_SNDBUF, kDefaultSockBuf);
+    raise_sndbuf(ufd, kDefaultSockBuf);
 
     // ---- our unicast address (the self-filter's port)
     sockaddr_in6 name{};
