@@ -84,6 +84,7 @@
 #include <vector>
 
 #include "plug/mactable.hpp"
+#include "plug/mcast_config.hpp"
 #include "plug/udp_gro.hpp"
 #include "plug/udp_send.hpp"
 #include "util/error.hpp"
@@ -121,10 +122,6 @@ std::int64_t now_seconds() noexcept {
         .count();
 }
 
-[[noreturn]] void bad_value(std::string_view vnl, std::string_view key, std::string_view value) {
-    fail(EINVAL, std::string(vnl) + ": bad value '" + std::string(value) + "' for option '" + std::string(key) + "'");
-}
-
 // A group name or number -> 24-bit id. "" means our effective gid.
 std::uint32_t resolve_gid(const std::string& value, std::string_view key, std::string_view vnl_text) {
     if (value.empty()) return static_cast<std::uint32_t>(::getegid()) & VxvdeHeader::kMaxVni;
@@ -146,33 +143,16 @@ std::uint32_t resolve_gid(const std::string& value, std::string_view key, std::s
     }
 }
 
-struct Config {
-    PeerAddr group;                     // multicast group:port (the send address)
+// What a VNL says: the shared multicast options (mcast_config.hpp), the VNI
+// and the unicast socket's address.
+struct Config : McastConfig {
     std::uint32_t vni = kDefaultVni;
-    int ttl = kDefaultTtl;
-    unsigned ifindex = 0;
-    std::size_t hashsize = kDefaultHashSize;
-    std::int64_t expire = kDefaultExpire;
-    std::optional<int> rcvbuf;
-    PeerAddr bind;                      // unicast socket address, port 0
+    PeerAddr bind;  // unicast socket address, port 0
 };
 
 Config parse_config(std::string_view vnl_text, std::string_view rest) {
     const vnl::Parsed p = vnl::parse_ip_style(rest, kKeys, vnl_text);
     Config c;
-
-    const bool want4 = p.has("v4");
-    const bool want6 = p.has("v6");
-    int family = AF_UNSPEC;
-    if (want4 && !want6) family = AF_INET;
-    if (want6 && !want4) family = AF_INET6;
-
-    std::uint16_t port = kDefaultPort;
-    if (auto v = p.get("port")) {
-        port = static_cast<std::uint16_t>(vnl::parse_number(*v, "port", vnl_text, 65535));
-        if (port == 0) bad_value(vnl_text, "port", *v);
-    }
-
     // VNI: explicit vni, else grp, else 1. grp also rewrites the group address.
     std::optional<std::uint32_t> grp;
     if (auto v = p.get("grp")) grp = resolve_gid(*v, "grp", vnl_text);
@@ -180,68 +160,14 @@ Config parse_config(std::string_view vnl_text, std::string_view rest) {
         c.vni = resolve_gid(*v, "vni", vnl_text);
     else if (grp)
         c.vni = *grp;
-
-    if (auto v = p.get("ttl")) c.ttl = static_cast<int>(vnl::parse_number(*v, "ttl", vnl_text, 255));
-    if (auto v = p.get("hashsize")) {
-        c.hashsize = static_cast<std::size_t>(vnl::parse_number(*v, "hashsize", vnl_text, std::uint64_t{1} << 24));
-        if (c.hashsize == 0) bad_value(vnl_text, "hashsize", *v);
-    }
-    if (auto v = p.get("expiretime")) {
-        c.expire = static_cast<std::int64_t>(vnl::parse_number(*v, "expiretime", vnl_text, std::uint64_t{1} << 40));
-        if (c.expire == 0) c.expire = kDefaultExpire;  // as vdeplug4: <= 0 means default
-    }
-    if (auto v = p.get("rcvbuf")) c.rcvbuf = static_cast<int>(vnl::parse_number(*v, "rcvbuf", vnl_text, INT_MAX));
-    if (auto v = p.get("if")) {
-        c.ifindex = ::if_nametoindex(v->c_str());
-        if (c.ifindex == 0) fail(ENODEV, std::string(vnl_text) + ": unknown interface '" + *v + "'");
-    }
-
-    // The group address: numeric only.
-    std::string addr = p.address;
-    if (addr.size() >= 2 && addr.front() == '[' && addr.back() == ']') addr = addr.substr(1, addr.size() - 2);
-    if (addr.empty()) addr = want6 ? kDefaultGroup6 : kDefaultGroup4;
-    in_addr a4{};
-    in6_addr a6{};
-    if (family != AF_INET6 && ::inet_pton(AF_INET, addr.c_str(), &a4) == 1) {
-        family = AF_INET;
-    } else if (family != AF_INET && ::inet_pton(AF_INET6, addr.c_str(), &a6) == 1) {
-        family = AF_INET6;
-    } else {
-        fail(EINVAL, std::string(vnl_text) + ": bad address '" + addr + "' (a numeric " +
-                         (family == AF_INET ? "IPv4" : family == AF_INET6 ? "IPv6" : "IPv4 or IPv6") +
-                         " multicast address is required)");
-    }
+    static_cast<McastConfig&>(c) = parse_mcast(
+        p, vnl_text, {kDefaultGroup4, kDefaultGroup6, kDefaultPort, kDefaultTtl, kDefaultHashSize, kDefaultExpire}, grp);
+    const int family = c.group.family();
     // IPv4: ttl is also the unicast IP_TTL, which the kernel refuses to set to 0
     // (IPv6 sets only the multicast hop limit, where 0 means "this host only").
     if (family == AF_INET && c.ttl == 0)
         fail(EINVAL, std::string(vnl_text) + ": bad value '0' for option 'ttl' (IPv4 needs 1..255: it is also the "
                                              "unicast TTL)");
-    auto set_last3 = [](unsigned char* last3, std::uint32_t gid) {
-        last3[0] = static_cast<unsigned char>((gid >> 16) & 0xff);
-        last3[1] = static_cast<unsigned char>((gid >> 8) & 0xff);
-        last3[2] = static_cast<unsigned char>(gid & 0xff);
-    };
-    if (family == AF_INET) {
-        if (!IN_MULTICAST(ntohl(a4.s_addr)))
-            fail(EINVAL, std::string(vnl_text) + ": '" + addr + "' is not a multicast address");
-        if (grp) set_last3(reinterpret_cast<unsigned char*>(&a4.s_addr) + 1, *grp);
-        sockaddr_in sa{};
-        sa.sin_family = AF_INET;
-        sa.sin_port = htons(port);
-        sa.sin_addr = a4;
-        c.group = PeerAddr::from(reinterpret_cast<const sockaddr*>(&sa), sizeof sa);
-    } else {
-        if (!IN6_IS_ADDR_MULTICAST(&a6))
-            fail(EINVAL, std::string(vnl_text) + ": '" + addr + "' is not a multicast address");
-        if (grp) set_last3(a6.s6_addr + 13, *grp);
-        sockaddr_in6 sa{};
-        sa.sin6_family = AF_INET6;
-        sa.sin6_port = htons(port);
-        sa.sin6_addr = a6;
-        // Interface-/link-local groups need the interface as scope.
-        if (IN6_IS_ADDR_MC_LINKLOCAL(&a6) || IN6_IS_ADDR_MC_NODELOCAL(&a6)) sa.sin6_scope_id = c.ifindex;
-        c.group = PeerAddr::from(reinterpret_cast<const sockaddr*>(&sa), sizeof sa);
-    }
 
     // The unicast socket's address.
     std::string baddr = p.get("bind").value_or("");
@@ -249,14 +175,15 @@ Config parse_config(std::string_view vnl_text, std::string_view rest) {
         sockaddr_in sa{};
         sa.sin_family = AF_INET;
         sa.sin_addr.s_addr = htonl(INADDR_ANY);
-        if (!baddr.empty() && ::inet_pton(AF_INET, baddr.c_str(), &sa.sin_addr) != 1) bad_value(vnl_text, "bind", baddr);
+        if (!baddr.empty() && ::inet_pton(AF_INET, baddr.c_str(), &sa.sin_addr) != 1)
+            bad_option_value(vnl_text, "bind", baddr);
         c.bind = PeerAddr::from(reinterpret_cast<const sockaddr*>(&sa), sizeof sa);
     } else {
         sockaddr_in6 sa{};
         sa.sin6_family = AF_INET6;
         sa.sin6_addr = in6addr_any;
         if (!baddr.empty() && ::inet_pton(AF_INET6, baddr.c_str(), &sa.sin6_addr) != 1)
-            bad_value(vnl_text, "bind", baddr);
+            bad_option_value(vnl_text, "bind", baddr);
         if (IN6_IS_ADDR_LINKLOCAL(&sa.sin6_addr)) sa.sin6_scope_id = c.ifindex;
         c.bind = PeerAddr::from(reinterpret_cast<const sockaddr*>(&sa), sizeof sa);
     }
