@@ -13,10 +13,6 @@
 
 namespace vdestack::plug {
 
-void bad_option_value(std::string_view vnl, std::string_view key, std::string_view value) {
-    fail(EINVAL, std::string(vnl) + ": bad value '" + std::string(value) + "' for option '" + std::string(key) + "'");
-}
-
 McastConfig parse_mcast(const vnl::Parsed& p, std::string_view vnl_text, const McastDefaults& d,
                         std::optional<std::uint32_t> low24) {
     McastConfig c;
@@ -33,12 +29,12 @@ McastConfig parse_mcast(const vnl::Parsed& p, std::string_view vnl_text, const M
     std::uint16_t port = d.port;
     if (auto v = p.get("port")) {
         port = static_cast<std::uint16_t>(vnl::parse_number(*v, "port", vnl_text, 65535));
-        if (port == 0) bad_option_value(vnl_text, "port", *v);
+        if (port == 0) vnl::bad_value(*v, "port", vnl_text);
     }
     if (auto v = p.get("ttl")) c.ttl = static_cast<int>(vnl::parse_number(*v, "ttl", vnl_text, 255));
     if (auto v = p.get("hashsize")) {
         c.hashsize = static_cast<std::size_t>(vnl::parse_number(*v, "hashsize", vnl_text, std::uint64_t{1} << 24));
-        if (c.hashsize == 0) bad_option_value(vnl_text, "hashsize", *v);
+        if (c.hashsize == 0) vnl::bad_value(*v, "hashsize", vnl_text);
     }
     if (auto v = p.get("expiretime")) {
         c.expire = static_cast<std::int64_t>(vnl::parse_number(*v, "expiretime", vnl_text, std::uint64_t{1} << 40));
@@ -46,7 +42,7 @@ McastConfig parse_mcast(const vnl::Parsed& p, std::string_view vnl_text, const M
     }
     if (auto v = p.get("rcvbuf")) c.rcvbuf = static_cast<int>(vnl::parse_number(*v, "rcvbuf", vnl_text, INT_MAX));
     if (auto v = p.get("if")) {
-        if (v->empty() || v->size() >= IF_NAMESIZE) bad_option_value(vnl_text, "if", *v);
+        if (v->empty() || v->size() >= IF_NAMESIZE) vnl::bad_value(*v, "if", vnl_text);
         c.ifindex = ::if_nametoindex(v->c_str());
         if (c.ifindex == 0) fail(ENODEV, std::string(vnl_text) + ": unknown interface '" + *v + "'");
     }

@@ -41,7 +41,4 @@ struct McastConfig {
 [[nodiscard]] McastConfig parse_mcast(const vnl::Parsed& p, std::string_view vnl_text, const McastDefaults& d,
                                       std::optional<std::uint32_t> low24 = std::nullopt);
 
-// Error(EINVAL, "<vnl>: bad value '<value>' for option '<key>'").
-[[noreturn]] void bad_option_value(std::string_view vnl, std::string_view key, std::string_view value);
-
 }  // namespace vdestack::plug

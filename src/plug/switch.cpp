@@ -168,41 +168,6 @@ std::int64_t now_ms() noexcept {
         .count();
 }
 
-[[noreturn]] void bad_value(std::string_view vnl, std::string_view key, std::string_view value) {
-    fail(EINVAL, std::string(vnl) + ": bad value '" + std::string(value) + "' for option '" + std::string(key) + "'");
-}
-
-mode_t parse_mode(std::string_view value, std::string_view key, std::string_view vnl) {
-    if (value.empty() || value.size() > 6) bad_value(vnl, key, value);
-    unsigned m = 0;
-    for (char c : value) {
-        if (c < '0' || c > '7') bad_value(vnl, key, value);
-        m = m * 8 + static_cast<unsigned>(c - '0');
-    }
-    if (m > 07777) bad_value(vnl, key, value);
-    return static_cast<mode_t>(m);
-}
-
-gid_t resolve_group(const std::string& value, std::string_view key, std::string_view vnl) {
-    if (value.empty()) bad_value(vnl, key, value);
-    long hint = ::sysconf(_SC_GETGR_R_SIZE_MAX);
-    std::vector<char> buf(hint > 0 ? static_cast<std::size_t>(hint) : 16384);
-    for (;;) {
-        group gr{};
-        group* res = nullptr;
-        const int rc = ::getgrnam_r(value.c_str(), &gr, buf.data(), buf.size(), &res);
-        if (rc == ERANGE && buf.size() < (std::size_t{1} << 20)) {
-            buf.resize(buf.size() * 2);
-            continue;
-        }
-        if (rc == 0 && res != nullptr) return gr.gr_gid;
-        break;
-    }
-    if (std::all_of(value.begin(), value.end(), [](char c) { return c >= '0' && c <= '9'; }))
-        return static_cast<gid_t>(vnl::parse_number(value, key, vnl, 0xfffffffeU));
-    fail(EINVAL, std::string(vnl) + ": unknown group '" + value + "' for option '" + std::string(key) + "'");
-}
-
 std::string default_path() {
     const uid_t euid = ::geteuid();
     long hint = ::sysconf(_SC_GETPW_R_SIZE_MAX);
@@ -238,15 +203,15 @@ Config parse_config(std::string_view vnl_text, std::string_view rest) {
     Config c;
     const auto modestr = p.get("mode");
     const auto dirmodestr = p.get("dirmode");
-    if (modestr) c.mode = parse_mode(*modestr, "mode", vnl_text) & ~mode_t{0111};
+    if (modestr) c.mode = vnl::parse_mode(*modestr, "mode", vnl_text) & ~mode_t{0111};
     if (dirmodestr)
-        c.dirmode = parse_mode(*dirmodestr, "dirmode", vnl_text);
+        c.dirmode = vnl::parse_mode(*dirmodestr, "dirmode", vnl_text);
     else if (modestr)
         c.dirmode = 02000 | c.mode | (c.mode & 0444) >> 2 | (c.mode & 0222) >> 1;
-    if (auto v = p.get("grp")) c.gid = resolve_group(*v, "grp", vnl_text);
+    if (auto v = p.get("grp")) c.gid = vnl::parse_group(*v, "grp", vnl_text);
     if (auto v = p.get("hashsize")) {
         c.hashsize = static_cast<std::size_t>(vnl::parse_number(*v, "hashsize", vnl_text, std::uint64_t{1} << 24));
-        if (c.hashsize == 0) bad_value(vnl_text, "hashsize", *v);
+        if (c.hashsize == 0) vnl::bad_value(*v, "hashsize", vnl_text);
     }
     if (auto v = p.get("hashseed")) c.hashseed = vnl::parse_number(*v, "hashseed", vnl_text);
     if (auto v = p.get("expiretime")) {
@@ -263,7 +228,7 @@ Config parse_config(std::string_view vnl_text, std::string_view rest) {
         const std::size_t slash = path.rfind('/');
         std::string parent = slash == std::string::npos ? "." : slash == 0 ? "/" : path.substr(0, slash);
         const std::string base = slash == std::string::npos ? path : path.substr(slash + 1);
-        if (base.empty() || base == "." || base == "..") bad_value(vnl_text, "path", p.address);
+        if (base.empty() || base == "." || base == "..") vnl::bad_value(p.address, "path", vnl_text);
         char real[PATH_MAX];
         if (::realpath(parent.c_str(), real) == nullptr)
             fail_errno(std::string(vnl_text) + ": realpath(" + parent + ")");

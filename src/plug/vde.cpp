@@ -124,43 +124,6 @@ constexpr std::string_view kKeys[] = {"", "port", "portgroup", "group", "mode"};
 std::atomic<unsigned> g_sockno{0};  // data socket name counter (process-wide)
 thread_local int t_indirection = 0;
 
-[[noreturn]] void bad_value(std::string_view vnl, std::string_view key, std::string_view value) {
-    fail(EINVAL, std::string(vnl) + ": bad value '" + std::string(value) + "' for option '" + std::string(key) + "'");
-}
-
-// An octal permission mode (vdeplug4 reads mode with base 8).
-mode_t parse_mode(std::string_view value, std::string_view key, std::string_view vnl) {
-    if (value.empty() || value.size() > 6) bad_value(vnl, key, value);
-    unsigned m = 0;
-    for (char c : value) {
-        if (c < '0' || c > '7') bad_value(vnl, key, value);
-        m = m * 8 + static_cast<unsigned>(c - '0');
-    }
-    if (m > 07777) bad_value(vnl, key, value);
-    return static_cast<mode_t>(m);
-}
-
-// A group name or number -> gid.
-gid_t resolve_group(const std::string& value, std::string_view key, std::string_view vnl) {
-    if (value.empty()) bad_value(vnl, key, value);
-    long hint = ::sysconf(_SC_GETGR_R_SIZE_MAX);
-    std::vector<char> buf(hint > 0 ? static_cast<std::size_t>(hint) : 16384);
-    for (;;) {
-        group gr{};
-        group* res = nullptr;
-        const int rc = ::getgrnam_r(value.c_str(), &gr, buf.data(), buf.size(), &res);
-        if (rc == ERANGE && buf.size() < (std::size_t{1} << 20)) {
-            buf.resize(buf.size() * 2);
-            continue;
-        }
-        if (rc == 0 && res != nullptr) return gr.gr_gid;
-        break;
-    }
-    if (std::all_of(value.begin(), value.end(), [](char c) { return c >= '0' && c <= '9'; }))
-        return static_cast<gid_t>(vnl::parse_number(value, key, vnl, 0xfffffffeU));
-    fail(EINVAL, std::string(vnl) + ": unknown group '" + value + "' for option '" + std::string(key) + "'");
-}
-
 struct Config {
     std::string path;                 // as given (decoded), may be empty
     int port = 0;                     // 0 any, > 0 that port, -1 management port 0
@@ -184,12 +147,12 @@ Config parse_config(std::string_view vnl_text, std::string_view rest) {
             const auto n = vnl::parse_number(v, pg->first, vnl_text, 0xffffff);
             c.port = n == 0 ? -1 : static_cast<int>(n);
         } else {
-            if (v.find('/') != std::string::npos) bad_value(vnl_text, pg->first, v);
+            if (v.find('/') != std::string::npos) vnl::bad_value(v, pg->first, vnl_text);
             c.portgroup = v;
         }
     }
-    if (auto v = p.get("group")) c.group = resolve_group(*v, "group", vnl_text);
-    if (auto v = p.get("mode")) c.mode = parse_mode(*v, "mode", vnl_text);
+    if (auto v = p.get("group")) c.group = vnl::parse_group(*v, "group", vnl_text);
+    if (auto v = p.get("mode")) c.mode = vnl::parse_mode(*v, "mode", vnl_text);
     return c;
 }
 

@@ -176,14 +176,14 @@ Config parse_config(std::string_view vnl_text, std::string_view rest) {
         sa.sin_family = AF_INET;
         sa.sin_addr.s_addr = htonl(INADDR_ANY);
         if (!baddr.empty() && ::inet_pton(AF_INET, baddr.c_str(), &sa.sin_addr) != 1)
-            bad_option_value(vnl_text, "bind", baddr);
+            vnl::bad_value(baddr, "bind", vnl_text);
         c.bind = PeerAddr::from(reinterpret_cast<const sockaddr*>(&sa), sizeof sa);
     } else {
         sockaddr_in6 sa{};
         sa.sin6_family = AF_INET6;
         sa.sin6_addr = in6addr_any;
         if (!baddr.empty() && ::inet_pton(AF_INET6, baddr.c_str(), &sa.sin6_addr) != 1)
-            bad_option_value(vnl_text, "bind", baddr);
+            vnl::bad_value(baddr, "bind", vnl_text);
         if (IN6_IS_ADDR_LINKLOCAL(&sa.sin6_addr)) sa.sin6_scope_id = c.ifindex;
         c.bind = PeerAddr::from(reinterpret_cast<const sockaddr*>(&sa), sizeof sa);
     }

@@ -18,6 +18,8 @@
 // "<vnl>: bad value 'v' for option 'k'". Pure functions, thread-safe.
 #pragma once
 
+#include <sys/types.h>
+
 #include <cstdint>
 #include <optional>
 #include <span>
@@ -56,5 +58,18 @@ Parsed parse_path_style(std::string_view rest, std::span<const std::string_view>
 // does not parse or exceeds max.
 std::uint64_t parse_number(std::string_view value, std::string_view key, std::string_view vnl,
                            std::uint64_t max = UINT64_MAX);
+
+// Throws Error(EINVAL, "<vnl>: bad value '<value>' for option '<key>'"): the
+// error of every option parser here, for the checks transports add.
+[[noreturn]] void bad_value(std::string_view value, std::string_view key, std::string_view vnl);
+
+// A permission mode in octal (vdeplug4 reads mode= in base 8): 1 to 6 octal
+// digits, at most 07777; else bad_value().
+mode_t parse_mode(std::string_view value, std::string_view key, std::string_view vnl);
+
+// A group: its name, else its number (all digits, at most 0xfffffffe).
+// Error(EINVAL, "<vnl>: unknown group '<value>' for option '<key>'") when it is
+// neither; an empty value is bad_value(). Reads the group database (NSS).
+gid_t parse_group(const std::string& value, std::string_view key, std::string_view vnl);
 
 }  // namespace vdestack::vnl
