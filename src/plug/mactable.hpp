@@ -3,21 +3,10 @@
 //
 // Theory of operation
 // -------------------
-// A fixed array of slots, allocated once by the constructor (capacity: a power
-// of two >= hashsize, at least kWindow); learn/lookup/forget never allocate.
-// The key is the 48-bit MAC plus a 12-bit VLAN field (vxvde always passes the
-// same VLAN). A key hashes (MurmurHash3's 64-bit finalizer) to a home slot and
-// may live in any of the kWindow slots that follow it (open addressing, linear
-// probing over a bounded window, wrapping around). Every slot stores its full
-// key, so a collision can never return another MAC's peer: lookup() scans the
-// window for the exact key. learn() updates the key's slot if present, else
-// takes the first free or expired slot of the window, else evicts the slot
-// seen longest ago. Keys are unique within a window, because learn() always
-// looks for the key first.
-//
-// Time is passed in explicitly (any monotonic count of seconds, e.g. steady
-// clock seconds) so expiry is testable without sleeping. An entry learned at t
-// is fresh while now - t < expire.
+// A LearnTable (learn_table.hpp: bounded linear probing over a fixed array,
+// full keys stored, expiry, eviction of the oldest in a full window) whose
+// values are peers; vxvde always passes the same VLAN. Invalid peers are not
+// learned, and a leave forgets every MAC of its peer.
 //
 // Peers are stored normalized (family, port, address and IPv6 scope only, the
 // rest zeroed), so two PeerAddr of the same endpoint compare equal byte-wise.
@@ -32,6 +21,8 @@
 #include <cstdint>
 #include <span>
 #include <vector>
+
+#include "plug/learn_table.hpp"
 
 namespace vdestack::plug {
 
@@ -62,50 +53,43 @@ using MacRef = std::span<const std::byte, 6>;
 
 class MacTable {
 public:
-    static constexpr std::size_t kWindow = 8;  // probe length
+    static constexpr std::size_t kWindow = LearnTable<PeerAddr>::kWindow;  // probe length
 
     // `hashsize`: minimum number of slots (rounded up to a power of two, at
     // least kWindow; at most 1 << 24). `expire`: seconds an entry stays fresh.
-    MacTable(std::size_t hashsize, std::int64_t expire);
+    MacTable(std::size_t hashsize, std::int64_t expire) : table_(hashsize, 0, expire) {}
 
     // The peer that last sent from `mac` on `vlan`, or nullptr when unknown or
     // not fresh at `now`. The pointer is valid until the next learn/forget.
-    [[nodiscard]] const PeerAddr* lookup(MacRef mac, std::int64_t now, std::uint16_t vlan = 0) const noexcept;
+    [[nodiscard]] const PeerAddr* lookup(MacRef mac, std::int64_t now, std::uint16_t vlan = 0) const noexcept {
+        return table_.find(mac, vlan, now);
+    }
 
     // Records that `mac` was seen from `peer` at `now`. Group MACs (mac[0] & 1)
     // and invalid peers are ignored.
-    void learn(MacRef mac, const PeerAddr& peer, std::int64_t now, std::uint16_t vlan = 0) noexcept;
+    void learn(MacRef mac, const PeerAddr& peer, std::int64_t now, std::uint16_t vlan = 0) noexcept {
+        if (peer.valid()) table_.learn(mac, vlan, peer, now);
+    }
 
     // Invalidates every entry whose peer equals `peer` (a leave message).
     // Returns how many were removed.
-    std::size_t forget_peer(const PeerAddr& peer) noexcept;
+    std::size_t forget_peer(const PeerAddr& peer) noexcept { return table_.forget(peer); }
 
     // Empties the table.
-    void clear() noexcept;
+    void clear() noexcept { table_.clear(); }
 
-    [[nodiscard]] std::size_t capacity() const noexcept { return slots_.size(); }
-    [[nodiscard]] std::int64_t expire() const noexcept { return expire_; }
+    [[nodiscard]] std::size_t capacity() const noexcept { return table_.capacity(); }
+    [[nodiscard]] std::int64_t expire() const noexcept { return table_.expire(); }
     // Number of used slots (fresh or not); O(capacity), for tests and stats.
-    [[nodiscard]] std::size_t size() const noexcept;
+    [[nodiscard]] std::size_t size() const noexcept { return table_.size(); }
 
     // The 64-bit key of a MAC + VLAN (exposed for tests).
-    [[nodiscard]] static std::uint64_t make_key(MacRef mac, std::uint16_t vlan) noexcept;
+    [[nodiscard]] static std::uint64_t make_key(MacRef mac, std::uint16_t vlan) noexcept {
+        return LearnTable<PeerAddr>::make_key(mac, vlan);
+    }
 
 private:
-    struct Slot {
-        std::uint64_t key = 0;
-        std::int64_t seen = 0;
-        bool used = false;
-        PeerAddr peer;
-    };
-
-    [[nodiscard]] std::size_t home(std::uint64_t key) const noexcept;
-    [[nodiscard]] bool fresh(const Slot& s, std::int64_t now) const noexcept { return now - s.seen < expire_; }
-
-    std::vector<Slot> slots_;
-    std::size_t mask_ = 0;
-    std::size_t window_ = 0;
-    std::int64_t expire_ = 0;
+    LearnTable<PeerAddr> table_;
 };
 
 }  // namespace vdestack::plug

@@ -16,15 +16,12 @@
 //           not touched (frames pass through unchanged).
 // Frames shorter than an Ethernet header are dropped.
 //
-// SwitchTable: (MAC, VLAN) -> port with expiry. A fixed array of slots
-// allocated once (a power of two >= hashsize, at least kWindow); a key hashes
-// (MurmurHash3's fmix64 of key ^ seed) to a home slot and lives in one of the
-// kWindow slots that follow it. Every slot stores its full key, so a collision
-// can never misdirect a frame: it only costs a probe or, when the whole window
-// is fresh, evicts the least recently seen entry of the window (that MAC then
-// floods until it is seen again). An entry learned at t is fresh while
-// now - t < expire. forget_port() removes every entry of a port (the port went
-// away; its number may be reused). Times are explicit seconds (testable).
+// SwitchTable: (MAC, VLAN) -> port with expiry, a LearnTable
+// (learn_table.hpp): a collision can never misdirect a frame, it only costs
+// a probe or, when the whole window is fresh, evicts the least recently seen
+// entry of the window (that MAC then floods until it is seen again).
+// forget_port() removes every entry of a port (the port went away; its number
+// may be reused). Times are explicit seconds (testable).
 //
 // No allocation after construction; not thread-safe.
 #pragma once
@@ -35,6 +32,8 @@
 #include <span>
 #include <vector>
 
+#include "plug/learn_table.hpp"
+
 namespace vdestack::plug {
 
 using PortId = std::uint16_t;
@@ -44,41 +43,38 @@ using MacBytes = std::span<const std::byte, 6>;
 
 class SwitchTable {
 public:
-    static constexpr std::size_t kWindow = 8;
+    static constexpr std::size_t kWindow = LearnTable<PortId>::kWindow;
 
     // `hashsize`: minimum number of slots (rounded up to a power of two, at
     // least kWindow, at most 1 << 24). `seed` perturbs the hash. `expire`:
     // seconds an entry stays fresh.
-    SwitchTable(std::size_t hashsize, std::uint64_t seed, std::int64_t expire);
+    SwitchTable(std::size_t hashsize, std::uint64_t seed, std::int64_t expire) : table_(hashsize, seed, expire) {}
 
-    [[nodiscard]] std::optional<PortId> lookup(MacBytes mac, std::uint16_t vlan, std::int64_t now) const noexcept;
+    [[nodiscard]] std::optional<PortId> lookup(MacBytes mac, std::uint16_t vlan, std::int64_t now) const noexcept {
+        const PortId* p = table_.find(mac, vlan, now);
+        return p != nullptr ? std::optional<PortId>(*p) : std::nullopt;
+    }
     // Group MACs (mac[0] & 1) are ignored.
-    void learn(MacBytes mac, std::uint16_t vlan, PortId port, std::int64_t now) noexcept;
-    std::size_t forget_port(PortId port) noexcept;
-    void clear() noexcept;
+    void learn(MacBytes mac, std::uint16_t vlan, PortId port, std::int64_t now) noexcept {
+        table_.learn(mac, vlan, port, now);
+    }
+    std::size_t forget_port(PortId port) noexcept { return table_.forget(port); }
+    void clear() noexcept { table_.clear(); }
 
-    [[nodiscard]] std::size_t capacity() const noexcept { return slots_.size(); }
-    [[nodiscard]] std::size_t size() const noexcept;  // used slots, O(capacity)
-    [[nodiscard]] static std::uint64_t make_key(MacBytes mac, std::uint16_t vlan) noexcept;
+    [[nodiscard]] std::size_t capacity() const noexcept { return table_.capacity(); }
+    [[nodiscard]] std::size_t size() const noexcept { return table_.size(); }  // used slots, O(capacity)
+    [[nodiscard]] static std::uint64_t make_key(MacBytes mac, std::uint16_t vlan) noexcept {
+        return LearnTable<PortId>::make_key(mac, vlan);
+    }
     // The home slot of a key (exposed so tests can build collisions).
-    [[nodiscard]] std::size_t home_of(MacBytes mac, std::uint16_t vlan) const noexcept;
+    [[nodiscard]] std::size_t home_of(MacBytes mac, std::uint16_t vlan) const noexcept {
+        return table_.home_of(mac, vlan);
+    }
 
 private:
-    struct Slot {
-        std::uint64_t key = 0;
-        std::int64_t seen = 0;
-        PortId port = 0;
-        bool used = false;
-    };
-    [[nodiscard]] std::size_t home(std::uint64_t key) const noexcept;
-    [[nodiscard]] bool fresh(const Slot& s, std::int64_t now) const noexcept { return now - s.seen < expire_; }
-
-    std::vector<Slot> slots_;
-    std::size_t mask_ = 0;
-    std::size_t window_ = 0;
-    std::uint64_t seed_ = 0;
-    std::int64_t expire_ = 0;
+    LearnTable<PortId> table_;
 };
+
 
 // The 12-bit 802.1Q VLAN id of a frame, 0 when untagged (or too short).
 [[nodiscard]] std::uint16_t frame_vlan(std::span<const std::byte> frame) noexcept;
