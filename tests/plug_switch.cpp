@@ -70,6 +70,7 @@ using vdestack::test::Frame;
 using vdestack::test::recv_frames;
 using vdestack::test::send_frames;
 using vdestack::test::send_ok;
+using vdestack::test::Child;
 using vdestack::test::write_framed;
 using vdestack::test::read_framed;
 using Mac = std::array<std::byte, 6>;
@@ -876,75 +877,6 @@ TEST(Switch, VnlFileIndirection) {
 // ---------------------------------------------------------------------------
 // Debian's vde_plug (vdeplug4) as a client of our switch: it bridges the
 // switch to its stdin/stdout with the 2-byte big-endian length framing.
-
-class Child {
-public:
-    Child(const std::vector<std::string>& argv, bool pipes) {
-        int in[2] = {-1, -1}, out[2] = {-1, -1};
-        if (pipes) {
-            EXPECT_EQ(::pipe2(in, O_CLOEXEC), 0);
-            EXPECT_EQ(::pipe2(out, O_CLOEXEC), 0);
-        }
-        std::vector<char*> args;
-        for (const std::string& s : argv) args.push_back(const_cast<char*>(s.c_str()));
-        args.push_back(nullptr);
-        pid_ = ::fork();
-        if (pid_ == 0) {
-            if (pipes) {
-                ::dup2(in[0], 0);
-                ::dup2(out[1], 1);
-            } else {
-                const int devnull = ::open("/dev/null", O_RDWR);
-                ::dup2(devnull, 1);
-            }
-            ::execv(args[0], args.data());
-            ::_exit(127);
-        }
-        if (pipes) {
-            ::close(in[0]);
-            ::close(out[1]);
-            to_ = UniqueFd(in[1]);
-            from_ = UniqueFd(out[0]);
-        }
-    }
-    ~Child() { stop(); }
-    Child(const Child&) = delete;
-    Child& operator=(const Child&) = delete;
-
-    int to() const { return to_.get(); }
-    int from() const { return from_.get(); }
-    pid_t pid() const { return pid_; }
-    bool running() {
-        if (pid_ <= 0) return false;
-        int st = 0;
-        if (::waitpid(pid_, &st, WNOHANG) == pid_) {
-            pid_ = -1;
-            return false;
-        }
-        return true;
-    }
-    void stop() {
-        to_.reset();
-        if (pid_ <= 0) return;
-        ::kill(pid_, SIGTERM);
-        const auto deadline = std::chrono::steady_clock::now() + 3s;
-        while (std::chrono::steady_clock::now() < deadline) {
-            if (::waitpid(pid_, nullptr, WNOHANG) == pid_) {
-                pid_ = -1;
-                return;
-            }
-            std::this_thread::sleep_for(20ms);
-        }
-        ::kill(pid_, SIGKILL);
-        ::waitpid(pid_, nullptr, 0);
-        pid_ = -1;
-    }
-
-private:
-    pid_t pid_ = -1;
-    UniqueFd to_;
-    UniqueFd from_;
-};
 
 constexpr const char* kDebianVdePlug = "/usr/bin/vde_plug";
 

@@ -51,6 +51,7 @@ using vdestack::test::Frame;
 using vdestack::test::recv_frames;
 using vdestack::test::send_frames;
 using vdestack::test::send_ok;
+using vdestack::test::Child;
 using vdestack::test::count_fds;
 using vdestack::test::expect_open_error;
 using vdestack::test::write_framed;
@@ -111,52 +112,6 @@ void exchange(Transport& a, Transport& b, std::uint8_t seed) {
     send_ok(b, burst);
     EXPECT_EQ(recv_frames(a, 3s, burst.size()), burst);
 }
-
-// Debian's vde_plug with its stdin/stdout on pipes.
-class Child {
-public:
-    explicit Child(const std::vector<std::string>& argv) {
-        int in[2] = {-1, -1}, out[2] = {-1, -1};
-        EXPECT_EQ(::pipe2(in, O_CLOEXEC), 0);
-        EXPECT_EQ(::pipe2(out, O_CLOEXEC), 0);
-        std::vector<char*> args;
-        for (const std::string& s : argv) args.push_back(const_cast<char*>(s.c_str()));
-        args.push_back(nullptr);
-        pid_ = ::fork();
-        if (pid_ == 0) {
-            ::dup2(in[0], 0);
-            ::dup2(out[1], 1);
-            ::execv(args[0], args.data());
-            ::_exit(127);
-        }
-        ::close(in[0]);
-        ::close(out[1]);
-        to_ = UniqueFd(in[1]);
-        from_ = UniqueFd(out[0]);
-    }
-    ~Child() {
-        to_.reset();
-        from_.reset();
-        if (pid_ <= 0) return;
-        ::kill(pid_, SIGTERM);
-        const auto deadline = std::chrono::steady_clock::now() + 3s;
-        while (std::chrono::steady_clock::now() < deadline) {
-            if (::waitpid(pid_, nullptr, WNOHANG) == pid_) return;
-            std::this_thread::sleep_for(10ms);
-        }
-        ::kill(pid_, SIGKILL);
-        ::waitpid(pid_, nullptr, 0);
-    }
-    Child(const Child&) = delete;
-    Child& operator=(const Child&) = delete;
-    int to() const { return to_.get(); }
-    int from() const { return from_.get(); }
-
-private:
-    pid_t pid_ = -1;
-    UniqueFd to_;
-    UniqueFd from_;
-};
 
 // ---------------------------------------------------------------------------
 

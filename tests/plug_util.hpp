@@ -2,8 +2,9 @@
 // byte vectors, sending a batch, and receiving with a deadline.
 //
 // Also: counting our fds (leak checks), expecting open_transport() to fail
-// with an errno and a message naming the VNL, and the 2-byte length framing
-// of vdeplug4's stream (a vde_plug child's stdin/stdout).
+// with an errno and a message naming the VNL, the 2-byte length framing of
+// vdeplug4's stream (a vde_plug child's stdin/stdout), and Child, a program
+// (Debian's vde_plug, say) run with its stdin/stdout on pipes.
 //
 // recv_each() is the one receive loop: it waits on the transport's poll_fds()
 // (not when it says it holds frames already: pending()), calls recv() with
@@ -14,8 +15,11 @@
 #pragma once
 
 #include <dirent.h>
+#include <fcntl.h>
 #include <gtest/gtest.h>
 #include <poll.h>
+#include <signal.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <array>
@@ -26,10 +30,12 @@
 #include <optional>
 #include <span>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "plug/transport.hpp"
 #include "util/error.hpp"
+#include "util/fd.hpp"
 #include "wire/vnet.hpp"
 
 namespace vdestack::test {
@@ -174,5 +180,85 @@ inline std::optional<Frame> read_framed(int fd, std::chrono::milliseconds timeou
     if (!read_exact(fd, f.data(), len, deadline)) return std::nullopt;
     return f;
 }
+
+// A program run with its stdin and stdout on pipes (or stdout on /dev/null
+// and no pipes); stop() (also the destructor): close the pipes, SIGTERM,
+// SIGKILL after 3 s; kill9(): SIGKILL at once. Always reaped.
+class Child {
+public:
+    explicit Child(const std::vector<std::string>& argv, bool pipes = true) {
+        int in[2] = {-1, -1}, out[2] = {-1, -1};
+        if (pipes) {
+            EXPECT_EQ(::pipe2(in, O_CLOEXEC), 0);
+            EXPECT_EQ(::pipe2(out, O_CLOEXEC), 0);
+        }
+        std::vector<char*> args;
+        for (const std::string& s : argv) args.push_back(const_cast<char*>(s.c_str()));
+        args.push_back(nullptr);
+        pid_ = ::fork();
+        if (pid_ == 0) {
+            if (pipes) {
+                ::dup2(in[0], 0);
+                ::dup2(out[1], 1);
+            } else {
+                const int devnull = ::open("/dev/null", O_RDWR);
+                ::dup2(devnull, 1);
+            }
+            ::execv(args[0], args.data());
+            ::_exit(127);
+        }
+        if (pipes) {
+            ::close(in[0]);
+            ::close(out[1]);
+            to_ = UniqueFd(in[1]);
+            from_ = UniqueFd(out[0]);
+        }
+    }
+    ~Child() { stop(); }
+    Child(const Child&) = delete;
+    Child& operator=(const Child&) = delete;
+
+    [[nodiscard]] pid_t pid() const { return pid_; }
+    [[nodiscard]] int to() const { return to_.get(); }
+    [[nodiscard]] int from() const { return from_.get(); }
+    bool running() {
+        if (pid_ <= 0) return false;
+        if (::waitpid(pid_, nullptr, WNOHANG) == pid_) {
+            pid_ = -1;
+            return false;
+        }
+        return true;
+    }
+    // SIGKILL first, pipes closed after: the program gets no EOF to clean up on.
+    void kill9() {
+        if (pid_ > 0) {
+            ::kill(pid_, SIGKILL);
+            ::waitpid(pid_, nullptr, 0);
+            pid_ = -1;
+        }
+        to_.reset();
+        from_.reset();
+    }
+    void stop() {
+        to_.reset();
+        from_.reset();
+        if (pid_ <= 0) return;
+        ::kill(pid_, SIGTERM);
+        const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(3);
+        while (std::chrono::steady_clock::now() < deadline) {
+            if (::waitpid(pid_, nullptr, WNOHANG) == pid_) {
+                pid_ = -1;
+                return;
+            }
+            std::this_thread::sleep_for(std::chrono::milliseconds(10));
+        }
+        kill9();
+    }
+
+private:
+    pid_t pid_ = -1;
+    UniqueFd to_;
+    UniqueFd from_;
+};
 
 }  // namespace vdestack::test
