@@ -121,10 +121,9 @@ public:
     UdpTransport(std::string vnl_text, UniqueFd sock, const UdpEndpoints& ep)
         : vnl_(std::move(vnl_text)), sock_(std::move(sock)), dst_(ep.dst), dst_len_(ep.dst_len) {
         fds_[0] = sock_.get();
-        if (const char* e = std::getenv("VDESTACK_UDP_GSO")) {
-            gro_allowed_ = std::strcmp(e, "0") != 0;
-            sender_.set_gso(gro_allowed_);
-        }
+        const bool offloads = udp_offloads_enabled();
+        sender_.set_gso(offloads);
+        gro_.allow(offloads);
     }
 
     [[nodiscard]] std::span<const int> poll_fds() const noexcept override { return fds_; }
@@ -156,24 +155,17 @@ private:
     std::array<mmsghdr, kBatch> rmsg_{};
     std::array<iovec, kBatch> riov_{};
     UdpFrameSender sender_{{}};  // no header: batches and GSO runs (udp_send.hpp)
-    bool gro_allowed_ = true;    // VDESTACK_UDP_GSO=0 keeps GRO mode off
     UdpGroReceiver gro_;         // entered once, after a full batch
 };
 
 ssize_t UdpTransport::recv_gro(std::span<FrameBuf> bufs) noexcept {
-    std::size_t n = 0;
-    const bool held = gro_.holding();
-    gro_.hand_out(bufs, n);
-    if (held || n == bufs.size()) return static_cast<ssize_t>(n);  // the socket waits for the next call
-    const int err = gro_.drain(sock_.get(), bufs, n, [&](const msghdr&, std::span<std::byte> d, std::size_t) {
+    return gro_.recv(sock_.get(), bufs, [&](const msghdr&, std::span<std::byte> d, std::size_t) {
         if (d.empty()) {  // vdeplug4: an empty datagram un-connects
             if (connected_) disconnect();
             return d;
         }
         return d.size() < kMinFrame || d.size() > kMaxFrame ? std::span<std::byte>() : d;
     });
-    if (err < 0 && n == 0) return err;
-    return static_cast<ssize_t>(n);
 }
 
 ssize_t UdpTransport::recv(std::span<FrameBuf> bufs) noexcept {
@@ -216,11 +208,7 @@ ssize_t UdpTransport::recv(std::span<FrameBuf> bufs) noexcept {
         n += accepted;
         if (static_cast<std::size_t>(r) < chunk) break;
         // A full batch: a bulk flow, worth GRO mode from now on.
-        if (chunk == kBatch && gro_allowed_) {
-            gro_allowed_ = false;  // one try
-            (void)gro_.enter(sock_.get());
-            break;
-        }
+        if (chunk == kBatch && gro_.enter_once(sock_.get())) break;
     }
     return static_cast<ssize_t>(n);
 }

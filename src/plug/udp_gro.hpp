@@ -6,7 +6,7 @@
 // -------------------
 // A transport reads its socket the ordinary way (recvmmsg into the caller's
 // slots, one datagram per frame) until a call finds a full batch of unicast,
-// that is, a bulk flow. Then it calls enter(): the socket gets UDP_GRO, and
+// that is, a bulk flow. Then it calls enter_once(): the socket gets UDP_GRO, and
 // this object allocates its receive area (kMsgs x kSlot = 1 MiB, never
 // zeroed) and its held list, once (one try: when the kernel or the memory
 // says no, the transport stays as it was). From then on drain() reads the
@@ -57,8 +57,18 @@ public:
     UdpGroReceiver(const UdpGroReceiver&) = delete;
     UdpGroReceiver& operator=(const UdpGroReceiver&) = delete;
 
-    // Turns GRO mode on for fd; false (and off) when it cannot be.
-    bool enter(int fd) noexcept;
+    // Whether GRO mode may ever be entered (the transport's offload switch,
+    // udp_offloads_enabled()); default yes.
+    void allow(bool yes) noexcept { tried_ = !yes; }
+    // After a full batch: turns GRO mode on for fd, at the first call only
+    // (when the kernel or the memory says no, it stays off for good). True
+    // when this call made the attempt (the caller ends its read there).
+    bool enter_once(int fd) noexcept {
+        if (tried_) return false;
+        tried_ = true;
+        (void)enter(fd);
+        return true;
+    }
     [[nodiscard]] bool on() const noexcept { return on_; }
     // Frames split off and not handed out yet.
     [[nodiscard]] bool holding() const noexcept { return pos_ < held_.size(); }
@@ -68,6 +78,20 @@ public:
             const Held& h = held_[pos_++];
             bufs[n++] = FrameBuf{h.data, h.len, h.len};
         }
+    }
+
+    // recv() of a transport with one socket in GRO mode: the held frames
+    // first; then, if none was held and bufs has room, drain(). Returns the
+    // frames filled, or -errno when the socket is unusable and none was.
+    template <class Accept>
+    ssize_t recv(int fd, std::span<FrameBuf> bufs, Accept&& accept) noexcept {
+        std::size_t n = 0;
+        const bool held = holding();
+        hand_out(bufs, n);
+        if (held || n == bufs.size()) return static_cast<ssize_t>(n);  // the socket waits for the next call
+        const int err = drain(fd, bufs, n, accept);
+        if (err < 0 && n == 0) return err;
+        return static_cast<ssize_t>(n);
     }
 
     // Reads fd into the area while bufs has room (call only when !holding()).
@@ -115,6 +139,9 @@ public:
     }
 
 private:
+    // Turns GRO mode on for fd; false (and off) when it cannot be.
+    bool enter(int fd) noexcept;
+
     struct Held {
         std::byte* data;
         std::size_t len;
@@ -129,6 +156,7 @@ private:
     // one): its UDP_GRO size, or its length when it was not coalesced.
     [[nodiscard]] std::size_t segment_size(std::size_t i) const noexcept;
 
+    bool tried_ = false;  // enter_once() was called, or GRO mode is not allowed
     bool on_ = false;
     std::unique_ptr<std::byte[]> area_;  // kMsgs x kSlot
     std::array<mmsghdr, kMsgs> msg_{};

@@ -5,9 +5,15 @@
 #include <netinet/udp.h>
 
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
 
 namespace vdestack::plug {
+
+bool udp_offloads_enabled() noexcept {
+    const char* e = std::getenv("VDESTACK_UDP_GSO");
+    return e == nullptr || std::strcmp(e, "0") != 0;
+}
 
 UdpFrameSender::UdpFrameSender(std::span<const std::byte> prefix) noexcept : prefix_(prefix) {}
 

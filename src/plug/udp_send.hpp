@@ -41,6 +41,10 @@
 
 namespace vdestack::plug {
 
+// False when VDESTACK_UDP_GSO=0: the UDP offloads of both directions (this
+// sender's runs, udp_gro.hpp's GRO mode) stay off. Read at each call.
+[[nodiscard]] bool udp_offloads_enabled() noexcept;
+
 class UdpFrameSender {
 public:
     static constexpr std::size_t kBatch = 64;         // frames per batch

@@ -182,7 +182,6 @@ private:
     std::array<Control, kBatch> rctl_{};
     // send: batches and GSO runs (udp_send.hpp)
     UdpFrameSender sender_{hdr_};
-    bool gro_allowed_ = true;  // VDESTACK_UDP_GSO=0 keeps GRO mode off
     UdpGroReceiver gro_;       // entered once, after a full batch
 };
 
@@ -265,10 +264,9 @@ VxlanTransport::VxlanTransport(std::string vnl_text, const Config& c)
     raise_sndbuf(fd, kDefaultSockBuf);
 
     fds_ = {fd};
-    if (const char* e = std::getenv("VDESTACK_UDP_GSO")) {
-        gro_allowed_ = std::strcmp(e, "0") != 0;
-        sender_.set_gso(gro_allowed_);
-    }
+    const bool offloads = udp_offloads_enabled();
+    sender_.set_gso(offloads);
+    gro_.allow(offloads);
 
     for (std::size_t i = 0; i < kBatch; i++) {
         riov_[i][0] = {rhdr_[i].data(), Header::kSize};
@@ -312,12 +310,8 @@ PeerAddr VxlanTransport::vtep_of(const msghdr& mh) const noexcept {
 }
 
 ssize_t VxlanTransport::recv_gro(std::span<FrameBuf> bufs, std::int64_t now) noexcept {
-    std::size_t n = 0;
-    const bool held = gro_.holding();
-    gro_.hand_out(bufs, n);
-    if (held || n == bufs.size()) return static_cast<ssize_t>(n);  // the socket waits for the next call
     PeerAddr from;
-    const int err = gro_.drain(fd_.get(), bufs, n, [&](const msghdr& mh, std::span<std::byte> d, std::size_t seg) {
+    return gro_.recv(fd_.get(), bufs, [&](const msghdr& mh, std::span<std::byte> d, std::size_t seg) {
         if (seg == 0) from = vtep_of(mh);
         if (!from.valid() || d.size() <= Header::kSize + kEthHeader || d.size() > Header::kSize + kMaxFrame)
             return std::span<std::byte>();
@@ -327,8 +321,6 @@ ssize_t VxlanTransport::recv_gro(std::span<FrameBuf> bufs, std::int64_t now) noe
         table_.learn(MacRef(f.data() + 6, 6), from, now, kVlan);
         return f;
     });
-    if (err < 0 && n == 0) return err;
-    return static_cast<ssize_t>(n);
 }
 
 ssize_t VxlanTransport::recv(std::span<FrameBuf> bufs) noexcept {
@@ -382,11 +374,7 @@ ssize_t VxlanTransport::recv(std::span<FrameBuf> bufs) noexcept {
         n += accepted;
         if (static_cast<std::size_t>(r) < chunk) break;  // socket drained
         // A full batch: a bulk flow, worth GRO mode from now on.
-        if (chunk == kBatch && gro_allowed_) {
-            gro_allowed_ = false;  // one try
-            (void)gro_.enter(fd);
-            break;
-        }
+        if (chunk == kBatch && gro_.enter_once(fd)) break;
     }
     return static_cast<ssize_t>(n);
 }

@@ -255,7 +255,6 @@ private:
     // send: every datagram leaves from uni_ (udp_send.hpp: batches, GSO runs)
     UdpFrameSender sender_{hdr_};
     // GRO mode (uni_ only, udp_gro.hpp): entered once, after a full batch.
-    bool gro_allowed_ = true;  // VDESTACK_UDP_GSO=0 keeps GRO mode off
     UdpGroReceiver gro_;
 };
 
@@ -342,10 +341,9 @@ VxvdeTransport::VxvdeTransport(std::string vnl_text, const Config& c)
     refresh_local_addrs();
     local_refreshed_ = now_seconds();
     fds_ = {mfd, ufd};
-    if (const char* e = std::getenv("VDESTACK_UDP_GSO")) {
-        gro_allowed_ = std::strcmp(e, "0") != 0;
-        sender_.set_gso(gro_allowed_);
-    }
+    const bool offloads = udp_offloads_enabled();
+    sender_.set_gso(offloads);
+    gro_.allow(offloads);
 
     // Preset the constant parts of the message headers.
     for (std::size_t i = 0; i < kBatch; i++) {
@@ -466,11 +464,7 @@ int VxvdeTransport::drain(int which, std::span<FrameBuf> bufs, std::size_t& n, s
         n += accepted;
         if (static_cast<std::size_t>(r) < chunk) return 0;  // socket drained
         // A full batch of unicast: a bulk flow, worth GRO mode from now on.
-        if (!multicast && chunk == kBatch && gro_allowed_ && !gro_.on()) {
-            gro_allowed_ = false;  // one try
-            (void)gro_.enter(uni_.get());
-            return 0;
-        }
+        if (!multicast && chunk == kBatch && gro_.enter_once(uni_.get())) return 0;
     }
     return 0;
 }
