@@ -403,6 +403,26 @@ Frame payload_of(const std::vector<GotWhole>& frames) {
     return p;
 }
 
+// Each client announces its MAC with a broadcast that every other client
+// must receive (the switch learns them all), then the clients in `whole`
+// wait for the switch's hello; true when they all got it within 3 s.
+bool introduce(const std::vector<Transport*>& clients, const std::vector<Mac>& macs,
+               const std::vector<Transport*>& whole) {
+    for (std::size_t i = 0; i < clients.size(); i++) {
+        send_frame(*clients[i], make_frame(kBroadcast, macs[i], 60, static_cast<std::uint8_t>(i)));
+        for (std::size_t j = 0; j < clients.size(); j++)
+            if (j != i) EXPECT_EQ(recv_whole(*clients[j], 2s, 1).size(), 1u) << i << " -> " << j;
+    }
+    return wait_until([&] {
+        bool all = true;
+        for (Transport* t : whole) {
+            (void)recv_whole(*t, 10ms);
+            all = all && t->sends_whole();
+        }
+        return all;
+    }, 3s);
+}
+
 TEST(Switch, WholeFramesBetweenOurClientsSegmentedForOthers) {
     TempDir tmp;
     const std::string dir = tmp.path + "/sw";
@@ -413,18 +433,7 @@ TEST(Switch, WholeFramesBetweenOurClientsSegmentedForOthers) {
     const Mac ma = mac_of(1), mb = mac_of(2), mc = mac_of(3);
     a->accept_whole(true);
     b->accept_whole(true);
-    Transport* clients[] = {a.get(), b.get(), c.get()};
-    const Mac macs[] = {ma, mb, mc};
-    for (std::size_t i = 0; i < 3; i++) {  // the switch learns every MAC
-        send_frame(*clients[i], make_frame(kBroadcast, macs[i], 60, static_cast<std::uint8_t>(i)));
-        for (std::size_t j = 0; j < 3; j++)
-            if (j != i) EXPECT_EQ(recv_whole(*clients[j], 2s, 1).size(), 1u) << i << " -> " << j;
-    }
-    ASSERT_TRUE(wait_until([&] {
-        (void)recv_whole(*a, 10ms);
-        (void)recv_whole(*b, 10ms);
-        return a->sends_whole() && b->sends_whole();
-    }, 3s));
+    ASSERT_TRUE(introduce({a.get(), b.get(), c.get()}, {ma, mb, mc}, {a.get(), b.get()}));
     EXPECT_FALSE(c->sends_whole());
     (void)sw.take(200ms);
 
@@ -486,15 +495,7 @@ TEST(Switch, WholeBurstIsQueuedForASlowReader) {
     const Mac ma = mac_of(1), mb = mac_of(2);
     a->accept_whole(true);
     b->accept_whole(true);
-    send_frame(*a, make_frame(kBroadcast, ma, 60, 1));
-    ASSERT_EQ(recv_whole(*b, 2s, 1).size(), 1u);
-    send_frame(*b, make_frame(kBroadcast, mb, 60, 2));
-    ASSERT_EQ(recv_whole(*a, 2s, 1).size(), 1u);
-    ASSERT_TRUE(wait_until([&] {
-        (void)recv_whole(*a, 10ms);
-        (void)recv_whole(*b, 10ms);
-        return a->sends_whole() && b->sends_whole();
-    }, 3s));
+    ASSERT_TRUE(introduce({a.get(), b.get()}, {ma, mb}, {a.get(), b.get()}));
     (void)sw.take(200ms);
 
     constexpr std::size_t kBurst = 24;
