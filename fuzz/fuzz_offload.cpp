@@ -16,7 +16,7 @@
 #include <vector>
 
 #include "plug/transport.hpp"
-#include "stack/offload.hpp"
+#include "frame/offload.hpp"
 #include "wire/vnet.hpp"
 
 using namespace vdestack;
@@ -24,7 +24,7 @@ using namespace vdestack;
 namespace {
 
 void fuzz_gro(const std::uint8_t* data, std::size_t size) {
-    static stack::offload::Gro gro(16);
+    static frame::Gro gro(16);
     std::vector<std::vector<std::byte>> frames;
     std::size_t off = 0;
     while (off + 2 <= size && frames.size() < 16) {
@@ -62,8 +62,8 @@ void fuzz_tso(const std::uint8_t* data, std::size_t size) {
     std::vector<std::byte> frame(reinterpret_cast<const std::byte*>(data) + wire::VnetHdr::kSize,
                                  reinterpret_cast<const std::byte*>(data) + size);
     std::vector<std::byte> copy = frame;
-    (void)stack::offload::complete_csum(std::span<std::byte>(copy), *h);
-    stack::offload::TsoSegmenter tso;
+    (void)frame::complete_csum(std::span<std::byte>(copy), *h);
+    frame::TsoSegmenter tso;
     if (!tso.start(std::span<const std::byte>(frame), *h)) return;
     static std::vector<std::byte> out(70000);
     std::size_t n = 0;

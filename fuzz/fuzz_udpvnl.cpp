@@ -7,8 +7,8 @@
 #include <cstdint>
 #include <string_view>
 
-#include "plug/udp.hpp"
-#include "util/error.hpp"
+#include "plug/udp/udp.hpp"
+#include "base/error.hpp"
 
 using namespace vdestack;
 

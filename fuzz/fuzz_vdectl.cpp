@@ -6,7 +6,7 @@
 #include <optional>
 #include <span>
 
-#include "plug/switch_core.hpp"
+#include "plug/unix/switch_core.hpp"
 #include "wire/vde_ctl.hpp"
 
 using namespace vdestack;

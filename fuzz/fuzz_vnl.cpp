@@ -4,7 +4,7 @@
 #include <cstdint>
 #include <string_view>
 
-#include "util/error.hpp"
+#include "base/error.hpp"
 #include "vnl/vnl.hpp"
 
 using namespace vdestack;

@@ -8,7 +8,7 @@
 #include <cstring>
 #include <span>
 
-#include "plug/mactable.hpp"
+#include "plug/udp/mactable.hpp"
 #include "wire/vxvde.hpp"
 
 using namespace vdestack;

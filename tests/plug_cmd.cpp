@@ -28,7 +28,7 @@
 #include <vector>
 
 #include "plug/transport.hpp"
-#include "util/error.hpp"
+#include "base/error.hpp"
 #include "plug_util.hpp"
 
 namespace {

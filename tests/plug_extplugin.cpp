@@ -29,9 +29,9 @@
 #include <thread>
 #include <vector>
 
-#include "plug/extplugin.hpp"
+#include "plug/ext/extplugin.hpp"
 #include "plug/transport.hpp"
-#include "util/error.hpp"
+#include "base/error.hpp"
 #include "plug_util.hpp"
 
 namespace {
@@ -155,7 +155,7 @@ private:
 };
 
 TEST(ExtPlugin, LoadsDebiansLibvdeplugNotOurs) {
-    const std::string lib = vdestack::plug::extplugin_library();
+    const std::string lib = vdestack::plug::extplugin_library(vdestack::Tuning::from_env());
     ASSERT_FALSE(lib.empty()) << "no libvdeplug.so.2 could be loaded (libvdeplug2 is in scripts/deps.sh)";
     EXPECT_NE(lib.find("libvdeplug.so.2"), std::string::npos) << lib;
     EXPECT_EQ(lib.find("/vdeplug/libvdeplug.so"), std::string::npos) << "loaded our own libvdeplug: " << lib;
@@ -305,13 +305,14 @@ TEST(ExtPlugin, PluginFailureIsNotAnUnknownScheme) {
 
 // Without a loadable libvdeplug, a scheme we lack is still a clean
 // EPROTONOSUPPORT. libvdeplug is loaded once per process: the check runs in a
-// forked child with VDESTACK_LIBVDEPLUG naming no file (ctest runs each test
-// in a fresh process; when an earlier test of this process loaded it, skip).
+// forked child whose Tuning names no file as the libvdeplug (ctest runs each
+// test in a fresh process; when an earlier test of this process loaded it, skip).
 int check_without_libvdeplug() {
-    ::setenv("VDESTACK_LIBVDEPLUG", "/nonexistent/libvdeplug.so.2", 1);
-    if (!vdestack::plug::extplugin_library().empty()) return 77;
+    vdestack::plug::OpenOptions opts;
+    opts.tuning.libvdeplug = "/nonexistent/libvdeplug.so.2";
+    if (!vdestack::plug::extplugin_library(opts.tuning).empty()) return 77;
     try {
-        open_transport("vlan://5{null://}");
+        open_transport("vlan://5{null://}", opts);
         return 1;
     } catch (const vdestack::Error& e) {
         const std::string what = e.what();

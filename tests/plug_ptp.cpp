@@ -38,8 +38,8 @@
 #include <vector>
 
 #include "plug/transport.hpp"
-#include "util/error.hpp"
-#include "util/fd.hpp"
+#include "base/error.hpp"
+#include "base/fd.hpp"
 #include "wire/vnet.hpp"
 #include "wire/whole.hpp"
 #include "plug_util.hpp"

@@ -29,8 +29,8 @@
 #include <vector>
 
 #include "plug/transport.hpp"
-#include "util/error.hpp"
-#include "util/fd.hpp"
+#include "base/error.hpp"
+#include "base/fd.hpp"
 #include "plug_util.hpp"
 
 namespace {

@@ -46,12 +46,12 @@
 #include <thread>
 #include <vector>
 
-#include "plug/switch.hpp"
+#include "plug/unix/switch.hpp"
 #include "plug/transport.hpp"
 #include "wire/vnet.hpp"
-#include "plug/vde.hpp"
-#include "util/error.hpp"
-#include "util/fd.hpp"
+#include "plug/unix/vde.hpp"
+#include "base/error.hpp"
+#include "base/fd.hpp"
 #include "wire/vde_ctl.hpp"
 #include "plug_util.hpp"
 

@@ -20,9 +20,9 @@
 #include <cstring>
 #include <vector>
 
-#include "plug/mactable.hpp"
-#include "plug/udp_send.hpp"
-#include "util/fd.hpp"
+#include "plug/udp/mactable.hpp"
+#include "plug/udp/udp_send.hpp"
+#include "base/fd.hpp"
 
 namespace {
 

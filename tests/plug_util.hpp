@@ -34,8 +34,8 @@
 #include <vector>
 
 #include "plug/transport.hpp"
-#include "util/error.hpp"
-#include "util/fd.hpp"
+#include "base/error.hpp"
+#include "base/fd.hpp"
 #include "wire/vnet.hpp"
 
 namespace vdestack::test {

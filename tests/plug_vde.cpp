@@ -36,9 +36,9 @@
 #include <vector>
 
 #include "plug/transport.hpp"
-#include "plug/vde.hpp"
-#include "util/error.hpp"
-#include "util/fd.hpp"
+#include "plug/unix/vde.hpp"
+#include "base/error.hpp"
+#include "base/fd.hpp"
 #include "wire/vde_ctl.hpp"
 #include "plug_util.hpp"
 

@@ -50,10 +50,10 @@
 #include <vector>
 
 #include "plug/transport.hpp"
-#include "plug/vxlan.hpp"
-#include "plug/vxvde.hpp"
-#include "util/error.hpp"
-#include "util/fd.hpp"
+#include "plug/udp/vxlan.hpp"
+#include "plug/udp/vxvde.hpp"
+#include "base/error.hpp"
+#include "base/fd.hpp"
 #include "plug_util.hpp"
 
 namespace {

@@ -26,11 +26,11 @@
 #include <string_view>
 #include <vector>
 
-#include "plug/null.hpp"
+#include "plug/host/null.hpp"
 #include "plug/transport.hpp"
-#include "plug/vxvde.hpp"
-#include "util/error.hpp"
-#include "util/fd.hpp"
+#include "plug/udp/vxvde.hpp"
+#include "base/error.hpp"
+#include "base/fd.hpp"
 #include "plug_util.hpp"
 
 namespace {
@@ -56,10 +56,10 @@ Mac mac_of(std::uint8_t n) {
     return {std::byte{0x02}, std::byte{0x00}, std::byte{0x5e}, std::byte{0x10}, std::byte{0x00}, std::byte{n}};
 }
 
-std::unique_ptr<Transport> open(std::string_view vnl) {
+std::unique_ptr<Transport> open(std::string_view vnl, const vdestack::plug::OpenOptions& opts = {}) {
     constexpr std::string_view scheme = "vxvde://";
     EXPECT_TRUE(vnl.starts_with(scheme));
-    return vdestack::plug::open_vxvde(vnl, vnl.substr(scheme.size()), {});
+    return vdestack::plug::open_vxvde(vnl, vnl.substr(scheme.size()), opts);
 }
 
 Frame make_frame(const Mac& dst, const Mac& src, std::size_t len, std::uint8_t seed = 0) {
@@ -354,11 +354,11 @@ TEST(Vxvde, GroModeDeliversEveryFrameInOrder) {
 }
 
 TEST(Vxvde, WithoutOffloadEveryFrameIsItsOwnDatagram) {
-    // VDESTACK_UDP_GSO=0: no UDP_SEGMENT, no GRO mode; frames still all arrive.
-    ::setenv("VDESTACK_UDP_GSO", "0", 1);
-    auto a = open("vxvde://234.0.0.7/port=15012");
-    auto b = open("vxvde://234.0.0.7/port=15012");
-    ::unsetenv("VDESTACK_UDP_GSO");
+    // udp_gso off (VDESTACK_UDP_GSO=0): no UDP_SEGMENT, no GRO mode; frames still all arrive.
+    vdestack::plug::OpenOptions off;
+    off.tuning.udp_gso = false;
+    auto a = open("vxvde://234.0.0.7/port=15012", off);
+    auto b = open("vxvde://234.0.0.7/port=15012", off);
     send_frame(*b, make_frame(kBroadcast, mac_of(0xb), 60));
     ASSERT_EQ(recv_frames(*a, 2s, 1).size(), 1u);
     std::size_t foreign = 0;

@@ -14,11 +14,11 @@
 #include <span>
 #include <string>
 
-#include "stack/fabric.hpp"
+#include "engine/fabric.hpp"
 
 namespace {
 
-using vdestack::stack::Fabric;
+using vdestack::engine::Fabric;
 using Mac = std::array<std::byte, 6>;
 
 Mac mac(unsigned char first, unsigned char last) {
@@ -50,7 +50,7 @@ bool send(Fabric& f, std::uint32_t seg, const Mac& dst, std::uint64_t self, cons
 }
 
 TEST(Fabric, SegmentsAreNamedConsistently) {
-    Fabric& f = Fabric::instance();
+    Fabric f;
     const std::uint32_t a = f.segment("unit-fabric a"), b = f.segment("unit-fabric b");
     EXPECT_NE(a, 0u);
     EXPECT_NE(b, 0u);
@@ -59,7 +59,7 @@ TEST(Fabric, SegmentsAreNamedConsistently) {
 }
 
 TEST(Fabric, DeliversUnicastToTheOwnerOnly) {
-    Fabric& f = Fabric::instance();
+    Fabric f;
     const std::uint32_t seg = f.segment("unit-fabric deliver"), other = f.segment("unit-fabric other");
     Pipe tap1, tap2;
     const Mac m1 = mac(0x02, 1), m2 = mac(0x02, 2);
@@ -86,7 +86,7 @@ TEST(Fabric, DeliversUnicastToTheOwnerOnly) {
 }
 
 TEST(Fabric, MulticastSourcesAreNotLearnedAndMacsMove) {
-    Fabric& f = Fabric::instance();
+    Fabric f;
     const std::uint32_t seg = f.segment("unit-fabric move");
     Pipe tap1, tap2, tap3;
     const std::size_t before = f.size();

@@ -10,7 +10,7 @@
 #include <cstring>
 #include <vector>
 
-#include "plug/mactable.hpp"
+#include "plug/udp/mactable.hpp"
 
 namespace {
 

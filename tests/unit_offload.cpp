@@ -16,19 +16,19 @@
 #include <random>
 #include <vector>
 
-#include "stack/offload.hpp"
+#include "frame/offload.hpp"
 #include "wire/vnet.hpp"
 
 namespace {
 
-using vdestack::plug::FrameBuf;
-using vdestack::stack::offload::complete_csum;
-using vdestack::stack::offload::Config;
-using vdestack::stack::offload::csum_add;
-using vdestack::stack::offload::csum_fold;
-using vdestack::stack::offload::Gro;
-using vdestack::stack::offload::parse_config;
-using vdestack::stack::offload::TsoSegmenter;
+using vdestack::frame::FrameBuf;
+using vdestack::frame::complete_csum;
+using vdestack::frame::Config;
+using vdestack::frame::csum_add;
+using vdestack::frame::csum_fold;
+using vdestack::frame::Gro;
+using vdestack::parse_offloads;
+using vdestack::frame::TsoSegmenter;
 using vdestack::wire::VnetHdr;
 
 using Bytes = std::vector<std::uint8_t>;
@@ -262,20 +262,20 @@ TEST(OffloadVnetHdr, ParsesAndStoresHostOrder) {
 
 TEST(OffloadConfig, ParsesTheSwitch) {
     auto eq = [](Config c, bool csum, bool tso, bool gro) { return c.csum == csum && c.tso == tso && c.gro == gro; };
-    EXPECT_TRUE(eq(parse_config(nullptr), true, true, true));
-    EXPECT_TRUE(eq(parse_config("1"), true, true, true));
-    EXPECT_TRUE(eq(parse_config("0"), false, false, false));
-    EXPECT_FALSE(parse_config("off").vnet_hdr());
-    EXPECT_TRUE(eq(parse_config("csum"), true, false, false));
-    EXPECT_TRUE(eq(parse_config("tso"), true, true, false));
-    EXPECT_TRUE(eq(parse_config("gro"), false, false, true));
-    EXPECT_TRUE(parse_config("gro").vnet_hdr());
-    EXPECT_TRUE(eq(parse_config("tso,gro"), true, true, true));
-    EXPECT_TRUE(eq(parse_config("bogus"), false, false, false));
-    EXPECT_TRUE(parse_config(nullptr).whole);
-    EXPECT_FALSE(parse_config("0").whole);
-    EXPECT_FALSE(parse_config("tso,gro").whole);
-    EXPECT_TRUE(parse_config("tso,gro,whole").whole);
+    EXPECT_TRUE(eq(parse_offloads(nullptr), true, true, true));
+    EXPECT_TRUE(eq(parse_offloads("1"), true, true, true));
+    EXPECT_TRUE(eq(parse_offloads("0"), false, false, false));
+    EXPECT_FALSE(parse_offloads("off").vnet_hdr());
+    EXPECT_TRUE(eq(parse_offloads("csum"), true, false, false));
+    EXPECT_TRUE(eq(parse_offloads("tso"), true, true, false));
+    EXPECT_TRUE(eq(parse_offloads("gro"), false, false, true));
+    EXPECT_TRUE(parse_offloads("gro").vnet_hdr());
+    EXPECT_TRUE(eq(parse_offloads("tso,gro"), true, true, true));
+    EXPECT_TRUE(eq(parse_offloads("bogus"), false, false, false));
+    EXPECT_TRUE(parse_offloads(nullptr).whole);
+    EXPECT_FALSE(parse_offloads("0").whole);
+    EXPECT_FALSE(parse_offloads("tso,gro").whole);
+    EXPECT_TRUE(parse_offloads("tso,gro,whole").whole);
 }
 
 TEST(OffloadTso, Ipv4SegmentsAreExact) {
@@ -460,7 +460,7 @@ TEST(OffloadCsum, SumMatchesTheTextbookOneForEveryLengthAndAlignment) {
             std::memcpy(&w, p, 1);
             s += w;
         }
-        return vdestack::stack::offload::csum_fold(s);
+        return vdestack::frame::csum_fold(s);
     };
     std::vector<std::byte> buf(70000 + 8);
     std::uint32_t x = 12345;
@@ -472,12 +472,12 @@ TEST(OffloadCsum, SumMatchesTheTextbookOneForEveryLengthAndAlignment) {
         for (std::size_t n : {0u, 1u, 2u, 3u, 4u, 5u, 7u, 31u, 32u, 33u, 63u, 64u, 65u, 127u, 1500u, 1514u, 9001u, 65535u, 70000u}) {
             const std::byte* p = buf.data() + off;
             if (n == 0) continue;
-            EXPECT_EQ(vdestack::stack::offload::csum_fold(vdestack::stack::offload::csum_add(0, p, n)), textbook(p, n))
+            EXPECT_EQ(vdestack::frame::csum_fold(vdestack::frame::csum_add(0, p, n)), textbook(p, n))
                 << "offset " << off << " length " << n;
         }
     // Chained sums (a pseudo-header first) equal one sum over the concatenation.
-    const std::uint64_t head = vdestack::stack::offload::csum_add(0, buf.data(), 12);
-    EXPECT_EQ(vdestack::stack::offload::csum_fold(vdestack::stack::offload::csum_add(head, buf.data() + 12, 4000)),
+    const std::uint64_t head = vdestack::frame::csum_add(0, buf.data(), 12);
+    EXPECT_EQ(vdestack::frame::csum_fold(vdestack::frame::csum_add(head, buf.data() + 12, 4000)),
               textbook(buf.data(), 4012));
 }
 

@@ -2,11 +2,11 @@
 // (src/stack/spin.hpp).
 #include <gtest/gtest.h>
 
-#include "stack/spin.hpp"
+#include "frame/spin.hpp"
 
 namespace {
 
-using vdestack::stack::SpinPolicy;
+using vdestack::frame::SpinPolicy;
 
 // Rounds with work until the policy allows the next spin.
 unsigned rounds_until_spin(SpinPolicy& p) {

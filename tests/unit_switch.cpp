@@ -12,7 +12,7 @@
 #include <optional>
 #include <vector>
 
-#include "plug/switch_core.hpp"
+#include "plug/unix/switch_core.hpp"
 
 namespace {
 

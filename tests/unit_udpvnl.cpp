@@ -9,8 +9,8 @@
 #include <cstring>
 #include <string>
 
-#include "plug/udp.hpp"
-#include "util/error.hpp"
+#include "plug/udp/udp.hpp"
+#include "base/error.hpp"
 
 namespace {
 

@@ -9,7 +9,7 @@
 #include <string>
 #include <string_view>
 
-#include "util/error.hpp"
+#include "base/error.hpp"
 #include "vnl/vnl.hpp"
 
 namespace {

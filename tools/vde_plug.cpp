@@ -24,10 +24,10 @@
 #include <vector>
 
 #include "plug/bridge.hpp"
-#include "plug/stream.hpp"
+#include "plug/stream/stream.hpp"
 #include "plug/transport.hpp"
-#include "util/error.hpp"
-#include "util/fd.hpp"
+#include "base/error.hpp"
+#include "base/fd.hpp"
 
 extern char** environ;
 
@@ -79,6 +79,7 @@ int run(int argc, char** argv) {
     ::signal(SIGPIPE, SIG_IGN);
     plug::OpenOptions opts;
     opts.descr = descr;
+    opts.tuning = vdestack::Tuning::from_env();
     std::unique_ptr<plug::Transport> a, b;
     pid_t child = -1;
     try {
@@ -135,7 +136,7 @@ int run(int argc, char** argv) {
     sigaddset(&stop, SIGHUP);
     ::sigprocmask(SIG_BLOCK, &stop, nullptr);
     UniqueFd sfd(::signalfd(-1, &stop, SFD_CLOEXEC));
-    plug::BridgeStats st = plug::bridge(*a, *b, sfd.get());
+    plug::BridgeStats st = plug::bridge(*a, *b, opts.tuning.spin_us, sfd.get());
     int status = 0;
     if (st.dead_side >= 0 && st.error != EPIPE && st.error != ECONNRESET) {
         const auto& dead = st.dead_side == 0 ? *a : *b;

@@ -43,18 +43,20 @@
 #include <string>
 #include <vector>
 
-#include "stack/engine.hpp"
-#include "stack/netconf.hpp"
-#include "stack/tap.hpp"
-#include "stack/userns.hpp"
-#include "util/error.hpp"
+#include "engine/engine.hpp"
+#include "client/netconf.hpp"
+#include "plug/host/tap_device.hpp"
+#include "helper/userns.hpp"
+#include "base/error.hpp"
 
 namespace {
 
 using vdestack::Error;
 using vdestack::UniqueFd;
 namespace plug = vdestack::plug;
-namespace stack = vdestack::stack;
+namespace engine = vdestack::engine;
+namespace helper = vdestack::helper;
+namespace client = vdestack::client;
 
 struct Options {
     std::vector<std::string> vnls;
@@ -142,34 +144,36 @@ void bind_resolvconf(const Options& o) {
 }
 
 int run(const Options& o) {
+    const vdestack::Tuning tuning = vdestack::Tuning::from_env();
     // 1. transports, in the caller's namespace
     std::vector<std::unique_ptr<plug::Transport>> links;
     for (const auto& vnl : o.vnls)
-        if (!no_network(vnl)) links.push_back(plug::open_transport(vnl, {"vdens"}));
+        if (!no_network(vnl)) links.push_back(plug::open_transport(vnl, {"vdens", tuning}));
 
     // 2. namespaces
     int flags = CLONE_NEWNET | CLONE_NEWUTS;
     if (!o.resolvconf.empty() || !o.resolvaddr.empty()) flags |= CLONE_NEWNS;
-    stack::enter_user_namespace();
+    helper::enter_user_namespace();
     if (::unshare(flags) != 0) vdestack::fail_errno("unshare");
     if (!o.hostname.empty() && ::sethostname(o.hostname.data(), o.hostname.size()) != 0)
         vdestack::fail_errno("sethostname");
     if (flags & CLONE_NEWNS) bind_resolvconf(o);
 
     // 3. taps and their configuration
-    stack::Engine engine;
+    std::unique_ptr<engine::Fabric> fabric = tuning.fabric ? std::make_unique<engine::Fabric>() : nullptr;
+    engine::Engine engine(tuning, fabric.get());
     std::vector<std::string> ifnames;
     for (std::size_t i = 0; i < links.size(); i++) {
-        auto e = std::make_unique<stack::StackEntry>();
+        auto e = std::make_unique<engine::StackEntry>();
         e->id = i + 1;
         e->ifname = o.prefix + std::to_string(i);
         e->vnl = links[i]->vnl();
-        e->tap = stack::open_tap(e->ifname);
+        e->tap = plug::open_tap_device(e->ifname, tuning.offload);
         e->link = std::move(links[i]);
         ifnames.push_back(e->ifname);
         engine.add(std::move(e));
     }
-    if (!ifnames.empty()) stack::configure_interface(ifnames[0], o.addrs, o.routes, o.mtu, o.up);
+    if (!ifnames.empty()) client::configure_interface(ifnames[0], o.addrs, o.routes, o.mtu, o.up);
 
     // 4. the command
     std::vector<std::string> cmd = o.command;
@@ -189,7 +193,7 @@ int run(const Options& o) {
         ::signal(SIGINT, SIG_DFL);
         ::signal(SIGQUIT, SIG_DFL);
         ::signal(SIGPIPE, SIG_DFL);
-        (void)stack::raise_net_ambient_caps(o.sysadm);
+        (void)helper::raise_net_ambient_caps(o.sysadm);
         ::execvp(argv[0], argv.data());
         std::fprintf(stderr, "vdens: %s: %s\n", argv[0], std::strerror(errno));
         ::_exit(127);

@@ -8,17 +8,17 @@
 
 #include <cstdio>
 
-#include "stack/helper.hpp"
-#include "stack/proto.hpp"
+#include "helper/helper.hpp"
+#include "wire/helper_proto.hpp"
 
 int main() {
     struct stat st {};
-    if (::fstat(vdestack::proto::kChannelFd, &st) != 0 || !S_ISSOCK(st.st_mode)) {
+    if (::fstat(vdestack::wire::proto::kChannelFd, &st) != 0 || !S_ISSOCK(st.st_mode)) {
         std::fprintf(stderr, "vdestack-helper: internal program of libvdestack, not meant to be run by hand\n");
         return 2;
     }
     // Nothing but the channel (and stdio, /dev/null) may stay open in here.
     ::syscall(SYS_close_range, 4U, ~0U, 0U);
-    ::fcntl(vdestack::proto::kChannelFd, F_SETFD, FD_CLOEXEC);
-    return vdestack::stack::helper_main(vdestack::proto::kChannelFd);
+    ::fcntl(vdestack::wire::proto::kChannelFd, F_SETFD, FD_CLOEXEC);
+    return vdestack::helper::helper_main(vdestack::wire::proto::kChannelFd);
 }

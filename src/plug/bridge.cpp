@@ -6,9 +6,9 @@
 #include <cerrno>
 #include <vector>
 
-#include "stack/spin.hpp"
-#include "util/error.hpp"
-#include "util/fd.hpp"
+#include "frame/spin.hpp"
+#include "base/error.hpp"
+#include "base/fd.hpp"
 
 namespace vdestack::plug {
 
@@ -16,7 +16,7 @@ namespace {
 constexpr std::size_t kBatch = 64;
 }
 
-BridgeStats bridge(Transport& a, Transport& b, int stop_fd) {
+BridgeStats bridge(Transport& a, Transport& b, long spin_us, int stop_fd) {
     UniqueFd ep(::epoll_create1(EPOLL_CLOEXEC));
     if (!ep) fail_errno("epoll_create1");
     auto watch = [&](int fd, std::uint64_t tag) {
@@ -58,16 +58,15 @@ BridgeStats bridge(Transport& a, Transport& b, int stop_fd) {
         return true;
     };
     epoll_event events[16];
-    // Adaptive busy polling as in the engine (stack/spin.hpp): after a
+    // Adaptive busy polling as in the engine (frame/spin.hpp): after a
     // round with work, poll without sleeping for up to spin_us.
-    stack::SpinPolicy spin;
-    const long spin_us = stack::spin_window_us(50);
+    frame::SpinPolicy spin;
     bool worked = false;
     for (;;) {
         // Frames a side holds in user space are not announced by its fds.
         const bool held = a.pending() || b.pending();
         int n = 0;
-        if (worked && !held && spin_us > 0 && spin.should_spin()) n = stack::spin_wait(spin, ep.get(), events, 16, spin_us);
+        if (worked && !held && spin_us > 0 && spin.should_spin()) n = frame::spin_wait(spin, ep.get(), events, 16, spin_us);
         if (n == 0) n = ::epoll_wait(ep.get(), events, 16, held ? 0 : -1);
         worked = n > 0;
         if (n < 0) {

@@ -4,8 +4,8 @@
 //
 // One thread, one epoll over both sides' poll fds; frame buffers allocated
 // once (kBatch frames). After a round with work it busy-polls like the
-// engine (stack/spin.hpp: up to VDESTACK_SPIN_US, default 50 us, backing off
-// when spins find nothing). Errors: throws Error only when setting up epoll.
+// engine (frame/spin.hpp: up to spin_us, Tuning::spin_us, backing off when
+// spins find nothing; 0: never). Errors: throws Error only when setting up epoll.
 #pragma once
 
 #include <cstdint>
@@ -20,6 +20,6 @@ struct BridgeStats {
     int error = 0;       // errno the dead side reported
 };
 
-BridgeStats bridge(Transport& a, Transport& b, int stop_fd = -1);
+BridgeStats bridge(Transport& a, Transport& b, long spin_us, int stop_fd = -1);
 
 }  // namespace vdestack::plug

@@ -32,30 +32,16 @@
 #include <string>
 #include <string_view>
 
+#include "base/tuning.hpp"
+#include "frame/buffer.hpp"
+
 namespace vdestack::plug {
 
-// Largest frame a VDE network carries: 9216-byte MTU + Ethernet header + 802.1Q tag
-// (vdeplug4's VDE_ETHBUFSIZE).
-inline constexpr std::size_t kMaxFrame = 9216 + 14 + 4;
-// Smallest frame worth forwarding: an Ethernet header.
-inline constexpr std::size_t kMinFrame = 14;
-
-// A receive slot: the transport writes a frame of at most `cap` bytes at `data`
-// and stores its length in `len`.
-struct FrameBuf {
-    std::byte* data = nullptr;
-    std::size_t cap = 0;
-    std::size_t len = 0;
-    // A whole frame (see Transport::accept_whole): the 10-byte
-    // virtio_net_hdr to write before it, in host order; nullptr otherwise.
-    const std::byte* vnet = nullptr;
-};
-
-// A frame to send.
-struct FrameRef {
-    const std::byte* data = nullptr;
-    std::size_t len = 0;
-};
+// The frame vocabulary of frame/buffer.hpp, in the transports' own terms.
+using frame::FrameBuf;
+using frame::FrameRef;
+using frame::kMaxFrame;
+using frame::kMinFrame;
 
 class Transport {
 public:
@@ -124,6 +110,7 @@ public:
 
 struct OpenOptions {
     std::string descr = "vdestack";  // description shown by switches
+    Tuning tuning;                   // the process's settings (base/tuning.hpp)
 };
 
 // Opens the transport named by `vnl`. Throws vdestack::Error:

@@ -20,7 +20,7 @@
 #include <algorithm>
 #include <cerrno>
 
-#include "util/error.hpp"
+#include "base/error.hpp"
 
 namespace vdestack::vnl {
 namespace {

@@ -1,0 +1,51 @@
+# check_layers.cmake - fails the build when an #include goes up (or across)
+# the layer order. Run by the layer_order target:
+#   cmake -DSRC=<source dir> -DLAYERS=<build>/layers.txt -P check_layers.cmake
+# LAYERS is a file written by CMakeLists.txt: a line per folder of src/, its
+# name and then the layers it may include (system libraries among them are
+# ignored). A quoted include "x/..." names layer x when src/x is a
+# folder; any other quoted include must be a public header (include/) or a
+# file of the including folder. Public headers (include/) must not include
+# anything of src/.
+cmake_minimum_required(VERSION 3.20)
+set(allowed_pairs "")
+set(layers "")
+file(STRINGS ${LAYERS} entries)
+foreach(entry ${entries})
+  string(REPLACE " " ";" words "${entry}")
+  list(POP_FRONT words name)
+  list(APPEND layers ${name})
+  foreach(dep ${words})
+    list(APPEND allowed_pairs "${name}>${dep}")
+  endforeach()
+endforeach()
+set(errors "")
+file(GLOB_RECURSE files RELATIVE ${SRC} ${SRC}/src/*.hpp ${SRC}/src/*.cpp ${SRC}/src/*.h
+  ${SRC}/include/*.h ${SRC}/include/*.hpp)
+foreach(f ${files})
+  file(STRINGS ${SRC}/${f} lines REGEX "^[ \t]*#[ \t]*include[ \t]*\"")
+  string(REGEX MATCH "^src/([a-z_]+)/" m "${f}")
+  set(from "${CMAKE_MATCH_1}")
+  if(f MATCHES "^src/" AND NOT from IN_LIST layers)
+    list(APPEND errors "${f}: folder src/${from} is not a layer of CMakeLists.txt")
+    continue()
+  endif()
+  foreach(line ${lines})
+    string(REGEX REPLACE "^[ \t]*#[ \t]*include[ \t]*\"([^\"]*)\".*$" "\\1" inc "${line}")
+    string(REGEX MATCH "^([a-z_]+)/" m2 "${inc}")
+    set(to "${CMAKE_MATCH_1}")
+    if(f MATCHES "^include/")
+      if(to AND IS_DIRECTORY ${SRC}/src/${to})
+        list(APPEND errors "${f}: public header includes private ${inc}")
+      endif()
+    elseif(to AND IS_DIRECTORY ${SRC}/src/${to})
+      if(NOT to STREQUAL from AND NOT "${from}>${to}" IN_LIST allowed_pairs)
+        list(APPEND errors "${f}: layer ${from} includes ${inc} of layer ${to}, which it does not use")
+      endif()
+    endif()
+  endforeach()
+endforeach()
+if(errors)
+  list(JOIN errors "\n  " msg)
+  message(FATAL_ERROR "layer order broken:\n  ${msg}")
+endif()

@@ -1,0 +1,64 @@
+// tuning.hpp - every setting of vdestack++ that comes from the environment,
+// read in one place (Tuning::from_env) into one plain struct that the
+// entry points pass down: the helper's main, vdens, vde_plug, the
+// libvdeplug shim's vde_open and the client library. Nothing below those
+// entry points reads the environment, so every layer can be configured
+// (and tested) by building a Tuning by hand. A default-constructed Tuning
+// is the documented default of every setting.
+//
+// Variables (all optional):
+//   VDESTACK_OFFLOAD     tap offloads: unset/1/on/all, 0/off/none, or a list
+//                        of csum,tso,gro,whole (parse_offloads)
+//   VDESTACK_SPIN_US     busy-polling window in microseconds, 0 = off (50)
+//   VDESTACK_UDP_GSO     0 turns UDP segmentation/GRO of the UDP transports off
+//   VDESTACK_FABRIC      0 turns the helper's local fabric off
+//   VDESTACK_ENGINES     engine threads of a helper (default: CPUs, at most 4)
+//   VDESTACK_USERNS      1: the helper enters a user namespace even as root
+//   VDESTACK_HELPER      the vdestack-helper program to run
+//   VDESTACK_LIBVDEPLUG  the libvdeplug.so.2 that serves other schemes
+//   VDEPLUGIN_PATH, LD_LIBRARY_PATH  where vdeplug4 plugins are looked for
+//   HOME                 vdeplug4's default network (~/.vdeplug/default)
+// Thread-safety: from_env() only reads; a Tuning is a value.
+#pragma once
+
+#include <optional>
+#include <string>
+
+namespace vdestack {
+
+// Which tap offloads are used (see frame/offload.hpp).
+struct OffloadConfig {
+    bool csum = false;   // partial checksums from the stack, finished in user space
+    bool tso = false;    // 64 KiB TCP super-segments, cut in user space
+    bool gro = false;    // coalescing of received TCP segments
+    bool whole = false;  // super-segments whole to a peer that takes them (wire/whole.hpp)
+    [[nodiscard]] bool vnet_hdr() const noexcept { return csum || tso || gro; }
+    [[nodiscard]] static constexpr OffloadConfig all() noexcept { return {true, true, true, true}; }
+    bool operator==(const OffloadConfig&) const = default;
+};
+
+// VDESTACK_OFFLOAD's syntax: unset (nullptr), "", "1", "on", "all": all;
+// "0", "off", "none": none; else a ','-separated list of "csum", "tso"
+// (implies csum), "gro", "whole" (unknown words are ignored).
+[[nodiscard]] OffloadConfig parse_offloads(const char* text) noexcept;
+
+struct Tuning {
+    static constexpr long kDefaultSpinUs = 50;
+
+    OffloadConfig offload = OffloadConfig::all();
+    long spin_us = kDefaultSpinUs;  // 0: no busy polling; at most 1 s
+    bool udp_gso = true;            // UDP_SEGMENT/UDP_GRO in udp://, vxvde://, vxlan://
+    bool fabric = true;             // tap-to-tap delivery between stacks of one helper
+    long engines = 0;               // engine threads; 0: one per CPU, at most 4
+    bool force_userns = false;      // a user namespace even as root
+    std::string helper;             // "": look next to the library, then the install dir
+    std::string libvdeplug;         // "": the system's libvdeplug.so.2
+    std::optional<std::string> vdeplugin_path;   // VDEPLUGIN_PATH, when set
+    std::optional<std::string> ld_library_path;  // LD_LIBRARY_PATH, when set
+    std::string home;               // HOME ("" when unset)
+
+    // The settings of this process's environment. Never throws but bad_alloc.
+    [[nodiscard]] static Tuning from_env();
+};
+
+}  // namespace vdestack

@@ -1,0 +1,383 @@
+// client.cpp - the library side of stacks (see client.hpp).
+#include "client/client.hpp"
+
+#include <dlfcn.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <array>
+#include <atomic>
+#include <cstring>
+#include <algorithm>
+#include <mutex>
+#include <pthread.h>
+#include <vector>
+
+#include "wire/helper_proto.hpp"
+#include "base/error.hpp"
+#include "base/tuning.hpp"
+#include "base/scm.hpp"
+
+extern char** environ;
+
+namespace vde::detail {
+
+using vdestack::UniqueFd;
+using vdestack::fail;
+using vdestack::fail_errno;
+using vdestack::send_with_fds;
+using vdestack::recv_with_fds;
+namespace proto = vdestack::wire::proto;
+
+namespace {
+
+bool executable(const std::string& path) { return !path.empty() && ::access(path.c_str(), X_OK) == 0; }
+
+std::string dir_of(const std::string& path) {
+    auto slash = path.rfind('/');
+    return slash == std::string::npos ? std::string(".") : path.substr(0, slash);
+}
+
+}  // namespace
+
+std::string find_helper(const vdestack::Tuning& t) {
+    if (!t.helper.empty()) return executable(t.helper) ? t.helper : std::string();
+    Dl_info info{};
+    if (::dladdr(reinterpret_cast<void*>(&dir_of), &info) != 0 && info.dli_fname != nullptr) {
+        std::string dir = dir_of(info.dli_fname);
+        for (const std::string& p : {dir + "/vdestack-helper", dir + "/../libexec/vdestack/vdestack-helper"})
+            if (executable(p)) return p;
+    }
+    std::string installed = std::string(VDESTACK_HELPER_INSTALL_DIR) + "/vdestack-helper";
+    return executable(installed) ? installed : std::string();
+}
+
+class HelperConn;
+void register_conn(HelperConn* c);
+void unregister_conn(HelperConn* c) noexcept;
+
+// One helper process and the channel to it.
+class HelperConn {
+public:
+    // Spawns the helper and waits for its Hello. Throws Error.
+    HelperConn() : owner_(::getpid()) {
+        std::string path = find_helper(vdestack::Tuning::from_env());
+        if (path.empty()) fail(ENOENT, "cannot find vdestack-helper (set VDESTACK_HELPER or reinstall)");
+        int sv[2];
+        if (::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) != 0) fail_errno("socketpair");
+        chan_.reset(sv[0]);
+        UniqueFd theirs(sv[1]);
+
+        posix_spawn_file_actions_t fa;
+        posix_spawnattr_t attr;
+        posix_spawn_file_actions_init(&fa);
+        posix_spawnattr_init(&attr);
+        posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+        posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
+        posix_spawn_file_actions_addopen(&fa, 2, "/dev/null", O_WRONLY, 0);
+        posix_spawn_file_actions_adddup2(&fa, theirs.get(), proto::kChannelFd);
+        sigset_t none, all;
+        sigemptyset(&none);
+        sigfillset(&all);
+        posix_spawnattr_setsigmask(&attr, &none);
+        posix_spawnattr_setsigdefault(&attr, &all);
+        posix_spawnattr_setpgroup(&attr, 0);  // terminal signals are for the program, not for us
+        posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETPGROUP);
+        char* argv[] = {const_cast<char*>("vdestack-helper"), nullptr};
+        int rc = ::posix_spawn(&pid_, path.c_str(), &fa, &attr, argv, environ);
+        posix_spawn_file_actions_destroy(&fa);
+        posix_spawnattr_destroy(&attr);
+        if (rc != 0) fail(rc, "posix_spawn(" + path + ")");
+        theirs.reset();
+
+        proto::Hello hello;
+        pollfd p{chan_.get(), POLLIN, 0};
+        int pr;
+        while ((pr = ::poll(&p, 1, 10000)) < 0 && errno == EINTR) {
+        }
+        ssize_t n = pr > 0 ? ::recv(chan_.get(), &hello, sizeof hello, 0) : -1;
+        if (n != static_cast<ssize_t>(sizeof hello) || hello.magic != proto::kMagic ||
+            hello.version != proto::kVersion) {
+            reap(true);
+            fail(EPROTO, "vdestack-helper (" + path + ") did not start");
+        }
+        if (hello.err != 0) {
+            reap(false);
+            hello.message[sizeof hello.message - 1] = '\0';
+            fail(hello.err, std::string("vdestack-helper: ") + hello.message);
+        }
+        register_conn(this);
+    }
+
+    HelperConn(const HelperConn&) = delete;
+    HelperConn& operator=(const HelperConn&) = delete;
+
+    ~HelperConn() {
+        unregister_conn(this);
+        // A forked child: closing its own connection releases what it held.
+        if (::getpid() != owner_) return;
+        bool exiting = true;
+        if (!dead_) {
+            proto::Request req;
+            req.op = proto::Op::Shutdown;
+            UniqueFd none;
+            proto::Reply r = call(req, {}, {}, none);
+            // 0: a forked child still holds stacks here; the helper lives on
+            // for it (and the kernel tells us when it exits).
+            exiting = r.rval != 0;
+        }
+        chan_.reset();
+        if (exiting) reap(false);
+    }
+
+    // ---- fork support (see the fork handlers below) ----
+    // Before fork: a new connection for the child, attached to the helper
+    // with the stacks this process holds. Returns false if it could not be made.
+    bool prepare_fork() noexcept {
+        fork_fd_ = -1;
+        if (dead_ || stacks_.load() == 0) return false;
+        int sv[2];
+        if (::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) != 0) return false;
+        proto::Request req;
+        req.op = proto::Op::Attach;
+        UniqueFd none;
+        std::array<int, 1> extra{sv[1]};
+        proto::Reply r = call(req, {}, {}, none, nullptr, extra);
+        ::close(sv[1]);
+        if (r.rval < 0) {
+            ::close(sv[0]);
+            return false;
+        }
+        fork_fd_ = sv[0];
+        return true;
+    }
+    // In the parent after fork: the child's end is not ours.
+    void parent_after_fork() noexcept {
+        if (fork_fd_ >= 0) ::close(fork_fd_);
+        fork_fd_ = -1;
+    }
+    // In the child: its own connection replaces the inherited channel (same fd number).
+    void child_after_fork() noexcept {
+        if (fork_fd_ >= 0) {
+            ::dup3(fork_fd_, chan_.get(), O_CLOEXEC);
+            ::close(fork_fd_);
+        }
+        fork_fd_ = -1;
+    }
+    void stack_added() noexcept { stacks_++; }
+    void stack_removed() noexcept { stacks_--; }
+
+    [[nodiscard]] pid_t owner() const noexcept { return owner_; }
+    // True once the helper was seen gone (killed, crashed): new stacks then
+    // get a new helper; requests on this one fail with EPIPE.
+    [[nodiscard]] bool dead() const noexcept { return dead_.load(); }
+
+    // Sends one request and waits for its reply. Returns the Reply (rval -1
+    // and err set on any failure, message in `msg`); a passed fd goes to out_fd.
+    proto::Reply call(proto::Request req, std::string_view s1, std::string_view s2, UniqueFd& out_fd,
+                      std::string* msg = nullptr, std::span<const int> extra_fds = {},
+                      bool cloexec = true) noexcept {
+        proto::Reply bad;
+        bad.rval = -1;
+        try {
+            req.len1 = static_cast<std::uint32_t>(s1.size());
+            req.len2 = static_cast<std::uint32_t>(s2.size());
+            if (sizeof req + s1.size() + s2.size() > proto::kMaxRequest) {
+                bad.err = E2BIG;
+                return bad;
+            }
+            std::vector<std::byte> bytes(sizeof req + s1.size() + s2.size());
+            std::memcpy(bytes.data(), &req, sizeof req);
+            // (std::copy: an empty string_view may have a null data(), which memcpy must not get)
+            std::copy(s1.begin(), s1.end(), reinterpret_cast<char*>(bytes.data() + sizeof req));
+            std::copy(s2.begin(), s2.end(), reinterpret_cast<char*>(bytes.data() + sizeof req + s1.size()));
+            int sv[2];
+            if (::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) != 0) {
+                bad.err = errno;
+                return bad;
+            }
+            UniqueFd mine(sv[0]), theirs(sv[1]);
+            std::array<int, 4> fds{theirs.get(), -1, -1, -1};
+            std::size_t nfds = 1;
+            for (int fd : extra_fds) fds[nfds++] = fd;
+            ssize_t sent = send_with_fds(chan_.get(), bytes, std::span<const int>(fds.data(), nfds));
+            if (sent < 0) {
+                bad.err = static_cast<int>(-sent);
+                if (bad.err == EPIPE || bad.err == ECONNRESET || bad.err == ECONNREFUSED || bad.err == ENOTCONN) {
+                    bad.err = EPIPE;
+                    dead_ = true;
+                }
+                if (msg) *msg = "the stack's helper process is gone";
+                return bad;
+            }
+            theirs.reset();
+            std::vector<std::byte> rbuf(sizeof(proto::Reply) + proto::kMaxMessage);
+            std::vector<UniqueFd> got;
+            ssize_t n = recv_with_fds(mine.get(), rbuf, got, 1, cloexec);
+            if (n < static_cast<ssize_t>(sizeof(proto::Reply))) {
+                bad.err = n < 0 ? static_cast<int>(-n) : EPIPE;
+                if (n == 0 && req.op != proto::Op::Shutdown) dead_ = true;
+                if (msg) *msg = "the stack's helper process is gone";
+                return bad;
+            }
+            proto::Reply r;
+            std::memcpy(&r, rbuf.data(), sizeof r);
+            std::size_t len = std::min<std::size_t>(r.msglen, static_cast<std::size_t>(n) - sizeof r);
+            if (msg) msg->assign(reinterpret_cast<const char*>(rbuf.data()) + sizeof r, len);
+            if (!got.empty()) out_fd = std::move(got[0]);
+            return r;
+        } catch (...) {
+            bad.err = ENOMEM;
+            return bad;
+        }
+    }
+
+private:
+    void reap(bool kill_it) {
+        if (pid_ <= 0) return;
+        if (kill_it) ::kill(pid_, SIGKILL);
+        // The helper exits on Shutdown/EOF at once; ECHILD if the program reaped it itself.
+        while (::waitpid(pid_, nullptr, 0) < 0 && errno == EINTR) {
+        }
+        pid_ = -1;
+    }
+
+    pid_t owner_;
+    pid_t pid_ = -1;
+    std::atomic<bool> dead_{false};
+    std::atomic<int> stacks_{0};  // live StackCores of this process on this helper
+    int fork_fd_ = -1;            // between prepare_fork and the after-fork handlers
+    UniqueFd chan_;
+};
+
+// ---- fork handlers ----------------------------------------------------------
+// Every live HelperConn of the process is in g_conns. Before fork() the
+// prepare handler attaches a new helper connection per HelperConn that holds
+// stacks, and keeps g_conns_mu locked across the fork, so that the child sees
+// a consistent list; the child handler swaps each inherited channel for its
+// own connection. Thus a forked child holds its own references: the parent's
+// vde_delstack no longer takes the network away from the child's sockets,
+// and the child's exit (or its own vde_delstack) releases them.
+namespace {
+std::mutex g_conns_mu;
+std::vector<HelperConn*> g_conns;
+
+void fork_prepare() {
+    g_conns_mu.lock();
+    for (HelperConn* c : g_conns) c->prepare_fork();
+}
+void fork_parent() {
+    for (HelperConn* c : g_conns) c->parent_after_fork();
+    g_conns_mu.unlock();
+}
+void fork_child() {
+    for (HelperConn* c : g_conns) c->child_after_fork();
+    g_conns_mu.unlock();
+}
+}  // namespace
+
+void register_conn(HelperConn* c) {
+    static std::once_flag once;
+    std::call_once(once, [] { ::pthread_atfork(fork_prepare, fork_parent, fork_child); });
+    std::lock_guard lk(g_conns_mu);
+    g_conns.push_back(c);
+}
+
+void unregister_conn(HelperConn* c) noexcept {
+    std::lock_guard lk(g_conns_mu);
+    std::erase(g_conns, c);
+}
+
+namespace {
+std::mutex g_mu;
+std::weak_ptr<HelperConn> g_conn;  // the helper of this process, while it has stacks
+
+std::shared_ptr<HelperConn> current_helper() {
+    std::lock_guard lk(g_mu);
+    auto c = g_conn.lock();
+    if (!c || c->owner() != ::getpid() || c->dead()) {
+        c = std::make_shared<HelperConn>();
+        g_conn = c;
+    }
+    return c;
+}
+}  // namespace
+
+StackCore::StackCore(std::string_view vnl, std::string_view ifname)
+    : vnl_(vnl), ifname_(ifname) {
+    std::string ctx = "vde_addstack(" + vnl_ + ")";
+    try {
+        conn_ = current_helper();
+    } catch (const Error& e) {
+        throw Error(e.errno_value(), ctx + ": " + e.what());
+    }
+    proto::Request req;
+    req.op = proto::Op::AddStack;
+    UniqueFd none;
+    std::string msg;
+    proto::Reply r = conn_->call(req, vnl_, ifname_, none, &msg);
+    if (r.rval < 0) throw Error(r.err, ctx + (msg.empty() ? "" : ": " + msg));
+    id_ = r.stack;
+    conn_->stack_added();
+}
+
+StackCore::~StackCore() {
+    // In a forked child this releases the child's reference only: the stack
+    // lives on for the processes that still hold it.
+    proto::Request req;
+    req.op = proto::Op::DelStack;
+    req.stack = id_;
+    UniqueFd none;
+    (void)conn_->call(req, {}, {}, none);
+    conn_->stack_removed();
+    // conn_ goes with us; the last stack's release shuts the helper down.
+}
+
+int StackCore::msocket(int domain, int type, int protocol) noexcept {
+    proto::Request req;
+    req.op = proto::Op::MSocket;
+    req.stack = id_;
+    req.domain = domain;
+    req.type = type;
+    req.protocol = protocol;
+    UniqueFd fd;
+    proto::Reply r = conn_->call(req, {}, {}, fd, nullptr, {}, (type & SOCK_CLOEXEC) != 0);
+    if (r.rval < 0) return -(r.err != 0 ? r.err : EIO);
+    if (!fd) return -EPROTO;
+    return fd.release();
+}
+
+int StackCore::link_error() noexcept {
+    proto::Request req;
+    req.op = proto::Op::Status;
+    req.stack = id_;
+    UniqueFd none;
+    proto::Reply r = conn_->call(req, {}, {}, none);
+    if (r.rval < 0) return -(r.err != 0 ? r.err : EIO);
+    return r.err;
+}
+
+int StackCore::stackcmd(std::string_view commands) noexcept {
+    proto::Request req;
+    req.op = proto::Op::StackCmd;
+    req.stack = id_;
+    std::array<int, 3> stdio{};
+    std::size_t n = 0;
+    for (int i = 0; i < 3; i++) {
+        if (::fcntl(i, F_GETFD) >= 0) {
+            req.flags |= 1U << i;
+            stdio[n++] = i;
+        }
+    }
+    UniqueFd none;
+    proto::Reply r = conn_->call(req, commands, {}, none, nullptr, std::span<const int>(stdio.data(), n));
+    if (r.rval < 0) return -(r.err != 0 ? r.err : EIO);
+    return r.rval;
+}
+
+}  // namespace vde::detail

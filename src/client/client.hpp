@@ -1,0 +1,72 @@
+// client.hpp - the library side of a stack: a handle on a stack held by the
+// process's namespace helper (helper.hpp), reached through the channel.
+//
+// Theory of operation
+// -------------------
+// A process has at most one live helper ("HelperConn"), spawned by the first
+// stack it creates and shut down (and reaped) when its last stack is deleted:
+// after vde_delstack of the last stack no fd, thread or process of ours is
+// left. Each StackCore holds a shared_ptr to the HelperConn it lives in.
+//
+// fork(): a fork handler gives the child a helper connection of its own,
+// attached before fork() returns and holding the same stacks: a stack lives
+// until every process holding it has deleted it or died. So the parent's
+// vde_delstack does not take the network away from the child's sockets, and
+// the child's vde_delstack releases only the child's reference (as with
+// libvdestack 0.1.2, the creator's stack lives on). Requests carry their own
+// reply socket, so vde_msocket/vde_stackcmd in the child return fds of the
+// child's table. A stack created in the child spawns the child's own helper.
+//
+// Thread-safety: all members are safe to call concurrently; the channel is a
+// SEQPACKET socket (each request one atomic message) and every request has a
+// private reply socket.
+#pragma once
+
+#include "base/tuning.hpp"
+
+#include <sys/types.h>
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+
+
+namespace vde::detail {
+
+class HelperConn;
+
+class StackCore {
+public:
+    // Creates a stack (spawning the helper if needed). Throws Error whose
+    // message starts with "vde_addstack(<vnl>)".
+    StackCore(std::string_view vnl, std::string_view ifname);
+    ~StackCore();
+    StackCore(const StackCore&) = delete;
+    StackCore& operator=(const StackCore&) = delete;
+
+    // socket(2) in the stack. Returns the fd or -errno (never throws).
+    int msocket(int domain, int type, int protocol) noexcept;
+    // vde_stackcmd semantics; -errno when the helper cannot be reached.
+    int stackcmd(std::string_view commands) noexcept;
+    // The errno that killed the stack's link to its network (0 while it
+    // works); -errno when the helper cannot be reached.
+    int link_error() noexcept;
+
+    [[nodiscard]] const std::string& vnl() const noexcept { return vnl_; }
+    [[nodiscard]] const std::string& ifname() const noexcept { return ifname_; }
+
+private:
+    std::shared_ptr<HelperConn> conn_;
+    std::uint64_t id_ = 0;
+    std::string vnl_;
+    std::string ifname_;
+};
+
+// Where the helper binary is looked for: Tuning::helper ($VDESTACK_HELPER)
+// alone when set, else next to the library file,
+// <libdir>/../libexec/vdestack/, then the configured install directory.
+// Returns "" if none is executable.
+std::string find_helper(const vdestack::Tuning& t);
+
+}  // namespace vde::detail

@@ -1,0 +1,123 @@
+// stack_api.cpp - vdestack::Stack, the C++ API (include/vdestack/stack.hpp),
+// a thin owner of a detail::StackCore that turns -errno into exceptions.
+#include "vdestack/stack.hpp"
+
+#include "client/client.hpp"
+#include "client/netconf.hpp"
+
+namespace vde {
+
+Stack::Stack(std::string_view vnl, const StackOptions& opts)
+    : core_(std::make_unique<detail::StackCore>(vnl, opts.ifname)) {
+    if (opts.mtu > 9216) throw Error(EINVAL, "vde_addstack(" + std::string(vnl) + "): MTU " + std::to_string(opts.mtu) +
+                                       " is larger than a VDE frame carries (9216)");
+    if (opts.mtu != 0) set_mtu(opts.mtu);
+}
+Stack::Stack(Stack&&) noexcept = default;
+Stack& Stack::operator=(Stack&&) noexcept = default;
+Stack::~Stack() = default;
+
+Socket Stack::socket(int domain, int type, int protocol, std::error_code& ec) const noexcept {
+    if (!core_) {
+        ec = std::error_code(EBADF, std::generic_category());
+        return Socket();
+    }
+    int fd = core_->msocket(domain, type, protocol);
+    if (fd < 0) {
+        ec = std::error_code(-fd, std::generic_category());
+        return Socket();
+    }
+    ec.clear();
+    return Socket(fd);
+}
+
+Socket Stack::socket(int domain, int type, int protocol) const {
+    std::error_code ec;
+    Socket s = socket(domain, type, protocol, ec);
+    if (ec) throw Error(ec.value(), "vde_msocket(" + vnl() + ")");
+    return s;
+}
+
+int Stack::run(std::string_view commands) const {
+    if (!core_) throw Error(EBADF, "vde_stackcmd: moved-from stack");
+    int r = core_->stackcmd(commands);
+    if (r < 0) throw Error(-r, "vde_stackcmd(" + vnl() + ")");
+    return r;
+}
+
+namespace {
+
+int stack_socket(void* ctx, int domain, int type, int protocol) {
+    int fd = static_cast<detail::StackCore*>(ctx)->msocket(domain, type, protocol);
+    if (fd < 0) {
+        errno = -fd;
+        return -1;
+    }
+    return fd;
+}
+
+// A NetConf whose netlink sockets are made inside the stack and whose errors name the VNL.
+vdestack::client::NetConf netconf(detail::StackCore* core, const std::string& vnl) {
+    if (core == nullptr) throw Error(EBADF, "moved-from stack");
+    return vdestack::client::NetConf(vnl.empty() ? std::string("stack") : vnl, &stack_socket, core);
+}
+}  // namespace
+
+unsigned Stack::if_index(std::string_view ifname) const {
+    auto nc = netconf(core_.get(), vnl());
+    return nc.index(ifname.empty() ? this->ifname() : ifname);
+}
+void Stack::link_up(std::string_view ifname) const {
+    auto nc = netconf(core_.get(), vnl());
+    nc.set_up(ifname.empty() ? this->ifname() : ifname, true);
+}
+void Stack::link_down(std::string_view ifname) const {
+    auto nc = netconf(core_.get(), vnl());
+    nc.set_up(ifname.empty() ? this->ifname() : ifname, false);
+}
+void Stack::set_mtu(unsigned mtu, std::string_view ifname) const {
+    auto nc = netconf(core_.get(), vnl());
+    nc.set_mtu(ifname.empty() ? this->ifname() : ifname, mtu);
+}
+void Stack::set_mac(const std::array<std::uint8_t, 6>& mac, std::string_view ifname) const {
+    auto nc = netconf(core_.get(), vnl());
+    nc.set_mac(ifname.empty() ? this->ifname() : ifname, mac);
+}
+std::array<std::uint8_t, 6> Stack::mac(std::string_view ifname) const {
+    auto nc = netconf(core_.get(), vnl());
+    return nc.mac(ifname.empty() ? this->ifname() : ifname);
+}
+void Stack::add_address(std::string_view cidr, std::string_view ifname, bool nodad) const {
+    auto nc = netconf(core_.get(), vnl());
+    nc.add_address(ifname.empty() ? this->ifname() : ifname, cidr, nodad);
+}
+void Stack::del_address(std::string_view cidr, std::string_view ifname) const {
+    auto nc = netconf(core_.get(), vnl());
+    nc.del_address(ifname.empty() ? this->ifname() : ifname, cidr);
+}
+void Stack::add_route(std::string_view dest, std::string_view gateway, std::string_view ifname) const {
+    auto nc = netconf(core_.get(), vnl());
+    nc.add_route(dest, gateway, ifname);
+}
+void Stack::del_route(std::string_view dest, std::string_view gateway, std::string_view ifname) const {
+    auto nc = netconf(core_.get(), vnl());
+    nc.del_route(dest, gateway, ifname);
+}
+std::error_code Stack::link_status() const {
+    if (!core_) throw Error(EBADF, "link_status: moved-from stack");
+    int r = core_->link_error();
+    if (r < 0) throw Error(-r, "link_status(" + vnl() + ")");
+    return r == 0 ? std::error_code() : std::error_code(r, std::generic_category());
+}
+
+const std::string& Stack::vnl() const noexcept {
+    static const std::string empty;
+    return core_ ? core_->vnl() : empty;
+}
+
+const std::string& Stack::ifname() const noexcept {
+    static const std::string empty;
+    return core_ ? core_->ifname() : empty;
+}
+
+}  // namespace vde

@@ -1,0 +1,410 @@
+// helper.cpp - the namespace helper process (see helper.hpp).
+#include "helper/helper.hpp"
+
+#include <fcntl.h>
+#include <linux/close_range.h>
+#include <sched.h>
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <poll.h>
+
+#include <algorithm>
+#include <array>
+#include <unordered_map>
+#include <unordered_set>
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include "plug/transport.hpp"
+#include "base/cmdline.hpp"
+#include "engine/engine.hpp"
+#include "engine/engine_thread.hpp"
+#include "helper/nsworker.hpp"
+#include "wire/helper_proto.hpp"
+#include "plug/host/tap_device.hpp"
+#include "helper/userns.hpp"
+#include "base/error.hpp"
+#include "base/ifname.hpp"
+#include "base/tuning.hpp"
+#include "base/scm.hpp"
+
+namespace vdestack::helper {
+
+namespace {
+
+namespace proto = wire::proto;
+using engine::Engine;
+using engine::EngineThread;
+using engine::Fabric;
+using engine::StackEntry;
+using proto::Op;
+using proto::Reply;
+using proto::Request;
+
+// Builds the bytes of a Reply with its error text.
+std::vector<std::byte> make_reply(int rval, int err, std::uint64_t id, const std::string& msg) {
+    Reply r;
+    r.rval = rval;
+    r.err = err;
+    r.stack = id;
+    std::size_t len = std::min(msg.size(), proto::kMaxMessage);
+    r.msglen = static_cast<std::uint32_t>(len);
+    std::vector<std::byte> out(sizeof r + len);
+    std::memcpy(out.data(), &r, sizeof r);
+    std::memcpy(out.data() + sizeof r, msg.data(), len);
+    return out;
+}
+
+void send_reply(int fd, int rval, int err, std::uint64_t id, const std::string& msg, int passfd = -1) {
+    auto bytes = make_reply(rval, err, id, msg);
+    std::array<int, 1> fds{passfd};
+    (void)send_with_fds(fd, bytes, passfd >= 0 ? std::span<const int>(fds) : std::span<const int>());
+}
+
+// One engine thread per core, at most kMaxEngines (Tuning::engines overrides).
+std::vector<std::unique_ptr<EngineThread>> make_engines(const Tuning& t, Fabric* fabric) {
+    constexpr long kMaxEngines = 4;
+    long n = t.engines != 0 ? t.engines : ::sysconf(_SC_NPROCESSORS_ONLN);
+    n = std::clamp(n, 1L, kMaxEngines);
+    std::vector<std::unique_ptr<EngineThread>> v;
+    for (long i = 0; i < n; i++) v.push_back(std::make_unique<EngineThread>(t, fabric));
+    return v;
+}
+
+class Helper {
+public:
+    Helper(int channel, const Tuning& tuning) : tuning_(tuning) {
+        conns_.push_back(std::make_unique<Conn>());
+        conns_[0]->fd = UniqueFd(channel);
+        conns_[0]->main = true;
+    }
+
+    int run() {
+        // The control loop: one request at a time, on the main thread (which
+        // stays in the caller's namespace); forwarding runs on the engines.
+        // It serves every connection (the creator's channel and one per
+        // forked child) until none holds a stack and the creator is done.
+        std::vector<pollfd> pfds;
+        while (!conns_.empty()) {
+            pfds.clear();
+            for (auto& c : conns_) pfds.push_back(pollfd{c->fd.get(), POLLIN, 0});
+            int r = ::poll(pfds.data(), pfds.size(), -1);
+            if (r < 0) {
+                if (errno == EINTR) continue;
+                break;
+            }
+            // Serve the ready ones; closed connections are collected afterwards
+            // (a request may add a connection: indices stay valid).
+            std::size_t n = pfds.size();
+            for (std::size_t i = 0; i < n; i++)
+                if (pfds[i].revents != 0 && !on_request(*conns_[i])) conns_[i]->closed = true;
+            for (std::size_t i = 0; i < conns_.size();) {
+                if (conns_[i]->closed) {
+                    release_all(*conns_[i]);
+                    if (conns_[i]->main) main_done_ = true;
+                    conns_.erase(conns_.begin() + static_cast<std::ptrdiff_t>(i));
+                } else {
+                    i++;
+                }
+            }
+            if (main_done_ && count_.empty()) break;  // nobody can ask for anything more
+        }
+        for (auto& e : engines_)
+            for (auto& s : e->call([](Engine& en) { return en.remove_all(); })) reaper_.destroy(std::move(s));
+        return 0;  // ~Reaper waits for the last close
+    }
+
+private:
+    // A client connection: the creator's channel, or one per forked child
+    // (made by the library's fork handler, see client.cpp). `refs` are the
+    // stacks this connection holds; a stack lives while any connection holds it.
+    struct Conn {
+        UniqueFd fd;
+        std::unordered_set<std::uint64_t> refs;
+        bool main = false;
+        bool closed = false;
+    };
+
+    // Drops one reference; the last one destroys the stack.
+    void release(std::uint64_t id) {
+        auto it = count_.find(id);
+        if (it == count_.end() || --it->second > 0) return;
+        count_.erase(it);
+        reaper_.destroy(remove(id));  // closing a tap is slow (see Reaper): done aside
+    }
+    void release_all(Conn& c) {
+        for (auto id : c.refs) release(id);
+        c.refs.clear();
+    }
+
+    // Reads one request from c; returns false when c is finished.
+    bool on_request(Conn& c) {
+        std::vector<UniqueFd> fds;
+        ssize_t n = recv_with_fds(c.fd.get(), buf_, fds, 4);
+        if (n == 0) return false;  // that client is gone
+        if (n < 0) return n == -EMSGSIZE || n == -EAGAIN || n == -EINTR;  // malformed: ignore it
+        if (fds.empty()) return true;  // nowhere to answer
+        Request req;
+        if (static_cast<std::size_t>(n) < sizeof req) {
+            send_reply(fds[0].get(), -1, EPROTO, 0, "malformed request");
+            return true;
+        }
+        std::memcpy(&req, buf_.data(), sizeof req);
+        std::size_t strings = static_cast<std::size_t>(n) - sizeof req;
+        if (req.magic != proto::kMagic || req.version != proto::kVersion ||
+            std::size_t{req.len1} + req.len2 != strings) {
+            send_reply(fds[0].get(), -1, EPROTO, 0, "protocol mismatch between library and helper");
+            return true;
+        }
+        const char* base = reinterpret_cast<const char*>(buf_.data()) + sizeof req;
+        std::string s1(base, req.len1), s2(base + req.len1, req.len2);
+        int reply = fds[0].get();
+        try {
+            switch (req.op) {
+            case Op::AddStack: {
+                std::uint64_t id = add_stack(s1, s2);
+                c.refs.insert(id);
+                count_[id] = 1;
+                send_reply(reply, 0, 0, id, "");
+                break;
+            }
+            case Op::DelStack:
+                if (c.refs.erase(req.stack) == 0) {
+                    send_reply(reply, -1, EBADF, req.stack, "no such stack");
+                    break;
+                }
+                send_reply(reply, 0, 0, req.stack, "");
+                release(req.stack);
+                break;
+            case Op::MSocket: msocket(reply, req); break;
+            case Op::StackCmd: stackcmd(req, s1, fds); break;
+            case Op::Attach: {
+                // fds[1]: a new connection for a forked child, holding what c holds.
+                if (fds.size() < 2) fail(EINVAL, "attach without a connection");
+                auto child = std::make_unique<Conn>();
+                child->fd = std::move(fds[1]);
+                child->refs = c.refs;
+                for (auto id : child->refs) count_[id]++;
+                conns_.push_back(std::move(child));
+                send_reply(reply, 0, 0, 0, "");
+                break;
+            }
+            case Op::Status: {
+                auto it = where_.find(req.stack);
+                if (it == where_.end()) fail(EBADF, "no such stack");
+                std::uint64_t id = req.stack;
+                int err = engines_[it->second.engine]->call([id](Engine& en) {
+                    StackEntry* e = en.find(id);
+                    return e != nullptr ? e->link_error : EBADF;
+                });
+                send_reply(reply, 0, err, req.stack, err != 0 ? std::strerror(err) : "");
+                break;
+            }
+            case Op::Shutdown:
+                // This connection is done; rval 1 tells the caller we exit now.
+                // Connections whose process already died count as gone first,
+                // so that the answer does not depend on who was served first.
+                for (auto& other : conns_) {
+                    if (other.get() == &c || other->closed) continue;
+                    pollfd pf{other->fd.get(), POLLIN, 0};
+                    if (::poll(&pf, 1, 0) == 1 && (pf.revents & (POLLHUP | POLLERR)) && !(pf.revents & POLLIN)) {
+                        release_all(*other);
+                        other->closed = true;
+                    }
+                }
+                release_all(c);
+                send_reply(reply, count_.empty() ? 1 : 0, 0, 0, "");
+                return false;
+            default: send_reply(reply, -1, EOPNOTSUPP, 0, "unknown request"); break;
+            }
+        } catch (const Error& e) {
+            send_reply(reply, -1, e.errno_value(), req.stack, e.what());
+        } catch (const std::bad_alloc&) {
+            send_reply(reply, -1, ENOMEM, req.stack, "out of memory");
+        } catch (const std::exception& e) {
+            send_reply(reply, -1, EIO, req.stack, e.what());
+        }
+        return true;
+    }
+
+    // The netns fd of a stack (owned by its entry, which lives until the
+    // control thread -- this one -- removes it).
+    int netns_of(std::uint64_t id) {
+        auto it = where_.find(id);
+        if (it == where_.end()) fail(EBADF, "no such stack");
+        return it->second.netns;
+    }
+
+    std::unique_ptr<StackEntry> remove(std::uint64_t id) {
+        auto it = where_.find(id);
+        if (it == where_.end()) return nullptr;
+        std::size_t e = it->second.engine;
+        where_.erase(it);
+        load_[e]--;
+        return engines_[e]->call([id](Engine& en) { return en.remove(id); });
+    }
+
+    std::uint64_t add_stack(const std::string& vnl, const std::string& ifname) {
+        auto entry = std::make_unique<StackEntry>();
+        entry->id = next_id_++;
+        entry->vnl = vnl;
+        entry->ifname = ifname;
+        if (!vnl.empty()) {
+            check_ifname(ifname);
+            // Opened here, in the caller's namespace, before the new one exists.
+            entry->link = plug::open_transport(vnl, {"vdestack", tuning_});
+        }
+        ns_.run([&] {
+            if (::unshare(CLONE_NEWNET) != 0) fail_errno("unshare(CLONE_NEWNET)");
+            entry->netns = UniqueFd(::open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC));
+            if (!entry->netns) fail_errno("open(/proc/thread-self/ns/net)");
+            if (!vnl.empty()) entry->tap = plug::open_tap_device(ifname, tuning_.offload);
+        });
+        std::uint64_t id = entry->id;
+        // Shard: the engine with the fewest stacks takes it.
+        std::size_t best = 0;
+        for (std::size_t i = 1; i < engines_.size(); i++)
+            if (load_[i] < load_[best]) best = i;
+        int netns = entry->netns.get();
+        engines_[best]->call([&entry](Engine& en) { en.add(std::move(entry)); });
+        load_[best]++;
+        where_[id] = Where{best, netns};
+        return id;
+    }
+
+    void msocket(int reply, const Request& req) {
+        int netns = netns_of(req.stack);
+        UniqueFd sock;
+        ns_.run([&] {
+            if (::setns(netns, CLONE_NEWNET) != 0) fail_errno("setns");
+            sock = UniqueFd(static_cast<int>(::syscall(SYS_socket, req.domain, req.type, req.protocol)));
+            if (!sock) fail_errno("socket");
+        });
+        send_reply(reply, sock.get(), 0, req.stack, "", sock.get());
+    }
+
+    // fds: [reply, stdin?, stdout?, stderr?] as flagged in req.flags bits 0..2.
+    void stackcmd(const Request& req, const std::string& line, std::vector<UniqueFd>& fds) {
+        int netns = netns_of(req.stack);
+        std::vector<Argv> cmds = split_commands(line);
+        // Everything the runner needs is prepared before fork: after it, only
+        // async-signal-safe calls (the helper is multithreaded).
+        std::vector<std::vector<char*>> argvs;
+        for (auto& argv : cmds) {
+            std::vector<char*> v;
+            for (auto& a : argv) v.push_back(a.data());
+            v.push_back(nullptr);
+            argvs.push_back(std::move(v));
+        }
+        int stdio[3] = {-1, -1, -1};
+        std::size_t k = 1;
+        for (int i = 0; i < 3; i++)
+            if ((req.flags & (1U << i)) && k < fds.size()) stdio[i] = fds[k++].get();
+        auto ok_reply = make_reply(0, 0, req.stack, "");
+        int reply = fds[0].get();
+
+        pid_t pid = ::fork();
+        if (pid < 0) fail_errno("fork");
+        if (pid > 0) return;  // the runner answers; SIGCHLD is ignored, so it is reaped
+        // ---- runner child ----
+        ::signal(SIGCHLD, SIG_DFL);
+        ::signal(SIGPIPE, SIG_DFL);
+        sigset_t none;
+        sigemptyset(&none);
+        ::sigprocmask(SIG_SETMASK, &none, nullptr);
+        ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+        int status = 0;
+        if (::setns(netns, CLONE_NEWNET) != 0) status = -1;
+        for (int i = 0; i < 3; i++)
+            if (stdio[i] >= 0) ::dup2(stdio[i], i);
+        if (reply != 3) ::dup2(reply, 3);
+        ::fcntl(3, F_SETFD, FD_CLOEXEC);
+        ::syscall(SYS_close_range, 4U, ~0U, 0U);
+        (void)raise_net_ambient_caps();
+        for (std::size_t i = 0; status == 0 && i < argvs.size(); i++) {
+            pid_t c = ::fork();
+            if (c < 0) {
+                status = -1;
+                break;
+            }
+            if (c == 0) {
+                ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+                ::execv(argvs[i][0], argvs[i].data());
+                ::_exit(2);
+            }
+            int ws = 0;
+            while (::waitpid(c, &ws, 0) < 0 && errno == EINTR) {
+            }
+            // As libvdestack 0.1.2: the exit status; a command killed by a signal counts as 0.
+            status = WIFEXITED(ws) ? WEXITSTATUS(ws) : 0;
+        }
+        Reply r;
+        std::memcpy(&r, ok_reply.data(), sizeof r);
+        r.rval = status;
+        r.err = status < 0 ? EIO : 0;
+        std::memcpy(ok_reply.data(), &r, sizeof r);
+        (void)::send(3, ok_reply.data(), ok_reply.size(), MSG_NOSIGNAL);
+        ::_exit(0);
+    }
+
+    std::vector<std::unique_ptr<Conn>> conns_;  // [0] = the creator's channel until it closes
+    std::unordered_map<std::uint64_t, int> count_;  // stack -> connections holding it
+    bool main_done_ = false;
+    struct Where {
+        std::size_t engine;
+        int netns;
+    };
+    Tuning tuning_;
+    Reaper<StackEntry> reaper_;  // destroyed last: waits for every close
+    // The local fabric of this process's stacks, shared by the engines
+    // (declared first, so that it outlives them); none when tuning_.fabric is off.
+    std::unique_ptr<Fabric> fabric_ = tuning_.fabric ? std::make_unique<Fabric>() : nullptr;
+    std::vector<std::unique_ptr<EngineThread>> engines_ = make_engines(tuning_, fabric_.get());
+    std::vector<std::size_t> load_ = std::vector<std::size_t>(engines_.size());
+    std::unordered_map<std::uint64_t, Where> where_;
+    NsWorker ns_;
+    std::uint64_t next_id_ = 1;
+    std::vector<std::byte> buf_ = std::vector<std::byte>(proto::kMaxRequest);
+};
+
+}  // namespace
+
+int helper_main(int channel) {
+    ::signal(SIGPIPE, SIG_IGN);
+    ::signal(SIGCHLD, SIG_IGN);  // stackcmd runners are reaped by the kernel
+    ::signal(SIGINT, SIG_IGN);   // a terminal's ^C is for the program; we follow the channel
+    // Every stack holds a few fds here (netns, tap, transport sockets): lift
+    // the soft limit to the hard one so that a process can hold thousands.
+    rlimit nofile{};
+    if (::getrlimit(RLIMIT_NOFILE, &nofile) == 0 && nofile.rlim_cur < nofile.rlim_max) {
+        nofile.rlim_cur = nofile.rlim_max;
+        ::setrlimit(RLIMIT_NOFILE, &nofile);
+    }
+    proto::Hello hello;
+    const Tuning tuning = Tuning::from_env();  // the client's environment, inherited
+    bool userns = ::geteuid() != 0 || tuning.force_userns;
+    try {
+        if (userns) enter_user_namespace();
+    } catch (const Error& e) {
+        hello.err = e.errno_value();
+        std::snprintf(hello.message, sizeof hello.message, "%s", e.what());
+    }
+    hello.userns = userns ? 1 : 0;
+    if (::send(channel, &hello, sizeof hello, MSG_NOSIGNAL) != static_cast<ssize_t>(sizeof hello)) return 1;
+    if (hello.err != 0) return 1;
+    try {
+        Helper h(channel, tuning);
+        return h.run();
+    } catch (...) {
+        return 1;
+    }
+}
+
+}  // namespace vdestack::helper

@@ -1,0 +1,526 @@
+// vxvde.cpp - the vxvde:// transport: a distributed Ethernet switch over UDP
+// multicast, wire-compatible with vdeplug4 4.0.1's libvdeplug_vxvde.
+//
+// Theory of operation
+// -------------------
+// Every member of a vxvde network (same group, port and VNI) is a switch port.
+// Each datagram is the 8-byte vxvde header (wire/vxvde.hpp) + one Ethernet frame.
+//
+// Sockets (both UDP, nonblocking, CLOEXEC, created in open() in the calling
+// thread's netns, owned by the transport through UniqueFd, closed by its
+// destructor):
+//   multi_  bound to group:port with SO_REUSEADDR (so many processes of one host
+//           can join), member of the group on interface `if` (or the default),
+//           IP_PKTINFO / IPV6_RECVPKTINFO on. Receives multicast only.
+//   uni_    bound to `bind` (default wildcard) on an ephemeral port. EVERY
+//           datagram we send leaves from it, so a peer is identified by (IP,
+//           ephemeral port), and unicast replies to us arrive on it. TTL (IPv4:
+//           IP_TTL and IP_MULTICAST_TTL; IPv6: multicast hops), multicast
+//           interface and multicast loop (on) are set here.
+// poll_fds() = {multi_, uni_}.
+//
+// Learning: every accepted frame records (source MAC, VLAN key 1) -> sender
+// address in a MacTable (mactable.hpp). send() unicasts a frame to the learned
+// sender of its destination MAC when that MAC is unicast and fresh (learned less
+// than expiretime seconds ago); otherwise (group MAC, unknown, stale) it goes to
+// group:port. A datagram that is exactly our header is a "leave": the sender
+// closed, so every entry pointing at it is forgotten. Our destructor sends one.
+//
+// Accept rule (as vdeplug4): all 8 header bytes equal ours (flags 0x08, our VNI,
+// zero reserved bytes) and the frame part is longer than 14 bytes; truncated
+// datagrams (larger than the slot) are dropped.
+//
+// Self-filter: multicast loop is on, so our own multicasts come back on multi_.
+// A datagram on multi_ whose source port is our unicast port and whose source IP
+// is ours is dropped. "Ours" means: IPv4 ipi_spec_dst of the IP_PKTINFO (the
+// local address of the receiving interface, what the kernel picks as source),
+// or our explicit bind address, or any address of this netns; the netns'
+// addresses are read with getifaddrs at open and re-read (at most once per
+// second) when a datagram from our port comes from an unknown address.
+//
+// Batching and limits: recv() drains both sockets with recvmmsg, in batches of
+// at most kBatch (64) datagrams and at most kMaxRounds batches per socket per
+// call (so a flood of rejected datagrams cannot hold the caller forever); the
+// socket read first alternates between calls. Accepted frames are compacted
+// (memcpy) into bufs[0..n); a frame longer than the earlier slot's cap is
+// dropped (callers use equal caps). send() batches through UdpFrameSender
+// (udp_send.hpp): one sendmmsg per 64 frames, EAGAIN/ENOBUFS drop the rest of
+// the call's frames (a full queue drops like a NIC), any other per-message
+// error skips that message. All per-call storage (mmsghdr, iovec, names,
+// control buffers) is preallocated in the object: no allocation on the data
+// path. Default socket buffers are 4 MiB (best effort, SO_RCVBUFFORCE first
+// when privileged); rcvbuf= sets SO_RCVBUF and must work.
+//
+// UDP offloads (VDESTACK_UDP_GSO=0 turns both off). Out: a run of frames to
+// one learned unicast peer, all of one length but a shorter last (what TSO
+// cut), leaves in one UDP_SEGMENT message (udp_send.hpp); the datagrams on
+// the wire are the same. In, "GRO mode" (udp_gro.hpp): after a full batch
+// of unicast (a bulk flow) uni_ asks for UDP_GRO; coalesced datagrams are
+// read into the receiver's own area (1 MiB, allocated then), cut at their
+// gso_size, and each piece is checked and learned like a datagram of its
+// own. Frames are handed out by pointer into the area (FrameBuf::data);
+// those beyond the caller's slots are held (pending()) for the next call,
+// which hands them out before it reads uni_ again.
+#include "plug/udp/vxvde.hpp"
+
+#include <arpa/inet.h>
+#include <grp.h>
+#include <ifaddrs.h>
+#include <net/if.h>
+#include <netinet/in.h>
+#include <netinet/udp.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <array>
+#include <cerrno>
+#include <chrono>
+#include <climits>
+#include <cstdlib>
+#include <cstring>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "plug/udp/mactable.hpp"
+#include "plug/udp/mcast_config.hpp"
+#include "plug/udp/udp_gro.hpp"
+#include "plug/udp/udp_send.hpp"
+#include "base/error.hpp"
+#include "base/fd.hpp"
+#include "base/sockbuf.hpp"
+#include "vnl/vnl.hpp"
+#include "wire/vxvde.hpp"
+
+namespace vdestack::plug {
+
+namespace {
+
+using wire::VxvdeHeader;
+
+constexpr std::size_t kBatch = 64;       // datagrams per recvmmsg/sendmmsg
+constexpr int kMaxRounds = 16;           // recvmmsg calls per socket per recv()
+constexpr std::uint16_t kVlan = 1;       // vdeplug4 learns with VLAN key 1
+constexpr int kDefaultSockBuf = 4 << 20; // generous default socket buffers
+constexpr std::size_t kEthHeader = 14;
+
+constexpr const char* kDefaultGroup4 = "239.0.0.1";
+constexpr const char* kDefaultGroup6 = "ff05:56de::1";
+constexpr std::uint16_t kDefaultPort = 14789;
+constexpr std::uint32_t kDefaultVni = 1;
+constexpr int kDefaultTtl = 1;
+constexpr std::size_t kDefaultHashSize = 1024;
+constexpr std::int64_t kDefaultExpire = 128;
+
+// Option table in vdeplug4 prefix-priority order.
+constexpr std::string_view kKeys[] = {"v4", "v6",       "port",       "vni",    "grp", "ttl",
+                                      "if", "hashsize", "expiretime", "rcvbuf", "bind"};
+
+std::int64_t now_seconds() noexcept {
+    return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::steady_clock::now().time_since_epoch())
+        .count();
+}
+
+// A group name or number -> 24-bit id. "" means our effective gid.
+std::uint32_t resolve_gid(const std::string& value, std::string_view key, std::string_view vnl_text) {
+    if (value.empty()) return static_cast<std::uint32_t>(::getegid()) & VxvdeHeader::kMaxVni;
+    if (value[0] >= '0' && value[0] <= '9')
+        return static_cast<std::uint32_t>(vnl::parse_number(value, key, vnl_text, VxvdeHeader::kMaxVni));
+    long hint = ::sysconf(_SC_GETGR_R_SIZE_MAX);
+    std::vector<char> buf(hint > 0 ? static_cast<std::size_t>(hint) : 16384);
+    for (;;) {
+        group gr{};
+        group* res = nullptr;
+        int rc = ::getgrnam_r(value.c_str(), &gr, buf.data(), buf.size(), &res);
+        if (rc == ERANGE && buf.size() < (std::size_t{1} << 20)) {
+            buf.resize(buf.size() * 2);
+            continue;
+        }
+        if (rc != 0 || res == nullptr)
+            fail(EINVAL, std::string(vnl_text) + ": unknown group '" + value + "' for option '" + std::string(key) + "'");
+        return static_cast<std::uint32_t>(gr.gr_gid) & VxvdeHeader::kMaxVni;
+    }
+}
+
+// What a VNL says: the shared multicast options (mcast_config.hpp), the VNI
+// and the unicast socket's address.
+struct Config : McastConfig {
+    std::uint32_t vni = kDefaultVni;
+    PeerAddr bind;  // unicast socket address, port 0
+};
+
+Config parse_config(std::string_view vnl_text, std::string_view rest) {
+    const vnl::Parsed p = vnl::parse_ip_style(rest, kKeys, vnl_text);
+    Config c;
+    // VNI: explicit vni, else grp, else 1. grp also rewrites the group address.
+    std::optional<std::uint32_t> grp;
+    if (auto v = p.get("grp")) grp = resolve_gid(*v, "grp", vnl_text);
+    if (auto v = p.get("vni"))
+        c.vni = resolve_gid(*v, "vni", vnl_text);
+    else if (grp)
+        c.vni = *grp;
+    static_cast<McastConfig&>(c) = parse_mcast(
+        p, vnl_text, {kDefaultGroup4, kDefaultGroup6, kDefaultPort, kDefaultTtl, kDefaultHashSize, kDefaultExpire}, grp);
+    const int family = c.group.family();
+    // IPv4: ttl is also the unicast IP_TTL, which the kernel refuses to set to 0
+    // (IPv6 sets only the multicast hop limit, where 0 means "this host only").
+    if (family == AF_INET && c.ttl == 0)
+        fail(EINVAL, std::string(vnl_text) + ": bad value '0' for option 'ttl' (IPv4 needs 1..255: it is also the "
+                                             "unicast TTL)");
+
+    // The unicast socket's address.
+    std::string baddr = p.get("bind").value_or("");
+    if (family == AF_INET) {
+        sockaddr_in sa{};
+        sa.sin_family = AF_INET;
+        sa.sin_addr.s_addr = htonl(INADDR_ANY);
+        if (!baddr.empty() && ::inet_pton(AF_INET, baddr.c_str(), &sa.sin_addr) != 1)
+            vnl::bad_value(baddr, "bind", vnl_text);
+        c.bind = PeerAddr::from(reinterpret_cast<const sockaddr*>(&sa), sizeof sa);
+    } else {
+        sockaddr_in6 sa{};
+        sa.sin6_family = AF_INET6;
+        sa.sin6_addr = in6addr_any;
+        if (!baddr.empty() && ::inet_pton(AF_INET6, baddr.c_str(), &sa.sin6_addr) != 1)
+            vnl::bad_value(baddr, "bind", vnl_text);
+        if (IN6_IS_ADDR_LINKLOCAL(&sa.sin6_addr)) sa.sin6_scope_id = c.ifindex;
+        c.bind = PeerAddr::from(reinterpret_cast<const sockaddr*>(&sa), sizeof sa);
+    }
+    return c;
+}
+
+template <typename T>
+void set_opt(int fd, int level, int name, const T& value, std::string_view vnl, const char* what) {
+    if (::setsockopt(fd, level, name, &value, sizeof value) != 0)
+        fail_errno(std::string(vnl) + ": setsockopt(" + what + ")");
+}
+
+UniqueFd udp_socket(int family, std::string_view vnl) {
+    UniqueFd fd(::socket(family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, IPPROTO_UDP));
+    if (!fd) fail_errno(std::string(vnl) + ": socket");
+    return fd;
+}
+
+class VxvdeTransport final : public Transport {
+public:
+    VxvdeTransport(std::string vnl_text, const Config& c, bool offloads);
+    ~VxvdeTransport() override;
+
+    [[nodiscard]] std::span<const int> poll_fds() const noexcept override { return fds_; }
+    ssize_t recv(std::span<FrameBuf> bufs) noexcept override;
+    // Frames split from a coalesced datagram wait in gro_ (GRO mode), and a
+    // recv() that returns fewer than asked has handed them all out.
+    [[nodiscard]] bool drained_when_short() const noexcept override { return true; }
+    [[nodiscard]] bool pending() const noexcept override { return gro_.holding(); }
+    ssize_t send(std::span<const FrameRef> frames) noexcept override;
+    [[nodiscard]] const std::string& vnl() const noexcept override { return vnl_; }
+    [[nodiscard]] const std::string& local_segment() const noexcept override { return segment_; }
+
+private:
+    // Receives from socket `which` (0 multi, 1 uni) into bufs[n..); advances n.
+    // Returns 0, or -errno when the socket is dead.
+    int drain(int which, std::span<FrameBuf> bufs, std::size_t& n, std::int64_t now) noexcept;
+    // The same for uni_ in GRO mode (see the header).
+    int drain_gro(std::span<FrameBuf> bufs, std::size_t& n, std::int64_t now) noexcept;
+    [[nodiscard]] bool is_self(const PeerAddr& from, const msghdr& mh, std::int64_t now) noexcept;
+    [[nodiscard]] bool is_local(const PeerAddr& from) const noexcept;
+    void refresh_local_addrs() noexcept;
+
+    struct alignas(cmsghdr) Control {
+        unsigned char bytes[CMSG_SPACE(sizeof(in_pktinfo)) + CMSG_SPACE(sizeof(in6_pktinfo))];
+    };
+
+    std::string vnl_;
+    std::string segment_;  // local_segment(): what makes two vxvde transports one network
+    UniqueFd multi_;
+    UniqueFd uni_;
+    std::array<int, 2> fds_{-1, -1};
+    std::array<std::byte, VxvdeHeader::kSize> hdr_{};
+    PeerAddr group_;
+    PeerAddr bound_;          // uni_'s address (port = our unicast port)
+    std::uint16_t uniport_ = 0;  // our unicast port, host byte order
+    MacTable table_;
+    std::vector<in_addr> local4_;
+    std::vector<in6_addr> local6_;
+    std::int64_t local_refreshed_ = 0;
+    int first_ = 0;  // socket recv() reads first; alternates
+
+    // recv scratch
+    std::array<mmsghdr, kBatch> rmsg_{};
+    std::array<std::array<iovec, 2>, kBatch> riov_{};
+    std::array<std::array<std::byte, VxvdeHeader::kSize>, kBatch> rhdr_{};
+    std::array<sockaddr_in6, kBatch> rname_{};
+    std::array<Control, kBatch> rctl_{};
+    // send: every datagram leaves from uni_ (udp_send.hpp: batches, GSO runs)
+    UdpFrameSender sender_{hdr_};
+    // GRO mode (uni_ only, udp_gro.hpp): entered once, after a full batch.
+    UdpGroReceiver gro_;
+};
+
+VxvdeTransport::VxvdeTransport(std::string vnl_text, const Config& c, bool offloads)
+    : vnl_(std::move(vnl_text)), group_(c.group), table_(c.hashsize, c.expire) {
+    const std::string& v = vnl_;
+    const int family = group_.family();
+    wire::write_vxvde_header(hdr_, c.vni);
+    const int one = 1;
+    {
+        char addr[INET6_ADDRSTRLEN] = "";
+        const void* a = family == AF_INET ? static_cast<const void*>(&group_.addr.v4.sin_addr)
+                                          : static_cast<const void*>(&group_.addr.v6.sin6_addr);
+        ::inet_ntop(family, a, addr, sizeof addr);
+        segment_ = "vxvde " + std::string(addr) + " port " + std::to_string(group_.port()) + " vni " +
+                   std::to_string(c.vni) + " if " + std::to_string(c.ifindex);
+    }
+
+    multi_ = udp_socket(family, v);
+    uni_ = udp_socket(family, v);
+    const int mfd = multi_.get();
+    const int ufd = uni_.get();
+
+    // ---- multicast socket: group:port, shared, with packet info
+    set_opt(mfd, SOL_SOCKET, SO_REUSEADDR, one, v, "SO_REUSEADDR");
+    if (family == AF_INET) {
+        set_opt(mfd, IPPROTO_IP, IP_PKTINFO, one, v, "IP_PKTINFO");
+        const int zero = 0;  // only the group we bound to, not every joined group
+        (void)::setsockopt(mfd, IPPROTO_IP, IP_MULTICAST_ALL, &zero, sizeof zero);
+    } else {
+        set_opt(mfd, IPPROTO_IPV6, IPV6_RECVPKTINFO, one, v, "IPV6_RECVPKTINFO");
+    }
+    if (::bind(mfd, group_.get(), group_.len) != 0) fail_errno(v + ": bind(multicast group)");
+    if (family == AF_INET) {
+        ip_mreqn mr{};
+        mr.imr_multiaddr = group_.addr.v4.sin_addr;
+        mr.imr_address.s_addr = htonl(INADDR_ANY);
+        mr.imr_ifindex = static_cast<int>(c.ifindex);
+        set_opt(mfd, IPPROTO_IP, IP_ADD_MEMBERSHIP, mr, v, "IP_ADD_MEMBERSHIP");
+    } else {
+        ipv6_mreq mr{};
+        mr.ipv6mr_multiaddr = group_.addr.v6.sin6_addr;
+        mr.ipv6mr_interface = c.ifindex;
+        set_opt(mfd, IPPROTO_IPV6, IPV6_ADD_MEMBERSHIP, mr, v, "IPV6_ADD_MEMBERSHIP");
+    }
+
+    // ---- unicast socket: every send, and unicast replies
+    if (::bind(ufd, c.bind.get(), c.bind.len) != 0) fail_errno(v + ": bind(unicast)");
+    if (family == AF_INET) {
+        set_opt(ufd, IPPROTO_IP, IP_TTL, c.ttl, v, "IP_TTL");
+        set_opt(ufd, IPPROTO_IP, IP_MULTICAST_TTL, c.ttl, v, "IP_MULTICAST_TTL");
+        set_opt(ufd, IPPROTO_IP, IP_MULTICAST_LOOP, one, v, "IP_MULTICAST_LOOP");
+        if (c.ifindex != 0) {
+            ip_mreqn mr{};
+            mr.imr_ifindex = static_cast<int>(c.ifindex);
+            set_opt(ufd, IPPROTO_IP, IP_MULTICAST_IF, mr, v, "IP_MULTICAST_IF");
+        }
+    } else {
+        set_opt(ufd, IPPROTO_IPV6, IPV6_MULTICAST_HOPS, c.ttl, v, "IPV6_MULTICAST_HOPS");
+        set_opt(ufd, IPPROTO_IPV6, IPV6_MULTICAST_LOOP, one, v, "IPV6_MULTICAST_LOOP");
+        if (c.ifindex != 0) {
+            const int idx = static_cast<int>(c.ifindex);
+            set_opt(ufd, IPPROTO_IPV6, IPV6_MULTICAST_IF, idx, v, "IPV6_MULTICAST_IF");
+        }
+    }
+
+    // ---- buffers
+    if (c.rcvbuf) {
+        set_opt(ufd, SOL_SOCKET, SO_RCVBUF, *c.rcvbuf, v, "SO_RCVBUF");
+        set_opt(mfd, SOL_SOCKET, SO_RCVBUF, *c.rcvbuf, v, "SO_RCVBUF");
+    } else {
+        raise_rcvbuf(ufd, kDefaultSockBuf);
+        raise_rcvbuf(mfd, kDefaultSockBuf);
+    }
+    raise_sndbuf(ufd, kDefaultSockBuf);
+
+    // ---- our unicast address (the self-filter's port)
+    sockaddr_in6 name{};
+    socklen_t namelen = sizeof name;
+    if (::getsockname(ufd, reinterpret_cast<sockaddr*>(&name), &namelen) != 0) fail_errno(v + ": getsockname");
+    bound_ = PeerAddr::from(reinterpret_cast<const sockaddr*>(&name), namelen);
+    uniport_ = bound_.port();
+
+    refresh_local_addrs();
+    local_refreshed_ = now_seconds();
+    fds_ = {mfd, ufd};
+    sender_.set_gso(offloads);
+    gro_.allow(offloads);
+
+    // Preset the constant parts of the message headers.
+    for (std::size_t i = 0; i < kBatch; i++) {
+        riov_[i][0] = {rhdr_[i].data(), VxvdeHeader::kSize};
+    }
+}
+
+VxvdeTransport::~VxvdeTransport() {
+    // Leave: the bare header to the group, so peers forget our MACs now.
+    if (uni_) (void)::sendto(uni_.get(), hdr_.data(), hdr_.size(), MSG_DONTWAIT, group_.get(), group_.len);
+}
+
+void VxvdeTransport::refresh_local_addrs() noexcept {
+    ifaddrs* list = nullptr;
+    if (::getifaddrs(&list) != 0) return;
+    try {
+        local4_.clear();
+        local6_.clear();
+        for (ifaddrs* ifa = list; ifa != nullptr; ifa = ifa->ifa_next) {
+            if (ifa->ifa_addr == nullptr) continue;
+            if (ifa->ifa_addr->sa_family == AF_INET) {
+                sockaddr_in sa{};
+                std::memcpy(&sa, ifa->ifa_addr, sizeof sa);
+                local4_.push_back(sa.sin_addr);
+            } else if (ifa->ifa_addr->sa_family == AF_INET6) {
+                sockaddr_in6 sa{};
+                std::memcpy(&sa, ifa->ifa_addr, sizeof sa);
+                local6_.push_back(sa.sin6_addr);
+            }
+        }
+    } catch (...) {  // out of memory: keep what we have
+    }
+    ::freeifaddrs(list);
+}
+
+bool VxvdeTransport::is_local(const PeerAddr& from) const noexcept {
+    if (from.family() == AF_INET) {
+        const in_addr a = from.addr.v4.sin_addr;
+        if (a.s_addr == bound_.addr.v4.sin_addr.s_addr) return true;
+        return std::any_of(local4_.begin(), local4_.end(), [&](const in_addr& l) { return l.s_addr == a.s_addr; });
+    }
+    const in6_addr& a = from.addr.v6.sin6_addr;
+    if (std::memcmp(&a, &bound_.addr.v6.sin6_addr, sizeof a) == 0) return true;
+    return std::any_of(local6_.begin(), local6_.end(),
+                       [&](const in6_addr& l) { return std::memcmp(&l, &a, sizeof a) == 0; });
+}
+
+bool VxvdeTransport::is_self(const PeerAddr& from, const msghdr& mh, std::int64_t now) noexcept {
+    if (!from.valid() || from.port() != uniport_) return false;
+    if (from.family() == AF_INET) {
+        for (cmsghdr* cm = CMSG_FIRSTHDR(&mh); cm != nullptr; cm = CMSG_NXTHDR(const_cast<msghdr*>(&mh), cm)) {
+            if (cm->cmsg_level == IPPROTO_IP && cm->cmsg_type == IP_PKTINFO) {
+                in_pktinfo pi{};
+                std::memcpy(&pi, CMSG_DATA(cm), sizeof pi);
+                if (pi.ipi_spec_dst.s_addr == from.addr.v4.sin_addr.s_addr) return true;
+            }
+        }
+    }
+    if (is_local(from)) return true;
+    // Our port from an address we do not know: maybe one added since open().
+    if (now != local_refreshed_) {
+        local_refreshed_ = now;
+        refresh_local_addrs();
+        return is_local(from);
+    }
+    return false;
+}
+
+int VxvdeTransport::drain(int which, std::span<FrameBuf> bufs, std::size_t& n, std::int64_t now) noexcept {
+    const int fd = fds_[static_cast<std::size_t>(which)];
+    const bool multicast = which == 0;
+    for (int round = 0; round < kMaxRounds && n < bufs.size(); round++) {
+        const std::size_t chunk = std::min(kBatch, bufs.size() - n);
+        for (std::size_t i = 0; i < chunk; i++) {
+            FrameBuf& b = bufs[n + i];
+            riov_[i][1] = {b.data, b.cap};
+            msghdr& mh = rmsg_[i].msg_hdr;
+            mh.msg_name = &rname_[i];
+            mh.msg_namelen = sizeof rname_[i];
+            mh.msg_iov = riov_[i].data();
+            mh.msg_iovlen = 2;
+            mh.msg_control = multicast ? rctl_[i].bytes : nullptr;
+            mh.msg_controllen = multicast ? sizeof rctl_[i].bytes : 0;
+            mh.msg_flags = 0;
+            rmsg_[i].msg_len = 0;
+        }
+        const int r = ::recvmmsg(fd, rmsg_.data(), static_cast<unsigned>(chunk), MSG_DONTWAIT, nullptr);
+        if (r < 0) {
+            const int err = errno;
+            if (err == EINTR) continue;
+            if (err == EBADF || err == ENOTSOCK || err == EFAULT) return -err;
+            return 0;  // EAGAIN: drained; anything else: transient, try next time
+        }
+        std::size_t accepted = 0;
+        for (std::size_t i = 0; i < static_cast<std::size_t>(r); i++) {
+            const msghdr& mh = rmsg_[i].msg_hdr;
+            const std::size_t len = rmsg_[i].msg_len;
+            if ((mh.msg_flags & MSG_TRUNC) != 0 || len < VxvdeHeader::kSize) continue;
+            if (std::memcmp(rhdr_[i].data(), hdr_.data(), VxvdeHeader::kSize) != 0) continue;
+            const PeerAddr from = PeerAddr::from(static_cast<const sockaddr*>(mh.msg_name), mh.msg_namelen);
+            if (len == VxvdeHeader::kSize) {  // leave
+                if (from.valid()) table_.forget_peer(from);
+                continue;
+            }
+            const std::size_t flen = len - VxvdeHeader::kSize;
+            if (flen <= kEthHeader) continue;
+            if (multicast && is_self(from, mh, now)) continue;
+            FrameBuf& dst = bufs[n + accepted];
+            const FrameBuf& src = bufs[n + i];
+            if (&dst != &src) {
+                if (flen > dst.cap) continue;
+                std::memcpy(dst.data, src.data, flen);
+            }
+            dst.len = flen;
+            table_.learn(MacRef(dst.data + 6, 6), from, now, kVlan);
+            accepted++;
+        }
+        n += accepted;
+        if (static_cast<std::size_t>(r) < chunk) return 0;  // socket drained
+        // A full batch of unicast: a bulk flow, worth GRO mode from now on.
+        if (!multicast && chunk == kBatch && gro_.enter_once(uni_.get())) return 0;
+    }
+    return 0;
+}
+
+int VxvdeTransport::drain_gro(std::span<FrameBuf> bufs, std::size_t& n, std::int64_t now) noexcept {
+    PeerAddr from;
+    const std::byte* learned = nullptr;  // the source MAC learned last for this datagram
+    return gro_.drain(uni_.get(), bufs, n, [&](const msghdr& mh, std::span<std::byte> d, std::size_t seg) {
+        if (seg == 0) {
+            from = PeerAddr::from(static_cast<const sockaddr*>(mh.msg_name), mh.msg_namelen);
+            learned = nullptr;
+        }
+        if (d.size() < VxvdeHeader::kSize || std::memcmp(d.data(), hdr_.data(), VxvdeHeader::kSize) != 0)
+            return std::span<std::byte>();
+        if (d.size() == VxvdeHeader::kSize) {  // leave
+            if (from.valid()) table_.forget_peer(from);
+            return std::span<std::byte>();
+        }
+        const std::span<std::byte> f = d.subspan(VxvdeHeader::kSize);
+        if (f.size() <= kEthHeader || f.size() > kMaxFrame) return std::span<std::byte>();
+        if (learned == nullptr || std::memcmp(learned, f.data() + 6, 6) != 0) {
+            table_.learn(MacRef(f.data() + 6, 6), from, now, kVlan);
+            learned = f.data() + 6;
+        }
+        return f;
+    });
+}
+
+ssize_t VxvdeTransport::recv(std::span<FrameBuf> bufs) noexcept {
+    if (bufs.empty()) return 0;
+    const std::int64_t now = now_seconds();
+    std::size_t n = 0;
+    const int first = first_;
+    first_ ^= 1;
+    // Frames held from the last call go first (they arrived first). They
+    // live in the GRO area, which drain_gro() would overwrite: the unicast
+    // socket waits for the next call then.
+    const bool held = gro_.holding();
+    gro_.hand_out(bufs, n);
+    for (int k = 0; k < 2 && n < bufs.size(); k++) {
+        const int which = first ^ k;
+        if (which == 1 && gro_.on() && held) continue;
+        const int err = which == 1 && gro_.on() ? drain_gro(bufs, n, now) : drain(which, bufs, n, now);
+        if (err < 0 && n == 0) return err;
+    }
+    return static_cast<ssize_t>(n);
+}
+
+ssize_t VxvdeTransport::send(std::span<const FrameRef> frames) noexcept {
+    return send_learned(sender_, uni_.get(), frames, table_, group_, kVlan, now_seconds());
+}
+
+}  // namespace
+
+std::unique_ptr<Transport> open_vxvde(std::string_view vnl, std::string_view rest, const OpenOptions& opts) {
+    const Config c = parse_config(vnl, rest);
+    return std::make_unique<VxvdeTransport>(std::string(vnl), c, opts.tuning.udp_gso);
+}
+
+}  // namespace vdestack::plug

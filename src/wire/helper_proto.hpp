@@ -1,0 +1,66 @@
+// proto.hpp - the private protocol between the library (client) and its
+// namespace helper process (vdestack-helper, see helper.hpp).
+//
+// Transport: one AF_UNIX SOCK_SEQPACKET socketpair per helper ("channel").
+// On start the helper writes one Hello on the channel; from then on only
+// clients write to it. Every request carries, as its first SCM_RIGHTS fd, one
+// end of a fresh socketpair on which the helper writes exactly one Reply
+// (plus the new socket for MSocket). So any process holding the channel --
+// the creator, threads, forked children -- gets its own answer, and a dead
+// helper shows up as EOF on the reply socket, never as a hang.
+//
+// fork(): the library's fork handler attaches a new connection for the child
+// before fork() returns (Attach), so each process holds its own references:
+// a stack lives until every process holding it deleted it or died (EOF).
+//
+// Both ends are the same build (the helper is found next to the library or
+// in its libexec dir), but the version is still checked in Hello.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+namespace vdestack::wire::proto {
+
+inline constexpr std::uint32_t kMagic = 0x76647370;  // "vdsp"
+inline constexpr std::uint32_t kVersion = 2;
+inline constexpr std::size_t kMaxRequest = 65536;  // whole request incl. strings
+inline constexpr std::size_t kMaxMessage = 512;    // error text in a Reply
+inline constexpr int kChannelFd = 3;               // where the helper finds the channel
+
+enum class Op : std::uint32_t {
+    AddStack = 1,  // str1 = VNL ("" = no interface), str2 = ifname -> Reply.stack
+    DelStack = 2,  // stack
+    MSocket = 3,   // stack, domain/type/protocol -> fd attached to the Reply
+    StackCmd = 4,  // stack, str1 = command line; fds[1..3] = caller's stdio (flags bit i = fd i present)
+    Shutdown = 5,  // this connection is done (its stacks released); rval 1: the helper exits now
+    Attach = 6,    // fds[1] = a new connection (for a forked child) holding the stacks this one holds
+    Status = 7,    // stack -> Reply.err = errno that killed its link (0 while it works)
+};
+
+struct Request {
+    std::uint32_t magic = kMagic;
+    std::uint32_t version = kVersion;
+    Op op{};
+    std::uint32_t flags = 0;
+    std::uint64_t stack = 0;
+    std::int32_t domain = 0, type = 0, protocol = 0;
+    std::uint32_t len1 = 0, len2 = 0;  // lengths of the two strings that follow the struct
+};
+
+struct Reply {
+    std::int32_t rval = 0;  // result (status, 0), or -1
+    std::int32_t err = 0;   // errno when rval == -1
+    std::uint64_t stack = 0;
+    std::uint32_t msglen = 0;  // bytes of error text that follow
+};
+
+struct Hello {
+    std::uint32_t magic = kMagic;
+    std::uint32_t version = kVersion;
+    std::int32_t err = 0;  // 0 = ready; else errno of the failed set-up
+    std::int32_t userns = 0;  // 1 if the helper runs in its own user namespace
+    char message[kMaxMessage] = {};
+};
+
+}  // namespace vdestack::wire::proto
