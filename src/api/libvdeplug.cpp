@@ -247,15 +247,17 @@ VDEPLUG_API VDECONN* vde_open_real(char* vde_url, char* descr, int interface_ver
         nullptr);
 }
 
+namespace {
+// vde_recv's and vde_send's argument checks: 0, or -1 with errno (EBADF, EFAULT).
+int check_io_args(const VDECONN* conn, const void* buf, size_t len) noexcept {
+    const int err = conn == nullptr ? EBADF : buf == nullptr && len > 0 ? EFAULT : 0;
+    if (err != 0) errno = err;
+    return err != 0 ? -1 : 0;
+}
+}  // namespace
+
 VDEPLUG_API ssize_t vde_recv(VDECONN* conn, void* buf, size_t len, int flags) {
-    if (conn == nullptr) {
-        errno = EBADF;
-        return -1;
-    }
-    if (buf == nullptr && len > 0) {
-        errno = EFAULT;
-        return -1;
-    }
+    if (check_io_args(conn, buf, len) != 0) return -1;
     if (conn->dead != 0) return dead_result(*conn);
     if (!wait_readable(*conn, (flags & MSG_DONTWAIT) != 0 ? 0 : -1)) return -1;
     const bool direct = len >= kMaxFrame;
@@ -273,14 +275,7 @@ VDEPLUG_API ssize_t vde_recv(VDECONN* conn, void* buf, size_t len, int flags) {
 }
 
 VDEPLUG_API ssize_t vde_send(VDECONN* conn, const void* buf, size_t len, int /*flags*/) {
-    if (conn == nullptr) {
-        errno = EBADF;
-        return -1;
-    }
-    if (buf == nullptr && len > 0) {
-        errno = EFAULT;
-        return -1;
-    }
+    if (check_io_args(conn, buf, len) != 0) return -1;
     if (conn->dead != 0) {
         errno = conn->dead;
         return -1;

@@ -24,7 +24,7 @@
 // Errors: an ICMP port unreachable (the peer is not running) surfaces as one
 // ECONNREFUSED on the next recv/send of the connected socket; it is consumed
 // and ignored (the peer may start later: a cable is never "dead").
-// recv() drains the socket with recvmmsg (kBatch per call, kMaxRounds calls),
+// recv() drains the socket with recvmmsg (dgram_batch.hpp: 64 per call, 16 calls),
 // dropping runts (< 14 bytes) and truncated datagrams (larger than the slot).
 // send() batches through UdpFrameSender (udp_send.hpp): one sendmmsg per 64
 // frames, a run of equal frames (what TSO cut) in one UDP_SEGMENT message
@@ -53,6 +53,7 @@
 #include <memory>
 #include <string>
 
+#include "plug/dgram_batch.hpp"
 #include "plug/udp/udp_gro.hpp"
 #include "plug/udp/udp_send.hpp"
 #include "base/error.hpp"
@@ -63,8 +64,6 @@ namespace vdestack::plug {
 
 namespace {
 
-constexpr std::size_t kBatch = 64;
-constexpr int kMaxRounds = 16;
 constexpr int kSockBuf = 4 << 20;
 
 [[noreturn]] void bad(std::string_view vnl, const std::string& what) {
@@ -151,8 +150,7 @@ private:
     socklen_t dst_len_;
     bool connected_ = false;
 
-    std::array<mmsghdr, kBatch> rmsg_{};
-    std::array<iovec, kBatch> riov_{};
+    DgramBatch batch_;
     UdpFrameSender sender_{{}};  // no header: batches and GSO runs (udp_send.hpp)
     UdpGroReceiver gro_;         // entered once, after a full batch
 };
@@ -169,47 +167,28 @@ ssize_t UdpTransport::recv_gro(std::span<FrameBuf> bufs) noexcept {
 
 ssize_t UdpTransport::recv(std::span<FrameBuf> bufs) noexcept {
     if (gro_.on()) return recv_gro(bufs);
-    std::size_t n = 0;
-    for (int round = 0; round < kMaxRounds && n < bufs.size(); round++) {
-        const std::size_t chunk = std::min(kBatch, bufs.size() - n);
-        for (std::size_t i = 0; i < chunk; i++) {
-            riov_[i] = {bufs[n + i].data, bufs[n + i].cap};
-            msghdr& mh = rmsg_[i].msg_hdr;
-            mh = {};
-            mh.msg_iov = &riov_[i];
-            mh.msg_iovlen = 1;
-            rmsg_[i].msg_len = 0;
-        }
-        const int r = ::recvmmsg(sock_.get(), rmsg_.data(), static_cast<unsigned>(chunk), MSG_DONTWAIT, nullptr);
-        if (r < 0) {
-            const int err = errno;
-            if (err == EINTR || err == ECONNREFUSED) continue;  // ICMP error consumed: read on
-            if (err == EBADF || err == ENOTSOCK || err == EFAULT) return n > 0 ? static_cast<ssize_t>(n) : -err;
-            break;  // EAGAIN: drained; anything else: transient
-        }
-        std::size_t accepted = 0;
-        for (std::size_t i = 0; i < static_cast<std::size_t>(r); i++) {
-            const std::size_t len = rmsg_[i].msg_len;
-            if (len == 0) {  // vdeplug4: an empty datagram un-connects
-                if (connected_) disconnect();
-                continue;
-            }
-            if ((rmsg_[i].msg_hdr.msg_flags & MSG_TRUNC) != 0 || len < kMinFrame) continue;
-            FrameBuf& dst = bufs[n + accepted];
-            const FrameBuf& src = bufs[n + i];
-            if (&dst != &src) {
-                if (len > dst.cap) continue;
-                std::memcpy(dst.data, src.data, len);
-            }
-            dst.len = len;
-            accepted++;
-        }
-        n += accepted;
-        if (static_cast<std::size_t>(r) < chunk) break;
-        // A full batch: a bulk flow, worth GRO mode from now on.
-        if (chunk == kBatch && gro_.enter_once(sock_.get())) break;
+    using Take = DgramBatch::Take;
+    DgramBatch::RecvResult got;
+    // An ICMP error (ECONNREFUSED) is consumed by the call that reports it: read on.
+    for (int tries = 0; tries < DgramBatch::kMaxRounds; tries++) {
+        const std::span<FrameBuf> rest = bufs.subspan(got.n);
+        const auto more = batch_.recv(
+            sock_.get(), rest,
+            [&](std::span<const std::byte> d) {
+                if (!d.empty()) return Take::frame;
+                if (connected_) disconnect();  // vdeplug4: an empty datagram un-connects
+                return Take::consumed;
+            },
+            // A full batch: a bulk flow, worth GRO mode from now on.
+            [&](std::size_t r, std::size_t chunk) {
+                return r == chunk && chunk == DgramBatch::kBatch && gro_.enter_once(sock_.get());
+            });
+        got.n += more.n;
+        got.err = more.err;
+        if (more.err != ECONNREFUSED) break;
     }
-    return static_cast<ssize_t>(n);
+    if (got.n == 0 && (got.err == EBADF || got.err == ENOTSOCK || got.err == EFAULT)) return -got.err;
+    return static_cast<ssize_t>(got.n);  // another error: transient
 }
 
 ssize_t UdpTransport::send(std::span<const FrameRef> frames) noexcept {

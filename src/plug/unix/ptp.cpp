@@ -56,15 +56,15 @@
 //     only by the sender's SO_SNDBUF, which we raise to 4 MiB (best effort).
 //     While unconnected we accept datagrams from anyone who may write to our
 //     0700 socket (as Debian before its first send).
-//   - send() uses one sendmmsg per kBatch frames on the connected socket; when
+//   - send() uses one sendmmsg per 64 frames (dgram_batch.hpp) on the connected socket; when
 //     not connected it first tries connect() (one syscall), and drops the
 //     frames when there is no peer. EAGAIN/ENOBUFS (queue full), EPERM (the
 //     peer is tied to another socket), ECONNREFUSED (the peer died: the kernel
 //     un-connects us), ENOTCONN drop the rest of the call's frames; EMSGSIZE
 //     skips one frame. We never send empty datagrams.
-//   - recv() drains sock_ with recvmmsg (kBatch per call, kMaxRounds calls);
+//   - recv() drains sock_ with recvmmsg (dgram_batch.hpp: 64 per call, 16 calls);
 //     empty datagrams, runts (< 14 bytes) and truncated datagrams are dropped.
-//   - Peer check (the fix for pitfall 9), once per second, driven by timer_ (a
+//   - Peer check, once per second, driven by timer_ (a
 //     timerfd in poll_fds, re-armed at each check so it never stays
 //     readable): while connected, if the peer's path is gone, is another file
 //     (inode and change time: inode numbers are reused at once) than the one
@@ -115,17 +115,16 @@
 #include <string>
 
 #include "base/error.hpp"
-#include "plug/unix/whole_end.hpp"
 #include "base/fd.hpp"
 #include "base/sockbuf.hpp"
+#include "plug/dgram_batch.hpp"
+#include "plug/unix/whole_end.hpp"
 #include "wire/whole.hpp"
 
 namespace vdestack::plug {
 
 namespace {
 
-constexpr std::size_t kBatch = 64;          // datagrams per recvmmsg/sendmmsg
-constexpr int kMaxRounds = 16;              // recvmmsg calls per recv()
 constexpr int kSockBuf = 4 << 20;           // best-effort send buffer
 constexpr mode_t kMode = 0700;              // vdeplug4's default mode
 constexpr int kOpenTries = 4;               // role races at open
@@ -244,10 +243,7 @@ private:
     std::int64_t next_check_ = 0;
     WholeEnd whole_;  // whole frames with the current peer (whole_end.hpp)
 
-    std::array<mmsghdr, kBatch> rmsg_{};
-    std::array<iovec, kBatch> riov_{};
-    std::array<mmsghdr, kBatch> smsg_{};
-    std::array<iovec, kBatch> siov_{};
+    DgramBatch batch_;
 };
 
 PtpTransport::PtpTransport(std::string vnl_text, Bound b)
@@ -355,50 +351,21 @@ ssize_t PtpTransport::recv(std::span<FrameBuf> bufs) noexcept {
         arm_timer(now + kCheckNs);
     }
     if (whole_.hello_sent()) return whole_.recv_area(sock_.get(), bufs);
-    std::size_t n = 0;
-    for (int round = 0; round < kMaxRounds && n < bufs.size(); round++) {
-        const std::size_t chunk = std::min(kBatch, bufs.size() - n);
-        for (std::size_t i = 0; i < chunk; i++) {
-            riov_[i] = {bufs[n + i].data, bufs[n + i].cap};
-            msghdr& mh = rmsg_[i].msg_hdr;
-            mh = {};
-            mh.msg_iov = &riov_[i];
-            mh.msg_iovlen = 1;
-            rmsg_[i].msg_len = 0;
-        }
-        const int r = ::recvmmsg(sock_.get(), rmsg_.data(), static_cast<unsigned>(chunk), MSG_DONTWAIT, nullptr);
-        if (r < 0) {
-            const int err = errno;
-            if (err == EINTR) continue;
-            if (err == EBADF || err == ENOTSOCK || err == EFAULT) return n > 0 ? static_cast<ssize_t>(n) : -err;
-            break;  // EAGAIN: drained; anything else: transient
-        }
-        std::size_t accepted = 0;
-        for (std::size_t i = 0; i < static_cast<std::size_t>(r); i++) {
-            const std::size_t len = rmsg_[i].msg_len;
-            if ((rmsg_[i].msg_hdr.msg_flags & MSG_TRUNC) != 0 || len < kMinFrame) continue;
-            const std::span<const std::byte> d(bufs[n + i].data, len);
+    using Take = DgramBatch::Take;
+    const auto got = batch_.recv(
+        sock_.get(), bufs,
+        [&](std::span<const std::byte> d) {
             if (wire::whole::is_hello(d)) {
                 on_hello(d);
-                continue;
+                return Take::consumed;
             }
-            if (wire::whole::is_envelope(d)) continue;  // we did not ask for them
-            FrameBuf& dst = bufs[n + accepted];
-            const FrameBuf& src = bufs[n + i];
-            if (&dst != &src) {
-                if (len > dst.cap) continue;
-                std::memcpy(dst.data, src.data, len);
-            }
-            dst.len = len;
-            accepted++;
-        }
-        n += accepted;
+            return wire::whole::is_envelope(d) ? Take::consumed : Take::frame;  // we did not ask for envelopes
+        },
         // Our hello went out in this batch: envelopes may follow, and only
         // the area (recv_area) has room for them, from the next call on.
-        if (whole_.hello_sent()) break;
-        if (static_cast<std::size_t>(r) < chunk) break;  // drained
-    }
-    return static_cast<ssize_t>(n);
+        [&](std::size_t, std::size_t) { return whole_.hello_sent(); });
+    if (got.n == 0 && (got.err == EBADF || got.err == ENOTSOCK || got.err == EFAULT)) return -got.err;
+    return static_cast<ssize_t>(got.n);  // another error: transient
 }
 
 ssize_t PtpTransport::send(std::span<const FrameRef> frames) noexcept {
@@ -406,35 +373,11 @@ ssize_t PtpTransport::send(std::span<const FrameRef> frames) noexcept {
         try_connect();
         if (!connected_) return static_cast<ssize_t>(frames.size());  // no peer: dropped
     }
-    std::size_t i = 0;
-    while (i < frames.size()) {
-        std::size_t cnt = 0;
-        while (i < frames.size() && cnt < kBatch) {
-            const FrameRef& f = frames[i++];
-            if (f.data == nullptr || f.len < kMinFrame) continue;
-            siov_[cnt] = {const_cast<std::byte*>(f.data), f.len};
-            msghdr& mh = smsg_[cnt].msg_hdr;
-            mh = {};
-            mh.msg_iov = &siov_[cnt];
-            mh.msg_iovlen = 1;
-            cnt++;
-        }
-        std::size_t pos = 0;
-        int eintr = 0;
-        while (pos < cnt) {
-            const int r = ::sendmmsg(sock_.get(), smsg_.data() + pos, static_cast<unsigned>(cnt - pos), MSG_DONTWAIT);
-            if (r > 0) {
-                pos += static_cast<std::size_t>(r);
-                continue;
-            }
-            const int err = r < 0 ? errno : EIO;
-            if (err == EINTR && ++eintr < 8) continue;
-            if (err == EBADF || err == ENOTSOCK) return -err;
-            if (send_failed(err)) return static_cast<ssize_t>(frames.size());
-            pos++;  // EMSGSIZE, ...: this frame cannot go
-        }
-    }
-    return static_cast<ssize_t>(frames.size());
+    using V = DgramBatch::SendVerdict;
+    return batch_.send(sock_.get(), frames, 0, [&](int err) {
+        if (err == EBADF || err == ENOTSOCK) return V{V::fail, -err};
+        return send_failed(err) ? V{V::drop_rest} : V{V::skip_frame};
+    });
 }
 
 // Binds `sock` to `path` and records its inode; false with errno on failure.

@@ -16,7 +16,7 @@
 // send an empty message (frames shorter than 14 bytes are dropped): for a
 // seqpacket socket an empty message reads like end-of-file.
 //
-// recv() drains with recvmmsg (kBatch per call, kMaxRounds calls), dropping
+// recv() drains with recvmmsg (dgram_batch.hpp: 64 per call, 16 calls), dropping
 // runts and truncated messages. A zero-length result is end-of-file only if
 // poll() reports POLLRDHUP/POLLHUP (else it was an empty message from a peer
 // that is not vdeplug4, and it is skipped). End-of-file, ECONNRESET and
@@ -44,13 +44,12 @@
 #include "base/error.hpp"
 #include "base/fd.hpp"
 #include "base/sockbuf.hpp"
+#include "plug/dgram_batch.hpp"
 
 namespace vdestack::plug {
 
 namespace {
 
-constexpr std::size_t kBatch = 64;
-constexpr int kMaxRounds = 16;
 constexpr int kSockBuf = 4 << 20;
 
 bool is_hangup_errno(int err) noexcept {
@@ -82,97 +81,37 @@ private:
     std::array<int, 1> fds_{-1};
     bool dead_ = false;
 
-    std::array<mmsghdr, kBatch> rmsg_{};
-    std::array<iovec, kBatch> riov_{};
-    std::array<mmsghdr, kBatch> smsg_{};
-    std::array<iovec, kBatch> siov_{};
+    DgramBatch batch_;
 };
 
 ssize_t SeqpacketTransport::recv(std::span<FrameBuf> bufs) noexcept {
     if (dead_) return -EPIPE;
-    std::size_t n = 0;
-    for (int round = 0; round < kMaxRounds && n < bufs.size() && !dead_; round++) {
-        const std::size_t chunk = std::min(kBatch, bufs.size() - n);
-        for (std::size_t i = 0; i < chunk; i++) {
-            riov_[i] = {bufs[n + i].data, bufs[n + i].cap};
-            msghdr& mh = rmsg_[i].msg_hdr;
-            mh = {};
-            mh.msg_iov = &riov_[i];
-            mh.msg_iovlen = 1;
-            rmsg_[i].msg_len = 0;
-        }
-        const int r = ::recvmmsg(fd_.get(), rmsg_.data(), static_cast<unsigned>(chunk), MSG_DONTWAIT, nullptr);
-        if (r < 0) {
-            const int err = errno;
-            if (err == EINTR) continue;
-            if (is_hangup_errno(err) || err == EBADF || err == ENOTSOCK || err == EFAULT) {
-                dead_ = true;
-                break;
-            }
-            break;  // EAGAIN: drained
-        }
-        std::size_t accepted = 0;
-        for (std::size_t i = 0; i < static_cast<std::size_t>(r); i++) {
-            const std::size_t len = rmsg_[i].msg_len;
-            if (len == 0) {
-                if (at_eof()) {
-                    dead_ = true;
-                    break;
-                }
-                continue;  // an empty message
-            }
-            if ((rmsg_[i].msg_hdr.msg_flags & MSG_TRUNC) != 0 || len < kMinFrame) continue;
-            FrameBuf& dst = bufs[n + accepted];
-            const FrameBuf& src = bufs[n + i];
-            if (&dst != &src) {
-                if (len > dst.cap) continue;
-                std::memcpy(dst.data, src.data, len);
-            }
-            dst.len = len;
-            accepted++;
-        }
-        n += accepted;
-        if (static_cast<std::size_t>(r) < chunk) break;
-    }
-    if (n == 0 && dead_) return -EPIPE;
-    return static_cast<ssize_t>(n);
+    using Take = DgramBatch::Take;
+    const auto got = batch_.recv(
+        fd_.get(), bufs,
+        [&](std::span<const std::byte> d) {
+            if (!d.empty()) return Take::frame;
+            if (!at_eof()) return Take::consumed;  // an empty message
+            dead_ = true;
+            return Take::stop;
+        },
+        [](std::size_t, std::size_t) { return false; });
+    if (is_hangup_errno(got.err) || got.err == EBADF || got.err == ENOTSOCK || got.err == EFAULT) dead_ = true;
+    if (got.n == 0 && dead_) return -EPIPE;
+    return static_cast<ssize_t>(got.n);
 }
 
 ssize_t SeqpacketTransport::send(std::span<const FrameRef> frames) noexcept {
     if (dead_) return -EPIPE;
-    std::size_t i = 0;
-    while (i < frames.size()) {
-        std::size_t cnt = 0;
-        while (i < frames.size() && cnt < kBatch) {
-            const FrameRef& f = frames[i++];
-            if (f.data == nullptr || f.len < kMinFrame) continue;  // never an empty message
-            siov_[cnt] = {const_cast<std::byte*>(f.data), f.len};
-            msghdr& mh = smsg_[cnt].msg_hdr;
-            mh = {};
-            mh.msg_iov = &siov_[cnt];
-            mh.msg_iovlen = 1;
-            cnt++;
+    using V = DgramBatch::SendVerdict;
+    return batch_.send(fd_.get(), frames, MSG_NOSIGNAL, [&](int err) {
+        if (err == EAGAIN || err == EWOULDBLOCK || err == ENOBUFS) return V{V::drop_rest};  // queue full
+        if (is_hangup_errno(err) || err == EBADF || err == ENOTSOCK) {
+            dead_ = true;
+            return V{V::fail, -EPIPE};
         }
-        std::size_t pos = 0;
-        int eintr = 0;
-        while (pos < cnt) {
-            const int r = ::sendmmsg(fd_.get(), smsg_.data() + pos, static_cast<unsigned>(cnt - pos),
-                                     MSG_DONTWAIT | MSG_NOSIGNAL);
-            if (r > 0) {
-                pos += static_cast<std::size_t>(r);
-                continue;
-            }
-            const int err = r < 0 ? errno : EIO;
-            if (err == EINTR && ++eintr < 8) continue;
-            if (err == EAGAIN || err == EWOULDBLOCK || err == ENOBUFS) return static_cast<ssize_t>(frames.size());
-            if (is_hangup_errno(err) || err == EBADF || err == ENOTSOCK) {
-                dead_ = true;
-                return -EPIPE;
-            }
-            pos++;  // EMSGSIZE, ...: this frame cannot go
-        }
-    }
-    return static_cast<ssize_t>(frames.size());
+        return V{V::skip_frame};  // EMSGSIZE, ...: this frame cannot go
+    });
 }
 
 }  // namespace

@@ -103,7 +103,6 @@
 
 #include <fcntl.h>
 #include <grp.h>
-#include <pwd.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -127,7 +126,9 @@
 #include "frame/offload.hpp"
 #include "base/error.hpp"
 #include "base/fd.hpp"
+#include "base/nss.hpp"
 #include "base/sockbuf.hpp"
+#include "plug/dgram_batch.hpp"
 #include "vnl/vnl.hpp"
 #include "wire/vde_ctl.hpp"
 #include "wire/whole.hpp"
@@ -170,21 +171,8 @@ std::int64_t now_ms() noexcept {
 
 std::string default_path() {
     const uid_t euid = ::geteuid();
-    long hint = ::sysconf(_SC_GETPW_R_SIZE_MAX);
-    std::vector<char> buf(hint > 0 ? static_cast<std::size_t>(hint) : 16384);
-    for (;;) {
-        passwd pw{};
-        passwd* res = nullptr;
-        const int rc = ::getpwuid_r(euid, &pw, buf.data(), buf.size(), &res);
-        if (rc == ERANGE && buf.size() < (std::size_t{1} << 20)) {
-            buf.resize(buf.size() * 2);
-            continue;
-        }
-        if (rc == 0 && res != nullptr && pw.pw_name != nullptr && pw.pw_name[0] != '\0' &&
-            std::strchr(pw.pw_name, '/') == nullptr)
-            return std::string(kDefaultPrefix) + pw.pw_name;
-        break;
-    }
+    const std::optional<std::string> name = user_name_of(euid);
+    if (name && name->find('/') == std::string::npos) return std::string(kDefaultPrefix) + *name;
     return std::string(kDefaultPrefix) + "u" + std::to_string(euid);
 }
 
@@ -339,8 +327,7 @@ private:
     std::vector<PortId> active_;       // Active client slots, for flooding
 
     std::array<epoll_event, kEvents> events_{};
-    std::array<mmsghdr, kBatch> rmsg_{};
-    std::array<iovec, kBatch> riov_{};
+    DgramBatch batch_;  // the data ports' receive loop
     std::unique_ptr<std::byte[]> big_;  // a whole port's datagram (kBig), from the first hello
     std::array<std::byte, kMaxFrame + 1> seg_{};  // one segment of a super-segment for a plain port
     frame::TsoSegmenter tso_;
@@ -732,61 +719,30 @@ void SwitchTransport::drain_data(std::size_t slot, std::span<FrameBuf> bufs, std
         drain_whole(slot, bufs, n, now);
         return;
     }
-    const int fd = ports_[slot].data.get();
-    for (int round = 0; round < kDataRounds && n < bufs.size(); round++) {
-        const std::size_t chunk = std::min(kBatch, bufs.size() - n);
-        for (std::size_t i = 0; i < chunk; i++) {
-            const FrameBuf& b = bufs[n + i];
-            riov_[i] = {b.data, b.cap};
-            msghdr& mh = rmsg_[i].msg_hdr;
-            mh = msghdr{};
-            mh.msg_iov = &riov_[i];
-            mh.msg_iovlen = 1;
-            rmsg_[i].msg_len = 0;
-        }
-        const int r = ::recvmmsg(fd, rmsg_.data(), static_cast<unsigned>(chunk), MSG_DONTWAIT, nullptr);
-        if (r < 0) {
-            if (errno == EINTR) continue;
-            return;  // EAGAIN: drained; an error is consumed by the call
-        }
-        std::size_t kept = 0;
-        for (std::size_t i = 0; i < static_cast<std::size_t>(r); i++) {
-            const std::size_t len = rmsg_[i].msg_len;
-            if ((rmsg_[i].msg_hdr.msg_flags & MSG_TRUNC) != 0 || len < kMinFrame) continue;
-            const FrameBuf& src = bufs[n + i];
-            const std::span<const std::byte> d(src.data, len);
-            if (wire::whole::is_hello(d)) {
-                client_hello(slot, d);  // from the next call on, drain_whole() reads this port
-                continue;
-            }
-            if (wire::whole::is_envelope(d)) continue;  // not asked for yet
-            const Route route = fwd_.route({src.data, len}, static_cast<PortId>(slot), now);
-            bool to_host = false;
-            switch (route.kind) {
-            case Route::kDrop: break;
-            case Route::kUnicast:
-                if (route.port == kHostPort)
-                    to_host = true;
-                else
-                    send_to(route.port, src.data, len);
-                break;
-            case Route::kFlood:
-                flood(slot, src.data, len);
-                to_host = true;
-                break;
-            }
-            if (!to_host) continue;
-            FrameBuf& dst = bufs[n + kept];
-            if (&dst != &src) {
-                if (len > dst.cap) continue;
-                std::memcpy(dst.data, src.data, len);
-            }
-            dst.len = len;
-            kept++;
-        }
-        n += kept;
-        if (static_cast<std::size_t>(r) < chunk) return;  // drained
-    }
+    using Take = DgramBatch::Take;
+    // An error ends the drain and is consumed by the call.
+    n += batch_.recv(
+                   ports_[slot].data.get(), bufs.subspan(n),
+                   [&](std::span<const std::byte> d) {
+                       if (d.size() < kMinFrame) return Take::consumed;
+                       if (wire::whole::is_hello(d)) {
+                           client_hello(slot, d);  // from the next call on, drain_whole() reads this port
+                           return Take::consumed;
+                       }
+                       if (wire::whole::is_envelope(d)) return Take::consumed;  // not asked for yet
+                       const Route route = fwd_.route(d, static_cast<PortId>(slot), now);
+                       switch (route.kind) {
+                       case Route::kDrop: return Take::consumed;
+                       case Route::kUnicast:
+                           if (route.port == kHostPort) return Take::frame;
+                           send_to(route.port, d.data(), d.size());
+                           return Take::consumed;
+                       case Route::kFlood: flood(slot, d.data(), d.size()); return Take::frame;
+                       }
+                       return Take::consumed;
+                   },
+                   [](std::size_t, std::size_t) { return false; }, kDataRounds)
+             .n;
 }
 
 void SwitchTransport::serve_handshakes() noexcept {

@@ -38,8 +38,8 @@
 //
 // Data: one datagram = one raw Ethernet frame, both ways; data_ is connected
 // to the switch's socket, so only the switch can send to it. recv() drains
-// data_ with recvmmsg(MSG_DONTWAIT) into the caller's slots (kBatch per call,
-// kMaxRounds calls), compacting accepted frames; runts (< 14 bytes) and
+// data_ with recvmmsg(MSG_DONTWAIT) into the caller's slots (dgram_batch.hpp: 64 per call,
+// 16 calls), compacting accepted frames; runts (< 14 bytes) and
 // truncated datagrams are dropped. vde2 switches cap frames at 1518 bytes:
 // larger frames are sent anyway (the switch truncates or drops them).
 // send() uses sendmmsg(MSG_DONTWAIT): EAGAIN/ENOBUFS drop the rest of the
@@ -75,7 +75,6 @@
 
 #include <grp.h>
 #include <poll.h>
-#include <pwd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -93,10 +92,12 @@
 #include <string>
 #include <vector>
 
+#include "plug/dgram_batch.hpp"
 #include "plug/unix/switch.hpp"
 #include "plug/unix/whole_end.hpp"
 #include "base/error.hpp"
 #include "base/fd.hpp"
+#include "base/nss.hpp"
 #include "base/sockbuf.hpp"
 #include "vnl/vnl.hpp"
 #include "wire/vde_ctl.hpp"
@@ -106,8 +107,6 @@ namespace vdestack::plug {
 
 namespace {
 
-constexpr std::size_t kBatch = 64;   // datagrams per recvmmsg/sendmmsg
-constexpr int kMaxRounds = 16;       // recvmmsg calls per recv()
 constexpr int kSockBuf = 4 << 20;    // best-effort send buffer of the data socket
 constexpr int kHandshakeMs = 5000;   // whole wait for the switch's reply
 constexpr int kMaxIndirection = 4;   // nested "regular file holds the VNL"
@@ -211,19 +210,7 @@ std::string bind_data(int fd, const std::string& dir, const char* prefix) {
 // The effective user's name (as Debian's libvdeplug 4.0.1 shows it), else the euid.
 std::string user_name() {
     const uid_t euid = ::geteuid();
-    long hint = ::sysconf(_SC_GETPW_R_SIZE_MAX);
-    std::vector<char> buf(hint > 0 ? static_cast<std::size_t>(hint) : 16384);
-    for (;;) {
-        passwd pw{};
-        passwd* res = nullptr;
-        const int rc = ::getpwuid_r(euid, &pw, buf.data(), buf.size(), &res);
-        if (rc == ERANGE && buf.size() < (std::size_t{1} << 20)) {
-            buf.resize(buf.size() * 2);
-            continue;
-        }
-        if (rc == 0 && res != nullptr && pw.pw_name != nullptr && pw.pw_name[0] != '\0') return pw.pw_name;
-        return std::to_string(euid);
-    }
+    return user_name_of(euid).value_or(std::to_string(euid));
 }
 
 std::string make_description(const std::string& descr) {
@@ -270,10 +257,7 @@ private:
     std::array<int, 2> fds_;
     bool dead_ = false;
 
-    std::array<mmsghdr, kBatch> rmsg_{};
-    std::array<iovec, kBatch> riov_{};
-    std::array<mmsghdr, kBatch> smsg_{};
-    std::array<iovec, kBatch> siov_{};
+    DgramBatch batch_;
 };
 
 bool VdeTransport::ctl_alive() noexcept {
@@ -310,94 +294,41 @@ ssize_t VdeTransport::recv(std::span<FrameBuf> bufs) noexcept {
         }
         return r;
     }
-    std::size_t n = 0;
-    for (int round = 0; round < kMaxRounds && n < bufs.size(); round++) {
-        const std::size_t chunk = std::min(kBatch, bufs.size() - n);
-        for (std::size_t i = 0; i < chunk; i++) {
-            const FrameBuf& b = bufs[n + i];
-            riov_[i] = {b.data, b.cap};
-            msghdr& mh = rmsg_[i].msg_hdr;
-            mh = msghdr{};
-            mh.msg_iov = &riov_[i];
-            mh.msg_iovlen = 1;
-            rmsg_[i].msg_len = 0;
-        }
-        const int r = ::recvmmsg(data_.get(), rmsg_.data(), static_cast<unsigned>(chunk), MSG_DONTWAIT, nullptr);
-        if (r < 0) {
-            const int err = errno;
-            if (err == EINTR) continue;
-            if (err == EBADF || err == ENOTSOCK || err == EFAULT) return -err;
-            break;  // EAGAIN: drained; a pending socket error: consumed, check ctl below
-        }
-        std::size_t accepted = 0;
-        for (std::size_t i = 0; i < static_cast<std::size_t>(r); i++) {
-            const std::size_t len = rmsg_[i].msg_len;
-            if ((rmsg_[i].msg_hdr.msg_flags & MSG_TRUNC) != 0 || len < kMinFrame) continue;
-            const std::span<const std::byte> d(bufs[n + i].data, len);
+    using Take = DgramBatch::Take;
+    const auto got = batch_.recv(
+        data_.get(), bufs,
+        [&](std::span<const std::byte> d) {
             if (wire::whole::is_hello(d)) {
                 whole_.on_hello(data_.get(), d);
-                continue;
+                return Take::consumed;
             }
-            if (wire::whole::is_envelope(d)) continue;  // we did not ask for them
-            FrameBuf& dst = bufs[n + accepted];
-            const FrameBuf& src = bufs[n + i];
-            if (&dst != &src) {
-                if (len > dst.cap) continue;
-                std::memcpy(dst.data, src.data, len);
-            }
-            dst.len = len;
-            accepted++;
-        }
-        n += accepted;
+            return wire::whole::is_envelope(d) ? Take::consumed : Take::frame;  // we did not ask for envelopes
+        },
         // Our hello went out in this batch: envelopes may follow, and only
         // the area (recv_area) has room for them, from the next call on.
-        if (whole_.hello_sent()) break;
-        if (static_cast<std::size_t>(r) < chunk) break;  // drained
-    }
-    if (n == 0 && !ctl_alive()) {
+        [&](std::size_t, std::size_t) { return whole_.hello_sent(); });
+    if (got.err == EBADF || got.err == ENOTSOCK || got.err == EFAULT) return -got.err;
+    // Any other error (a pending socket error) is consumed: the control
+    // connection tells whether the switch is still there.
+    if (got.n == 0 && !ctl_alive()) {
         dead_ = true;
         return -EPIPE;
     }
-    return static_cast<ssize_t>(n);
+    return static_cast<ssize_t>(got.n);
 }
 
 ssize_t VdeTransport::send(std::span<const FrameRef> frames) noexcept {
     if (dead_) return -EPIPE;
-    std::size_t i = 0;
-    while (i < frames.size()) {
-        std::size_t cnt = 0;
-        while (i < frames.size() && cnt < kBatch) {
-            const FrameRef& f = frames[i++];
-            if (f.data == nullptr || f.len < kMinFrame) continue;
-            siov_[cnt] = {const_cast<std::byte*>(f.data), f.len};
-            msghdr& mh = smsg_[cnt].msg_hdr;
-            mh = msghdr{};
-            mh.msg_iov = &siov_[cnt];
-            mh.msg_iovlen = 1;
-            cnt++;
+    using V = DgramBatch::SendVerdict;
+    return batch_.send(data_.get(), frames, MSG_NOSIGNAL, [&](int err) {
+        if (err == EAGAIN || err == EWOULDBLOCK || err == ENOBUFS) return V{V::drop_rest};  // queue full
+        if (gone(err)) {
+            dead_ = true;  // the switch's data socket is gone
+            return V{V::fail, -EPIPE};
         }
-        std::size_t pos = 0;
-        int eintr = 0;
-        while (pos < cnt) {
-            const int r = ::sendmmsg(data_.get(), smsg_.data() + pos, static_cast<unsigned>(cnt - pos),
-                                     MSG_DONTWAIT | MSG_NOSIGNAL);
-            if (r > 0) {
-                pos += static_cast<std::size_t>(r);
-                continue;
-            }
-            const int err = r < 0 ? errno : EIO;
-            if (err == EINTR && ++eintr < 8) continue;
-            if (err == EAGAIN || err == EWOULDBLOCK || err == ENOBUFS)
-                return static_cast<ssize_t>(frames.size());  // queue full: drop the rest
-            if (gone(err)) {
-                dead_ = true;  // the switch's data socket is gone
-                return -EPIPE;
-            }
-            if (err == EBADF || err == ENOTSOCK) return -err;
-            pos++;  // this frame cannot go (EMSGSIZE, ...): skip it
-        }
-    }
-    return static_cast<ssize_t>(frames.size());
+        if (err == EBADF || err == ENOTSOCK) return V{V::fail, -err};
+        return V{V::skip_frame};  // this frame cannot go (EMSGSIZE, ...)
+    });
 }
 
 // Reads exactly out.size() bytes from the stream `fd` within the deadline.
