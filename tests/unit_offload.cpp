@@ -608,6 +608,53 @@ TEST(OffloadGro, MergesAFlowIntoOneGsoFrame) {
     }
 }
 
+// The same parser as TSO's (wire::EthernetView): tagged segments merge too,
+// with every offset moved by the tags, and round-trip through TSO.
+TEST(OffloadGro, VlanTaggedSegmentsMerge) {
+    for (int vlans = 1; vlans <= 2; vlans++) {
+        for (bool v6 : {false, true}) {
+            SCOPED_TRACE(std::to_string(vlans) + (v6 ? " tags, IPv6" : " tags, IPv4"));
+            Spec s;
+            s.v6 = v6;
+            s.vlans = vlans;
+            s.payload = 10 * 1448;
+            auto segs = segs_of(s);
+            Gro g(64);
+            auto out = gro(g, segs);
+            ASSERT_EQ(out.size(), 1u);
+            const std::size_t l3 = 14 + 4 * static_cast<std::size_t>(vlans), l4 = l3 + (v6 ? 40 : 20);
+            EXPECT_EQ(out[0].hdr.csum_start, l4);
+            EXPECT_EQ(out[0].hdr.hdr_len, l4 + 32);
+            if (!v6) EXPECT_TRUE(ipv4_csum_ok(out[0].frame, l3));
+            EXPECT_EQ(get16(out[0].frame, l4 + 16), ref_pseudo(out[0].frame, l3, v6, out[0].frame.size() - l4, 6));
+            expect_roundtrip(out[0], segs);
+        }
+    }
+}
+
+// Two flows that differ only in their VLAN tag are two flows.
+TEST(OffloadGro, AnotherVlanIsAnotherFlow) {
+    Spec s;
+    s.vlans = 1;
+    s.payload = 4 * 1448;
+    s.flags = kAck;
+    auto a = segs_of(s);
+    auto b = a;
+    for (auto& f : b) f[15] = 99;  // the tag's VLAN id (its TCI is not in any checksum)
+    std::vector<Bytes> mixed;
+    for (std::size_t i = 0; i < a.size(); i++) {
+        mixed.push_back(a[i]);
+        mixed.push_back(b[i]);
+    }
+    Gro g(64);
+    auto out = gro(g, mixed);
+    ASSERT_EQ(out.size(), 2u);
+    EXPECT_EQ(out[0].frame[15], 10);
+    EXPECT_EQ(out[1].frame[15], 99);
+    expect_roundtrip(out[0], a);
+    expect_roundtrip(out[1], b);
+}
+
 TEST(OffloadGro, SizeLimitSplitsIntoSeveralFrames) {
     Spec s;
     s.payload = 30 * 1448;

@@ -17,6 +17,7 @@
 
 #include "engine/fabric.hpp"
 #include "base/error.hpp"
+#include "wire/ethernet.hpp"
 #include "wire/vnet.hpp"
 
 namespace vdestack::engine {
@@ -172,16 +173,17 @@ void Engine::on_tap_vnet(StackEntry& s) {
 
 bool Engine::to_fabric(StackEntry& s, std::byte* hdr, std::byte* slot, std::size_t flen) {
     Fabric& fabric = *fabric_;
-    if (std::memcmp(s.src_mac.data(), slot + 6, 6) != 0) {
-        std::memcpy(s.src_mac.data(), slot + 6, 6);
-        fabric.learn(s.segment, std::span<const std::byte, 6>(slot + 6, 6), s.id, s.tap.get());
+    const wire::MacSpan src = wire::src_mac(slot);
+    if (std::memcmp(s.src_mac.data(), src.data(), src.size()) != 0) {
+        std::memcpy(s.src_mac.data(), src.data(), src.size());
+        fabric.learn(s.segment, src, s.id, s.tap.get());
     }
     // The frame as on_tap_vnet() read it: its head in the slot, the rest of a
     // super-segment in big_ past kSlot.
     const iovec iov[3] = {{hdr, wire::VnetHdr::kSize},
                           {slot, std::min(flen, kSlot)},
                           {big_.data() + kSlot, flen > kSlot ? flen - kSlot : 0}};
-    if (!fabric.deliver(s.segment, std::span<const std::byte, 6>(slot, 6), s.id,
+    if (!fabric.deliver(s.segment, wire::dst_mac(slot), s.id,
                         std::span<const iovec>(iov, flen > kSlot ? 3 : 2)))
         return false;
     s.frames_out++;

@@ -1,6 +1,8 @@
 // fabric.cpp - the local fabric (see fabric.hpp).
 #include "engine/fabric.hpp"
 
+#include "wire/ethernet.hpp"
+
 #include <unistd.h>
 
 #include <cerrno>
@@ -26,7 +28,7 @@ std::uint32_t Fabric::segment(const std::string& name) {
 }
 
 void Fabric::learn(std::uint32_t segment, std::span<const std::byte, 6> mac, std::uint64_t id, int tap) {
-    if (segment == 0 || (std::to_integer<unsigned>(mac[0]) & 1) != 0) return;  // multicast: never a source
+    if (segment == 0 || wire::is_multicast(mac)) return;  // multicast: never a source
     const std::uint64_t k = key(segment, mac);
     {
         std::shared_lock lk(mu_);
@@ -39,7 +41,7 @@ void Fabric::learn(std::uint32_t segment, std::span<const std::byte, 6> mac, std
 
 bool Fabric::deliver(std::uint32_t segment, std::span<const std::byte, 6> dst, std::uint64_t self,
                      std::span<const iovec> iov) noexcept {
-    if (segment == 0 || (std::to_integer<unsigned>(dst[0]) & 1) != 0) return false;
+    if (segment == 0 || wire::is_multicast(dst)) return false;
     std::shared_lock lk(mu_);
     auto it = ports_.find(key(segment, dst));
     if (it == ports_.end() || it->second.id == self) return false;

@@ -29,6 +29,8 @@
 #include <span>
 #include <vector>
 
+#include "wire/ethernet.hpp"
+
 namespace vdestack::frame {
 
 template <class Value>
@@ -46,7 +48,7 @@ public:
 
     // The value learned for (mac, vlan), or nullptr when unknown or not fresh
     // at `now`. Valid until the next learn/forget/clear.
-    [[nodiscard]] const Value* find(std::span<const std::byte, 6> mac, std::uint16_t vlan,
+    [[nodiscard]] const Value* find(wire::MacSpan mac, std::uint16_t vlan,
                                     std::int64_t now) const noexcept {
         const std::uint64_t key = make_key(mac, vlan);
         const std::size_t h = home(key);
@@ -57,8 +59,8 @@ public:
         return nullptr;
     }
 
-    void learn(std::span<const std::byte, 6> mac, std::uint16_t vlan, const Value& value, std::int64_t now) noexcept {
-        if ((std::to_integer<unsigned>(mac[0]) & 1u) != 0) return;
+    void learn(wire::MacSpan mac, std::uint16_t vlan, const Value& value, std::int64_t now) noexcept {
+        if (wire::is_multicast(mac)) return;
         const std::uint64_t key = make_key(mac, vlan);
         const std::size_t h = home(key);
         Slot* free_slot = nullptr;  // first unused or expired slot of the window
@@ -104,13 +106,13 @@ public:
     }
 
     // The 64-bit key of a MAC + VLAN.
-    [[nodiscard]] static std::uint64_t make_key(std::span<const std::byte, 6> mac, std::uint16_t vlan) noexcept {
+    [[nodiscard]] static std::uint64_t make_key(wire::MacSpan mac, std::uint16_t vlan) noexcept {
         std::uint64_t k = 0;
         for (std::byte b : mac) k = (k << 8) | std::to_integer<std::uint64_t>(b);
         return k | (std::uint64_t{vlan & 0xfffu} << 48);
     }
     // The home slot of a key (exposed so tests can build collisions).
-    [[nodiscard]] std::size_t home_of(std::span<const std::byte, 6> mac, std::uint16_t vlan) const noexcept {
+    [[nodiscard]] std::size_t home_of(wire::MacSpan mac, std::uint16_t vlan) const noexcept {
         return home(make_key(mac, vlan));
     }
 

@@ -8,36 +8,24 @@
 #include <cstring>
 #include <string_view>
 
+#include "wire/ethernet.hpp"
+#include "wire/ip.hpp"
+#include "wire/l4.hpp"
+
 namespace vdestack::frame {
 
 namespace {
 
-constexpr std::uint16_t kEthIPv4 = 0x0800;
-constexpr std::uint16_t kEthIPv6 = 0x86dd;
-constexpr std::uint16_t kEthVlan = 0x8100;
-constexpr std::uint16_t kEthQinQ = 0x88a8;
-constexpr std::size_t kEthLen = 14;
-constexpr std::uint8_t kProtoTcp = 6;
-constexpr std::uint8_t kFin = 0x01, kSyn = 0x02, kRst = 0x04, kPsh = 0x08, kAck = 0x10, kUrg = 0x20, kCwr = 0x80;
+using wire::be16;
+using wire::be32;
+using wire::put_be16;
+using wire::put_be32;
+using wire::TcpView;
+using wire::u8;
+constexpr std::uint8_t kFin = TcpView::kFin, kSyn = TcpView::kSyn, kRst = TcpView::kRst, kPsh = TcpView::kPsh,
+                       kAck = TcpView::kAck, kUrg = TcpView::kUrg, kCwr = TcpView::kCwr;
+constexpr std::uint8_t kProtoTcp = wire::kProtoTcp;
 
-inline std::uint8_t u8(const std::byte* p) noexcept { return std::to_integer<std::uint8_t>(*p); }
-inline std::uint16_t be16(const std::byte* p) noexcept {
-    return static_cast<std::uint16_t>((u8(p) << 8) | u8(p + 1));
-}
-inline std::uint32_t be32(const std::byte* p) noexcept {
-    return (std::uint32_t{u8(p)} << 24) | (std::uint32_t{u8(p + 1)} << 16) | (std::uint32_t{u8(p + 2)} << 8) |
-           std::uint32_t{u8(p + 3)};
-}
-inline void put_be16(std::byte* p, std::size_t v) noexcept {
-    p[0] = static_cast<std::byte>((v >> 8) & 0xff);
-    p[1] = static_cast<std::byte>(v & 0xff);
-}
-inline void put_be32(std::byte* p, std::uint32_t v) noexcept {
-    p[0] = static_cast<std::byte>(v >> 24);
-    p[1] = static_cast<std::byte>((v >> 16) & 0xff);
-    p[2] = static_cast<std::byte>((v >> 8) & 0xff);
-    p[3] = static_cast<std::byte>(v & 0xff);
-}
 // A checksum value from csum_fold (host order) stored as network-order bytes.
 inline void put_csum(std::byte* p, std::uint16_t c) noexcept { std::memcpy(p, &c, 2); }
 // A 16-bit number as the running sum sees its two network-order bytes.
@@ -130,20 +118,6 @@ std::uint16_t csum_fold(std::uint64_t acc) noexcept {
 
 // ---- frames --------------------------------------------------------------
 
-bool l3_offset(std::span<const std::byte> frame, std::size_t& l3, std::uint16_t& ethertype) noexcept {
-    if (frame.size() < kEthLen) return false;
-    std::size_t off = kEthLen;
-    std::uint16_t et = be16(frame.data() + 12);
-    for (int tags = 0; tags < 2 && (et == kEthVlan || et == kEthQinQ); tags++) {
-        if (frame.size() < off + 4) return false;
-        et = be16(frame.data() + off + 2);
-        off += 4;
-    }
-    l3 = off;
-    ethertype = et;
-    return true;
-}
-
 bool complete_csum(std::span<std::byte> frame, const wire::VnetHdr& h) noexcept {
     if (!h.needs_csum()) return true;
     std::size_t start = h.csum_start, field = start + h.csum_offset;
@@ -159,51 +133,43 @@ bool TsoSegmenter::start(std::span<const std::byte> frame, const wire::VnetHdr& 
     *this = TsoSegmenter{};
     const std::uint8_t kind = h.gso_kind();
     if ((kind != wire::VnetHdr::kGsoTcpV4 && kind != wire::VnetHdr::kGsoTcpV6) || h.gso_size == 0) return false;
-    const std::byte* f = frame.data();
     const std::size_t n = frame.size();
-    std::size_t l3 = 0, l4 = 0;
-    std::uint16_t et = 0;
-    if (!l3_offset(frame, l3, et)) return false;
+    const auto eth = wire::EthernetView::parse(frame);
+    if (!eth) return false;
+    const std::size_t l3 = eth->header_len();
+    std::size_t l4 = 0;
     if (kind == wire::VnetHdr::kGsoTcpV4) {
-        if (et != kEthIPv4 || n < l3 + 20) return false;
-        const std::uint8_t vihl = u8(f + l3);
-        const std::size_t ihl = (vihl & 0x0fu) * 4u;
-        if ((vihl >> 4) != 4 || ihl < 20 || be16(f + l3 + 2) != n - l3) return false;
-        if ((be16(f + l3 + 6) & 0x3fff) != 0 || u8(f + l3 + 9) != kProtoTcp) return false;  // a fragment; not TCP
-        l4 = l3 + ihl;
-        pseudo_ = csum_add(0, f + l3 + 12, 8);
-        id0_ = be16(f + l3 + 4);
+        const auto ip = eth->ethertype() == wire::kEtherIPv4 ? wire::Ipv4View::parse(eth->payload()) : std::nullopt;
+        // The whole frame is the datagram; a fragment or not TCP cannot be cut.
+        if (!ip || ip->total_len() != n - l3 || ip->is_fragment() || ip->protocol() != kProtoTcp) return false;
+        l4 = l3 + ip->header_len();
+        pseudo_ = csum_add(0, ip->addrs().data(), 8);
+        id0_ = ip->id();
     } else {
-        if (et != kEthIPv6 || n < l3 + 40) return false;
-        if ((u8(f + l3) >> 4) != 6 || be16(f + l3 + 4) != n - l3 - 40) return false;
-        std::uint8_t nh = u8(f + l3 + 6);
-        std::size_t p = l3 + 40;
-        for (int k = 0; nh != kProtoTcp; k++) {
-            // Hop-by-hop and destination options only: with a routing header
-            // the pseudo-header's destination would be another address.
-            if (k == 4 || (nh != 0 && nh != 60) || n < p + 8) return false;
-            nh = u8(f + p);
-            p += (std::size_t{u8(f + p + 1)} + 1) * 8;
-        }
-        l4 = p;
-        pseudo_ = csum_add(0, f + l3 + 8, 32);
+        const auto ip = eth->ethertype() == wire::kEtherIPv6 ? wire::Ipv6View::parse(eth->payload()) : std::nullopt;
+        if (!ip || ip->bytes().size() != n - l3) return false;
+        // Hop-by-hop and destination options only: with a routing header
+        // the pseudo-header's destination would be another address.
+        const auto up = ip->upper();
+        if (!up || up->protocol != kProtoTcp) return false;
+        l4 = l3 + up->offset;
+        pseudo_ = csum_add(0, ip->addrs().data(), 32);
         v6_ = true;
     }
     pseudo_ += net16(kProtoTcp);
-    if (n < l4 + 20) return false;
-    const std::size_t thl = (u8(f + l4 + 12) >> 4) * 4u;
-    if (thl < 20 || n < l4 + thl) return false;
-    if (h.needs_csum() && (h.csum_start != l4 || h.csum_offset != 16)) return false;
-    f_ = f;
+    const auto tcp = l4 <= n ? TcpView::parse(frame.subspan(l4)) : std::nullopt;
+    if (!tcp) return false;
+    if (h.needs_csum() && (h.csum_start != l4 || h.csum_offset != TcpView::kCsumOffset)) return false;
+    f_ = frame.data();
     len_ = n;
     l3_ = l3;
     l4_ = l4;
-    hdrs_ = off_ = l4 + thl;
+    hdrs_ = off_ = l4 + tcp->header_len();
     mss_ = h.gso_size;
     const std::size_t payload = n - hdrs_;
     nseg_ = payload == 0 ? 1 : (payload + mss_ - 1) / mss_;
     max_segment_ = hdrs_ + std::min(mss_, payload);
-    seq0_ = be32(f + l4 + 4);
+    seq0_ = tcp->seq();
     return true;
 }
 
@@ -246,58 +212,60 @@ Gro::Gro(std::size_t max_frames) : segs_(max_frames), next_(max_frames), iov_(ma
 
 void Gro::classify(const FrameBuf& fb, Seg& s) const noexcept {
     s = Seg{};
-    const std::byte* p = fb.data;
-    const std::size_t n = fb.len;
-    if (n < kEthLen + 20) return;
-    const std::uint16_t et = be16(p + 12);
-    std::size_t l4 = 0, ip_end = 0, ihl = 0;
+    const std::span<const std::byte> frame(fb.data, fb.len);
+    const auto eth = wire::EthernetView::parse(frame);
+    if (!eth) return;
+    const std::size_t l3 = eth->header_len();
+    std::size_t l4 = 0, ip_end = 0;
     std::uint64_t pseudo = 0;
-    if (et == kEthIPv4) {
-        const std::uint8_t vihl = u8(p + kEthLen);
-        ihl = (vihl & 0x0fu) * 4u;
-        if ((vihl >> 4) != 4 || ihl < 20) return;
-        const std::size_t tot = be16(p + kEthLen + 2);
-        if (tot < ihl + 20 || kEthLen + tot > n) return;
-        if ((be16(p + kEthLen + 6) & 0x3fff) != 0 || u8(p + kEthLen + 9) != kProtoTcp) return;
-        l4 = kEthLen + ihl;
-        ip_end = kEthLen + tot;
-        pseudo = csum_add(0, p + kEthLen + 12, 8);
-    } else if (et == kEthIPv6) {
-        if (n < kEthLen + 40 + 20 || (u8(p + kEthLen) >> 4) != 6 || u8(p + kEthLen + 6) != kProtoTcp) return;
-        const std::size_t plen = be16(p + kEthLen + 4);
-        if (plen < 20 || kEthLen + 40 + plen > n) return;
-        l4 = kEthLen + 40;
-        ip_end = l4 + plen;
-        pseudo = csum_add(0, p + kEthLen + 8, 32);
+    bool v4_plain = false;  // a 20-byte IPv4 header whose checksum is right
+    if (eth->ethertype() == wire::kEtherIPv4) {
+        const auto ip = wire::Ipv4View::parse(eth->payload());
+        if (!ip || ip->is_fragment() || ip->protocol() != kProtoTcp) return;
+        l4 = l3 + ip->header_len();
+        ip_end = l3 + ip->total_len();
+        pseudo = csum_add(0, ip->addrs().data(), 8);
+        v4_plain = ip->header_len() == wire::Ipv4View::kMinHeader &&
+                   csum_fold(csum_add(0, ip->header().data(), wire::Ipv4View::kMinHeader)) == 0xffff;
+    } else if (eth->ethertype() == wire::kEtherIPv6) {
+        const auto ip = wire::Ipv6View::parse(eth->payload());
+        // No extension headers: segments of one flow must line up byte for byte.
+        if (!ip || ip->next_header() != kProtoTcp) return;
+        l4 = l3 + wire::Ipv6View::kHeader;
+        ip_end = l3 + ip->bytes().size();
+        pseudo = csum_add(0, ip->addrs().data(), 32);
         s.v6 = true;
     } else {
         return;
     }
-    const std::size_t thl = (u8(p + l4 + 12) >> 4) * 4u;
-    if (thl < 20 || l4 + thl > ip_end) return;
+    const auto tcp = TcpView::parse(frame.subspan(l4, ip_end - l4));
+    if (!tcp) return;
     s.kind = kTcp;  // a TCP frame with a flow: it keeps its place among the flow's frames
+    s.l3 = static_cast<std::uint32_t>(l3);
     s.l4 = static_cast<std::uint32_t>(l4);
-    s.thl = static_cast<std::uint32_t>(thl);
+    s.thl = static_cast<std::uint32_t>(tcp->header_len());
     s.ip_end = static_cast<std::uint32_t>(ip_end);
-    s.plen = static_cast<std::uint32_t>(ip_end - l4 - thl);
-    s.seq = be32(p + l4 + 4);
-    s.flags = u8(p + l4 + 13);
+    s.plen = static_cast<std::uint32_t>(tcp->payload().size());
+    s.seq = tcp->seq();
+    s.flags = tcp->flags();
     // A whole super-segment keeps its place in its flow but is never merged
     // (its checksum is partial, its header says how the kernel cuts it).
     if (fb.vnet != nullptr) return;
     if (s.plen == 0 || (s.flags & (kSyn | kRst | kUrg | kCwr)) != 0 || (s.flags & kAck) == 0) return;
-    if (!s.v6 && (ihl != 20 || csum_fold(csum_add(0, p + kEthLen, 20)) != 0xffff)) return;
-    const std::uint64_t sum = csum_add(pseudo + net16(kProtoTcp) + net16(ip_end - l4), p + l4, ip_end - l4);
+    if (!s.v6 && !v4_plain) return;
+    const std::uint64_t sum = csum_add(pseudo + net16(kProtoTcp) + net16(ip_end - l4), fb.data + l4, ip_end - l4);
     if (csum_fold(sum) != 0xffff) return;  // a bad checksum: the kernel will drop it
     s.kind = kMergeable;
 }
 
 bool Gro::same_flow(std::uint32_t a, std::uint32_t b) const noexcept {
     const Seg &sa = segs_[a], &sb = segs_[b];
-    if (sa.v6 != sb.v6) return false;
+    if (sa.v6 != sb.v6 || sa.l3 != sb.l3) return false;
     const std::byte *pa = frames_[a].data, *pb = frames_[b].data;
-    const bool addrs = sa.v6 ? std::memcmp(pa + kEthLen + 8, pb + kEthLen + 8, 32) == 0
-                             : std::memcmp(pa + kEthLen + 12, pb + kEthLen + 12, 8) == 0;
+    // The VLAN tags, then the addresses and the ports.
+    if (sa.l3 > wire::kEthHeader && std::memcmp(pa + 12, pb + 12, sa.l3 - wire::kEthHeader) != 0) return false;
+    const bool addrs = sa.v6 ? std::memcmp(pa + sa.l3 + 8, pb + sa.l3 + 8, 32) == 0
+                             : std::memcmp(pa + sa.l3 + 12, pb + sa.l3 + 12, 8) == 0;
     return addrs && std::memcmp(pa + sa.l4, pb + sb.l4, 4) == 0;
 }
 
@@ -305,16 +273,16 @@ bool Gro::can_append(const Group& g, std::uint32_t i) const noexcept {
     const Seg &h = segs_[g.head], &s = segs_[i];
     if (s.kind != kMergeable || s.plen > g.mss || s.seq != g.next_seq) return false;
     // The merged IP length must fit its 16-bit field.
-    const std::size_t l3len = h.v6 ? 0 : h.l4 - kEthLen;
+    const std::size_t l3len = h.v6 ? 0 : h.l4 - h.l3;
     if (l3len + h.thl + g.total + s.plen > kMaxLen) return false;
     const std::byte *a = frames_[g.head].data, *b = frames_[i].data;
     if (std::memcmp(a, b, 12) != 0) return false;  // MAC addresses
+    const std::byte *ia = a + h.l3, *ib = b + s.l3;  // same_flow(): the same offsets
     if (h.v6) {
-        if (std::memcmp(a + kEthLen, b + kEthLen, 4) != 0 || a[kEthLen + 7] != b[kEthLen + 7]) return false;
+        if (std::memcmp(ia, ib, 4) != 0 || ia[7] != ib[7]) return false;  // version/class/label, hop limit
     } else {
         // version/IHL/TOS, flags/fragment, TTL (the id may differ)
-        if (std::memcmp(a + kEthLen, b + kEthLen, 2) != 0 || std::memcmp(a + kEthLen + 6, b + kEthLen + 6, 3) != 0)
-            return false;
+        if (std::memcmp(ia, ib, 2) != 0 || std::memcmp(ia + 6, ib + 6, 3) != 0) return false;
     }
     const std::byte *ta = a + h.l4, *tb = b + s.l4;
     if (std::memcmp(ta + 8, tb + 8, 5) != 0) return false;  // ack, data offset
@@ -345,13 +313,14 @@ void Gro::flush(Group& g) {
     std::byte* p = frames_[g.head].data;
     const std::size_t l4len = h.thl + g.total;
     std::uint64_t pseudo;
+    std::byte* ip = p + h.l3;
     if (h.v6) {
-        put_be16(p + kEthLen + 4, l4len);
-        pseudo = csum_add(0, p + kEthLen + 8, 32);
+        put_be16(ip + 4, l4len);
+        pseudo = csum_add(0, ip + 8, 32);
     } else {
-        put_be16(p + kEthLen + 2, h.l4 - kEthLen + l4len);
-        ipv4_set_csum(p + kEthLen, h.l4 - kEthLen);
-        pseudo = csum_add(0, p + kEthLen + 12, 8);
+        put_be16(ip + 2, h.l4 - h.l3 + l4len);
+        ipv4_set_csum(ip, h.l4 - h.l3);
+        pseudo = csum_add(0, ip + 12, 8);
     }
     std::byte* th = p + h.l4;
     th[13] |= std::byte{static_cast<std::uint8_t>(segs_[g.tail].flags & (kPsh | kFin))};

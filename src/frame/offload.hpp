@@ -60,10 +60,6 @@ using Config = OffloadConfig;
 
 // ---- frames --------------------------------------------------------------
 
-// Offset of the L3 header of an Ethernet frame (after up to two 802.1Q/802.1ad
-// tags) and its EtherType; false when the frame is too short.
-bool l3_offset(std::span<const std::byte> frame, std::size_t& l3, std::uint16_t& ethertype) noexcept;
-
 // Completes the checksum of a frame read with VIRTIO_NET_HDR_F_NEEDS_CSUM:
 // the one's complement sum over [csum_start, end) (which includes the
 // pre-seeded pseudo-header sum) stored complemented at csum_start +
@@ -126,7 +122,7 @@ public:
 private:
     using EmitFn = void (*)(void*, std::span<const iovec>);
     struct Seg {
-        std::uint32_t l4 = 0, thl = 0, ip_end = 0, plen = 0, seq = 0;
+        std::uint32_t l3 = 0, l4 = 0, thl = 0, ip_end = 0, plen = 0, seq = 0;
         std::uint8_t kind = 0;  // kOther, kTcp (a flow, not mergeable), kMergeable
         std::uint8_t flags = 0;
         bool v6 = false;

@@ -35,6 +35,7 @@
 #include <optional>
 #include <span>
 
+#include "wire/bytes.hpp"
 #include "wire/vnet.hpp"
 
 namespace vdestack::wire::whole {
@@ -65,13 +66,6 @@ inline void write_prefix(std::byte* out, const std::array<char, 8>& tag) noexcep
     out[12] = std::byte{kEthertype >> 8};
     out[13] = std::byte{kEthertype & 0xff};
     std::memcpy(out + 14, tag.data(), 8);
-}
-inline std::uint16_t be16(const std::byte* p) noexcept {
-    return static_cast<std::uint16_t>((std::to_integer<unsigned>(p[0]) << 8) | std::to_integer<unsigned>(p[1]));
-}
-inline void put_be16(std::byte* p, std::uint16_t v) noexcept {
-    p[0] = static_cast<std::byte>(v >> 8);
-    p[1] = static_cast<std::byte>(v & 0xff);
 }
 }  // namespace detail
 
@@ -123,10 +117,10 @@ inline std::array<std::byte, kEnvelopeHead> envelope_head(const VnetHdr& h) noex
     std::byte* g = e.data() + kPrefix;
     g[0] = std::byte{h.flags};
     g[1] = std::byte{h.gso_type};
-    detail::put_be16(g + 2, h.hdr_len);
-    detail::put_be16(g + 4, h.gso_size);
-    detail::put_be16(g + 6, h.csum_start);
-    detail::put_be16(g + 8, h.csum_offset);
+    put_be16(g + 2, h.hdr_len);
+    put_be16(g + 4, h.gso_size);
+    put_be16(g + 6, h.csum_start);
+    put_be16(g + 8, h.csum_offset);
     return e;
 }
 
@@ -143,10 +137,10 @@ struct Envelope {
     Envelope e;
     e.hdr.flags = std::to_integer<std::uint8_t>(g[0]);
     e.hdr.gso_type = std::to_integer<std::uint8_t>(g[1]);
-    e.hdr.hdr_len = detail::be16(g + 2);
-    e.hdr.gso_size = detail::be16(g + 4);
-    e.hdr.csum_start = detail::be16(g + 6);
-    e.hdr.csum_offset = detail::be16(g + 8);
+    e.hdr.hdr_len = be16(g + 2);
+    e.hdr.gso_size = be16(g + 4);
+    e.hdr.csum_start = be16(g + 6);
+    e.hdr.csum_offset = be16(g + 8);
     e.frame = d.subspan(kEnvelopeHead);
     const std::uint8_t kind = e.hdr.gso_kind();
     if (kind != VnetHdr::kGsoTcpV4 && kind != VnetHdr::kGsoTcpV6) return std::nullopt;

@@ -23,6 +23,7 @@
 #include <vector>
 
 #include "frame/learn_table.hpp"
+#include "wire/ethernet.hpp"
 
 namespace vdestack::plug {
 
@@ -49,7 +50,7 @@ struct PeerAddr {
     friend bool operator==(const PeerAddr& a, const PeerAddr& b) noexcept;
 };
 
-using MacRef = std::span<const std::byte, 6>;
+using MacRef = wire::MacSpan;
 
 class MacTable {
 public:

@@ -118,8 +118,8 @@ ssize_t send_learned(UdpFrameSender& sender, int fd, std::span<const FrameRef> f
     for (const FrameRef& f : frames) {
         if (f.data == nullptr || f.len < kMinFrame) continue;
         const PeerAddr* to = &group;
-        if ((std::to_integer<unsigned>(f.data[0]) & 1u) == 0) {
-            if (const PeerAddr* p = table.lookup(MacRef(f.data, 6), now, vlan)) to = p;
+        if (const wire::MacSpan dst = wire::dst_mac(f.data); !wire::is_multicast(dst)) {
+            if (const PeerAddr* p = table.lookup(dst, now, vlan)) to = p;
         }
         if (!sender.add(f, to, to != &group)) {
             const int err = sender.flush(fd, 0);

@@ -317,7 +317,7 @@ ssize_t VxlanTransport::recv_gro(std::span<FrameBuf> bufs, std::int64_t now) noe
         const auto h = Header::parse(std::span<const std::byte, Header::kSize>(d.data(), Header::kSize));
         if (!h || h->flags() != Header::kFlagVni || h->vni() != vni_) return std::span<std::byte>();
         const std::span<std::byte> f = d.subspan(Header::kSize);
-        table_.learn(MacRef(f.data() + 6, 6), from, now, kVlan);
+        table_.learn(wire::src_mac(f.data()), from, now, kVlan);
         return f;
     });
 }
@@ -367,7 +367,7 @@ ssize_t VxlanTransport::recv(std::span<FrameBuf> bufs) noexcept {
                 std::memcpy(dst.data, src.data, flen);
             }
             dst.len = flen;
-            table_.learn(MacRef(dst.data + 6, 6), from, now, kVlan);
+            table_.learn(wire::src_mac(dst.data), from, now, kVlan);
             accepted++;
         }
         n += accepted;

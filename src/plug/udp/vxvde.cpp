@@ -457,7 +457,7 @@ int VxvdeTransport::drain(int which, std::span<FrameBuf> bufs, std::size_t& n, s
                 std::memcpy(dst.data, src.data, flen);
             }
             dst.len = flen;
-            table_.learn(MacRef(dst.data + 6, 6), from, now, kVlan);
+            table_.learn(wire::src_mac(dst.data), from, now, kVlan);
             accepted++;
         }
         n += accepted;
@@ -484,9 +484,10 @@ int VxvdeTransport::drain_gro(std::span<FrameBuf> bufs, std::size_t& n, std::int
         }
         const std::span<std::byte> f = d.subspan(VxvdeHeader::kSize);
         if (f.size() <= kEthHeader || f.size() > kMaxFrame) return std::span<std::byte>();
-        if (learned == nullptr || std::memcmp(learned, f.data() + 6, 6) != 0) {
-            table_.learn(MacRef(f.data() + 6, 6), from, now, kVlan);
-            learned = f.data() + 6;
+        const wire::MacSpan src = wire::src_mac(f.data());
+        if (learned == nullptr || std::memcmp(learned, src.data(), src.size()) != 0) {
+            table_.learn(src, from, now, kVlan);
+            learned = src.data();
         }
         return f;
     });

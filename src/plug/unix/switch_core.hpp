@@ -33,13 +33,14 @@
 #include <vector>
 
 #include "frame/learn_table.hpp"
+#include "wire/ethernet.hpp"
 
 namespace vdestack::plug {
 
 using PortId = std::uint16_t;
 inline constexpr PortId kHostPort = 0;
 
-using MacBytes = std::span<const std::byte, 6>;
+using MacBytes = wire::MacSpan;
 
 class SwitchTable {
 public:
