@@ -7,12 +7,14 @@
 //
 // Errors: every operation that fails throws vde::Error (a
 // std::system_error with an errno code) whose what() names the call and the
-// VNL, e.g. "vde_addstack(vxvde://234.0.0.1): ... : No such device". Where a
-// throwing API is not wanted, the *_nothrow forms take a std::error_code&.
+// VNL, e.g. "vde_addstack(vxvde://234.0.0.1): ... : No such device". The
+// one call made often enough for exceptions to matter, socket(), also has a
+// form that takes a std::error_code& and never throws.
 //
-// Thread-safety: a Stack may be shared between threads by reference; its
-// const members are thread-safe. Moving or destroying it must not race with
-// other uses. Sockets are plain kernel fds: use them with any thread, poll,
+// Thread-safety: a Stack may be shared between threads by reference; every
+// member is thread-safe (each is one request to the stack's helper). The
+// members that change the stack are not const. Moving or destroying it must
+// not race with other uses. Sockets are plain kernel fds: use them with any thread, poll,
 // epoll, fork.
 #pragma once
 
@@ -24,41 +26,15 @@
 #include <string>
 #include <string_view>
 #include <system_error>
-#include <utility>
-
-#include <unistd.h>
 
 #include "vdestack/error.hpp"
+#include "vdestack/fd.hpp"
 
 namespace vde {
 
-// A socket fd owned by one object (closed on destruction); release() gives it up.
-class Socket {
-public:
-    Socket() noexcept = default;
-    explicit Socket(int fd) noexcept : fd_(fd) {}
-    Socket(Socket&& o) noexcept : fd_(std::exchange(o.fd_, -1)) {}
-    Socket& operator=(Socket&& o) noexcept {
-        if (this != &o) {
-            reset();
-            fd_ = std::exchange(o.fd_, -1);
-        }
-        return *this;
-    }
-    Socket(const Socket&) = delete;
-    Socket& operator=(const Socket&) = delete;
-    ~Socket() { reset(); }
-    [[nodiscard]] int get() const noexcept { return fd_; }
-    [[nodiscard]] int release() noexcept { return std::exchange(fd_, -1); }
-    explicit operator bool() const noexcept { return fd_ >= 0; }
-    void reset() noexcept {
-        if (fd_ >= 0) ::close(fd_);
-        fd_ = -1;
-    }
-
-private:
-    int fd_ = -1;
-};
+// A socket fd owned by one object (closed on destruction); release() gives
+// it up. The same owner as every fd of the library (vdestack/fd.hpp).
+using Socket = UniqueFd;
 
 struct StackOptions {
     std::string ifname = "vde0";  // name of the interface joined to the VNL
@@ -90,25 +66,25 @@ public:
     // Runs ';'-separated commands in the namespace (vde_stackcmd semantics):
     // returns 0 or the exit status of the first failing command. Throws
     // Error only when the stack cannot be reached.
-    int run(std::string_view commands) const;
+    int run(std::string_view commands);
 
     // ---- configuration through netlink: no `ip` or busybox needed ----------
     // `ifname` empty means the stack's own interface (StackOptions::ifname).
     // Each throws Error whose what() says what failed and why, e.g.
     // "vxvde://234.0.0.1: add address 10.0.0.1/24 to vde0: File exists".
     [[nodiscard]] unsigned if_index(std::string_view ifname = {}) const;
-    void link_up(std::string_view ifname = {}) const;
-    void link_down(std::string_view ifname = {}) const;
-    void set_mtu(unsigned mtu, std::string_view ifname = {}) const;
-    void set_mac(const std::array<std::uint8_t, 6>& mac, std::string_view ifname = {}) const;
+    void link_up(std::string_view ifname = {});
+    void link_down(std::string_view ifname = {});
+    void set_mtu(unsigned mtu, std::string_view ifname = {});
+    void set_mac(const std::array<std::uint8_t, 6>& mac, std::string_view ifname = {});
     [[nodiscard]] std::array<std::uint8_t, 6> mac(std::string_view ifname = {}) const;
     // cidr: "10.0.0.1/24" or "fc00::1:1/64". nodad: IPv6 address usable at
     // once, without duplicate address detection (1-2 s otherwise).
-    void add_address(std::string_view cidr, std::string_view ifname = {}, bool nodad = false) const;
-    void del_address(std::string_view cidr, std::string_view ifname = {}) const;
+    void add_address(std::string_view cidr, std::string_view ifname = {}, bool nodad = false);
+    void del_address(std::string_view cidr, std::string_view ifname = {});
     // dest: "default" or a prefix; gateway may be empty (on-link route).
-    void add_route(std::string_view dest, std::string_view gateway, std::string_view ifname = {}) const;
-    void del_route(std::string_view dest, std::string_view gateway, std::string_view ifname = {}) const;
+    void add_route(std::string_view dest, std::string_view gateway, std::string_view ifname = {});
+    void del_route(std::string_view dest, std::string_view gateway, std::string_view ifname = {});
 
     // Why the stack's link to its network died (the switch went away, the
     // peer hung up), or an empty error_code while it works. The stack and
@@ -118,9 +94,6 @@ public:
 
     [[nodiscard]] const std::string& vnl() const noexcept;
     [[nodiscard]] const std::string& ifname() const noexcept;
-
-    // Low level: the shared core (used by the C shim).
-    [[nodiscard]] detail::StackCore* core() const noexcept { return core_.get(); }
 
 private:
     std::unique_ptr<detail::StackCore> core_;

@@ -1,4 +1,4 @@
-// stack_api.cpp - vdestack::Stack, the C++ API (include/vdestack/stack.hpp),
+// stack_api.cpp - vde::Stack, the C++ API (include/vdestack/stack.hpp),
 // a thin owner of a detail::StackCore that turns -errno into exceptions.
 #include "vdestack/stack.hpp"
 
@@ -38,7 +38,7 @@ Socket Stack::socket(int domain, int type, int protocol) const {
     return s;
 }
 
-int Stack::run(std::string_view commands) const {
+int Stack::run(std::string_view commands) {
     if (!core_) throw Error(EBADF, "vde_stackcmd: moved-from stack");
     int r = core_->stackcmd(commands);
     if (r < 0) throw Error(-r, "vde_stackcmd(" + vnl() + ")");
@@ -67,19 +67,19 @@ unsigned Stack::if_index(std::string_view ifname) const {
     auto nc = netconf(core_.get(), vnl());
     return nc.index(ifname.empty() ? this->ifname() : ifname);
 }
-void Stack::link_up(std::string_view ifname) const {
+void Stack::link_up(std::string_view ifname) {
     auto nc = netconf(core_.get(), vnl());
     nc.set_up(ifname.empty() ? this->ifname() : ifname, true);
 }
-void Stack::link_down(std::string_view ifname) const {
+void Stack::link_down(std::string_view ifname) {
     auto nc = netconf(core_.get(), vnl());
     nc.set_up(ifname.empty() ? this->ifname() : ifname, false);
 }
-void Stack::set_mtu(unsigned mtu, std::string_view ifname) const {
+void Stack::set_mtu(unsigned mtu, std::string_view ifname) {
     auto nc = netconf(core_.get(), vnl());
     nc.set_mtu(ifname.empty() ? this->ifname() : ifname, mtu);
 }
-void Stack::set_mac(const std::array<std::uint8_t, 6>& mac, std::string_view ifname) const {
+void Stack::set_mac(const std::array<std::uint8_t, 6>& mac, std::string_view ifname) {
     auto nc = netconf(core_.get(), vnl());
     nc.set_mac(ifname.empty() ? this->ifname() : ifname, mac);
 }
@@ -87,19 +87,19 @@ std::array<std::uint8_t, 6> Stack::mac(std::string_view ifname) const {
     auto nc = netconf(core_.get(), vnl());
     return nc.mac(ifname.empty() ? this->ifname() : ifname);
 }
-void Stack::add_address(std::string_view cidr, std::string_view ifname, bool nodad) const {
+void Stack::add_address(std::string_view cidr, std::string_view ifname, bool nodad) {
     auto nc = netconf(core_.get(), vnl());
     nc.add_address(ifname.empty() ? this->ifname() : ifname, cidr, nodad);
 }
-void Stack::del_address(std::string_view cidr, std::string_view ifname) const {
+void Stack::del_address(std::string_view cidr, std::string_view ifname) {
     auto nc = netconf(core_.get(), vnl());
     nc.del_address(ifname.empty() ? this->ifname() : ifname, cidr);
 }
-void Stack::add_route(std::string_view dest, std::string_view gateway, std::string_view ifname) const {
+void Stack::add_route(std::string_view dest, std::string_view gateway, std::string_view ifname) {
     auto nc = netconf(core_.get(), vnl());
     nc.add_route(dest, gateway, ifname);
 }
-void Stack::del_route(std::string_view dest, std::string_view gateway, std::string_view ifname) const {
+void Stack::del_route(std::string_view dest, std::string_view gateway, std::string_view ifname) {
     auto nc = netconf(core_.get(), vnl());
     nc.del_route(dest, gateway, ifname);
 }
