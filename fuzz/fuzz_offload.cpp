@@ -1,5 +1,5 @@
 // fuzz_offload.cpp - libFuzzer target: the tap offload parsers
-// (stack/offload.hpp) on arbitrary bytes.
+// (frame/offload.hpp) on arbitrary bytes.
 //   Gro: frames from the network (untrusted). The input is cut into up to 16
 //   frames at 2-byte length prefixes; every frame must come out exactly once
 //   (alone or merged: count and bytes are conserved, headers aside), never

@@ -1,6 +1,6 @@
 #!/bin/bash
 # nlinline_seed.sh BUILD SRC - the tutorial's netlink variant (vdestack6nl)
-# against our nlinline.h/nlinline+.h (issue 3):
+# against our nlinline.h/nlinline+.h:
 #   a. the tutorial's code, written as the tutorial writes it (5-argument
 #      vde_iproute_add) plus the README's 6-argument call, compiles with
 #      gcc -Wall -Werror against our headers and library, and as C++ with g++;

@@ -8,7 +8,7 @@
 // paths and fds; bad VNLs (EINVAL naming the VNL), a third end (EADDRINUSE),
 // a non-socket at PATH, a missing directory; either end leaving and a new one
 // taking its place (ours and a SIGKILLed Debian one, the EPERM "refused for a
-// while" of pitfall 9 included); DEBIAN's /usr/bin/vde_plug as the second and
+// while" of a new peer included); Debian's /usr/bin/vde_plug as the second and
 // as the first end (driven over its stdin/stdout stream framing). All waits
 // are bounded.
 #include <dirent.h>

@@ -1,4 +1,4 @@
-// stack_nlinline.cpp - nlinline.h / nlinline+.h (issue 3), compiled as C++
+// stack_nlinline.cpp - nlinline.h / nlinline+.h, compiled as C++
 // (which proves the headers are valid C++), inside the private network
 // namespace made by netns_main.cpp:
 //   NlinlineStack: the functions NLINLINE_LIBMULTICOMP(vde_) generates, on

@@ -1,4 +1,4 @@
-// unit_fabric.cpp - the local fabric (src/stack/fabric.hpp): segments are
+// unit_fabric.cpp - the local fabric (src/engine/fabric.hpp): segments are
 // named consistently, unicast frames reach the stack that owns the
 // destination MAC on the same segment (written whole, iovecs joined), and
 // never the sender itself, another segment, a forgotten stack, or anyone for

@@ -1,4 +1,4 @@
-// unit_offload.cpp - the tap offload fast path (src/stack/offload.hpp,
+// unit_offload.cpp - the tap offload fast path (src/frame/offload.hpp,
 // src/wire/vnet.hpp) on golden packets: IPv4/IPv6 (and VLAN-tagged) TCP GSO
 // frames with a known payload are cut by TsoSegmenter and every segment's
 // headers, lengths, sequence numbers, flags and checksums are checked, the

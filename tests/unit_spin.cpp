@@ -1,5 +1,5 @@
 // unit_spin.cpp - the back-off of the engine's adaptive busy polling
-// (src/stack/spin.hpp).
+// (src/frame/spin.hpp).
 #include <gtest/gtest.h>
 
 #include "frame/spin.hpp"

@@ -1,6 +1,6 @@
 // vdestack_helper.cpp - entry point of the namespace helper process that
 // libvdestack spawns (one per client process). Not meant to be run by hand:
-// it expects the protocol channel on fd 3 (see src/stack/helper.hpp).
+// it expects the protocol channel on fd 3 (see src/helper/helper.hpp).
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>

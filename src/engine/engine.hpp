@@ -1,13 +1,18 @@
-// engine.hpp - the forwarding engine of the helper process: one event loop
-// that moves frames between every stack's tap and its VDE transport.
+// engine.hpp - the forwarding engine: one event loop that moves frames
+// between the taps of its stacks and their VDE transports.
 //
 // Theory of operation
 // -------------------
-// One thread (the helper's main thread, which stays in the caller's original
-// network namespace) waits in one epoll instance on: the control channel,
-// every stack's tap fd and every fd of every stack's transport. So the
-// forwarding of all stacks of a process costs one thread, whatever their
-// number; a stack costs its fds and two hash-map entries.
+// An Engine runs on one thread and waits in one epoll instance on: a control
+// fd (the eventfd through which EngineThread hands it jobs, or vdens' own),
+// every tap fd of its stacks and every fd of their transports. The helper
+// runs a fixed number of them (engine_thread.hpp: one per CPU, at most 4)
+// and gives each new stack to the least loaded, so the forwarding of all
+// stacks of a process costs a constant number of threads whatever their
+// number; a stack costs its fds and two hash-map entries. vdens runs one
+// Engine on its main thread. Its settings (offloads, spin window) come from
+// the Tuning it is built with; the Fabric it is given is shared with the
+// other engines of the process and outlives them.
 //
 // epoll data = (stack id << 2) | kind, kind = control / tap / link; events are
 // resolved through the id map, so a stack removed while events for it are

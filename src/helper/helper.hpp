@@ -5,15 +5,25 @@
 // -------------------
 // The library spawns `vdestack-helper` (posix_spawn, so it is safe from any
 // multithreaded program) with one end of a SEQPACKET socketpair on fd 3, the
-// "channel" (proto.hpp). The helper:
-//   1. unless it runs as root, enters a new user namespace mapping the
-//      caller's uid/gid to themselves; it then holds every capability over
-//      the network namespaces it creates (root skips this and keeps its
-//      capabilities on the host, which transports such as tap:// need);
-//   2. says Hello on the channel;
-//   3. runs the Engine loop on its main thread, which stays in the caller's
+// "channel" (wire/helper_proto.hpp). The helper:
+//   1. reads its settings once (Tuning::from_env: the client's environment,
+//      inherited) and passes them down to the engines and transports;
+//   2. unless it runs as root (or Tuning::force_userns), enters a new user
+//      namespace mapping the caller's uid/gid to themselves; it then holds
+//      every capability over the network namespaces it creates (root skips
+//      this and keeps its capabilities on the host, which tap:// needs);
+//   3. says Hello on the channel;
+//   4. serves requests on its main thread, which stays in the caller's
 //      network namespace: transports are opened there, as libvdestack does;
-//   4. creates namespaces, taps and sockets on its NsWorker thread.
+//   5. creates namespaces, taps and sockets on its NsWorker thread, and
+//      destroys stacks on its Reaper thread (nsworker.hpp);
+//   6. forwards on a fixed set of engine threads (engine/engine_thread.hpp:
+//      one per CPU, at most 4, Tuning::engines), each an epoll loop over the
+//      taps and transports of the stacks it was given (the one with the
+//      fewest takes a new stack), sharing one local fabric (engine/fabric.hpp)
+//      that the helper owns.
+// Threads: main + NsWorker + Reaper + engines (5 on a 2-CPU machine),
+// whatever the number of stacks.
 // Requests are served one at a time; vde_stackcmd runs in a forked "runner"
 // child that enters the namespace, execs each command with the network
 // capabilities ambient, waits for it, and replies itself -- so a slow command
@@ -21,8 +31,8 @@
 //
 // Lifetime: Shutdown, or EOF on the channel (every process holding it has
 // closed it or died), tears every stack down (vxvde says goodbye) and exits.
-// Fds owned: the channel, the epoll fd, per stack its netns fd, tap fd and
-// transport fds. It never writes to stdout/stderr (both are /dev/null).
+// Fds owned: the channel, one epoll fd and one eventfd per engine, per stack
+// its netns fd, tap fd and transport fds. It never writes to stdout/stderr (both are /dev/null).
 #pragma once
 
 namespace vdestack::helper {

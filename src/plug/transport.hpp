@@ -98,7 +98,7 @@ public:
     // port, VNI, interface), empty when not known or when frames must go
     // through the transport (wrappers, switches, cables). The engine delivers
     // unicast frames between stacks of one process on the same named network
-    // straight from tap to tap (stack/fabric.hpp).
+    // straight from tap to tap (engine/fabric.hpp).
     [[nodiscard]] virtual const std::string& local_segment() const noexcept {
         static const std::string none;
         return none;

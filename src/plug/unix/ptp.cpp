@@ -20,7 +20,7 @@
 //     again. A received empty datagram makes the receiver connect(AF_UNSPEC)
 //     (un-connect); nobody sends one. There is no hello, no goodbye, no
 //     keepalive: close() just unlinks the own path.
-//   Consequence (pitfall 9): a connected datagram socket only accepts
+//   Consequence: a connected datagram socket only accepts
 //     datagrams and connect()s from its peer, and the kernel tells nobody when
 //     that peer dies. When the second end goes, Debian's first end stays
 //     connected to the dead socket, and a new second end gets EPERM from

@@ -1,7 +1,8 @@
 // whole_end.hpp - one end of a connected AF_UNIX datagram link that speaks
 // "whole frames" (wire/whole.hpp): the hello handshake, the receive area that
-// a super-segment fits in, and sending envelopes. Used by the vde:// client
-// (towards our switch); ptp.cpp has the same logic inline.
+// a super-segment fits in, and sending envelopes. Used by ptp:// (towards
+// another end of ours) and the vde:// client (towards our switch). The
+// switch's side of the link (switch.cpp: client_hello, drain_whole) is its own.
 //
 // Theory of operation
 // -------------------
