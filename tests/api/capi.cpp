@@ -16,10 +16,11 @@
 #include <string>
 #include <vector>
 
-#include "stack_util.hpp"
+#include "support/net.hpp"
+#include "support/proc.hpp"
 #include "vdestack.h"
 
-using namespace testutil;
+using namespace vdetest;
 
 namespace {
 

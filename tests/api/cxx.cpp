@@ -10,10 +10,11 @@
 #include <string>
 #include <thread>
 
-#include "stack_util.hpp"
+#include "support/net.hpp"
+#include "support/proc.hpp"
 #include "vdestack/stack.hpp"
 
-using namespace testutil;
+using namespace vdetest;
 using ::testing::HasSubstr;
 
 namespace {

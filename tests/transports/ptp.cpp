@@ -42,7 +42,7 @@
 #include "base/fd.hpp"
 #include "wire/vnet.hpp"
 #include "wire/whole.hpp"
-#include "plug_util.hpp"
+#include "support/transport.hpp"
 
 namespace {
 
@@ -55,44 +55,19 @@ using vdestack::plug::kMaxFrame;
 using vdestack::plug::open_transport;
 using vdestack::plug::Transport;
 
-using vdestack::test::Frame;
-using vdestack::test::recv_frames;
-using vdestack::test::send_frames;
-using vdestack::test::send_ok;
-using vdestack::test::Child;
-using vdestack::test::count_fds;
-using vdestack::test::expect_open_error;
-using vdestack::test::write_framed;
-using vdestack::test::read_framed;
+using vdetest::Frame;
+using vdetest::TempDir;
+Frame make_frame(std::size_t len, std::uint8_t seed) { return vdetest::make_frame(0x31, len, seed); }
+using vdetest::recv_frames;
+using vdetest::send_frames;
+using vdetest::send_ok;
+using vdetest::Child;
+using vdetest::count_fds;
+using vdetest::expect_open_error;
+using vdetest::write_framed;
+using vdetest::read_framed;
 
 constexpr const char* kDebianVdePlug = "/usr/bin/vde_plug";
-
-Frame make_frame(std::size_t len, std::uint8_t seed) {
-    Frame f(len);
-    for (std::size_t i = 0; i < 6; i++) f[i] = std::byte{0xff};
-    const std::uint8_t src[6] = {0x02, 0x00, 0x5e, 0x31, 0x00, seed};
-    std::memcpy(f.data() + 6, src, 6);
-    f[12] = std::byte{0x88};
-    f[13] = std::byte{0xb5};
-    for (std::size_t i = 14; i < len; i++) f[i] = static_cast<std::byte>((i * 7 + seed) & 0xff);
-    return f;
-}
-
-struct TempDir {
-    std::string path;
-    TempDir() {
-        char tmpl[] = "/tmp/vdestack-ptp-XXXXXX";
-        const char* p = ::mkdtemp(tmpl);
-        EXPECT_NE(p, nullptr);
-        path = p != nullptr ? p : "/tmp";
-    }
-    ~TempDir() {
-        std::error_code ec;
-        std::filesystem::remove_all(path, ec);
-    }
-    TempDir(const TempDir&) = delete;
-    TempDir& operator=(const TempDir&) = delete;
-};
 
 bool exists(const std::string& path) {
     struct stat st{};
@@ -196,11 +171,11 @@ TEST(Ptp, RolesPathsAndFramesBothWays) {
 
 // ---- whole frames (wire/whole.hpp) ----------------------------------------
 
-using Got = vdestack::test::Received;
+using Got = vdetest::Received;
 
 // Receives (recv() with 64 slots) for `timeout` or until `want` frames came.
 std::vector<Got> recv_got(Transport& t, std::chrono::milliseconds timeout, std::size_t want = SIZE_MAX) {
-    return vdestack::test::recv_vnet(t, timeout, want, {.slots = 64});
+    return vdetest::recv_vnet(t, timeout, want, {.slots = 64});
 }
 
 // Pumps both ends until pred() or the timeout; true when pred() held.

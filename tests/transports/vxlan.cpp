@@ -54,7 +54,7 @@
 #include "plug/udp/vxvde.hpp"
 #include "base/error.hpp"
 #include "base/fd.hpp"
-#include "plug_util.hpp"
+#include "support/transport.hpp"
 
 namespace {
 
@@ -66,18 +66,15 @@ using vdestack::plug::FrameRef;
 using vdestack::plug::kMaxFrame;
 using vdestack::plug::Transport;
 
-using vdestack::test::Frame;
-using vdestack::test::recv_frames;
-using vdestack::test::send_frames;
-using vdestack::test::send_ok;
-using Mac = std::array<std::byte, 6>;
+using vdetest::Frame;
+using vdetest::Mac;
+using vdetest::kBroadcast;
+Mac mac_of(std::uint8_t n) { return vdetest::mac_of(0x10, n); }
+using vdetest::make_frame;
+using vdetest::recv_frames;
+using vdetest::send_frames;
+using vdetest::send_ok;
 
-constexpr Mac kBroadcast = {std::byte{0xff}, std::byte{0xff}, std::byte{0xff},
-                            std::byte{0xff}, std::byte{0xff}, std::byte{0xff}};
-
-Mac mac_of(std::uint8_t n) {
-    return {std::byte{0x02}, std::byte{0x00}, std::byte{0x5e}, std::byte{0x10}, std::byte{0x00}, std::byte{n}};
-}
 
 std::unique_ptr<Transport> open(std::string_view vnl) {
     constexpr std::string_view scheme = "vxlan://";
@@ -101,15 +98,6 @@ Mac mac_at(const Frame& f, std::size_t i) {
     Mac m{};
     std::memcpy(m.data(), f.data() + i, 6);
     return m;
-}
-
-Frame make_frame(const Mac& dst, const Mac& src, std::size_t len, std::uint8_t seed = 0) {
-    Frame f(len);
-    put_mac(f, 0, dst);
-    put_mac(f, 6, src);
-    put16(f, 12, 0x88b5);  // local experimental ethertype
-    for (std::size_t i = 14; i < len; i++) f[i] = static_cast<std::byte>((i * 7 + seed) & 0xff);
-    return f;
 }
 
 // ARP request "who has 10.9.0.<target>? tell 10.9.0.1" from `src`.
@@ -650,7 +638,7 @@ TEST(Vxlan, GroModeCutsCoalescedDatagramsAndChecksEach) {
             udp_send_run(peer.get(), 4795, run);
             udp_send_run(peer.get(), 4795, other);
         }
-        const auto got = vdestack::test::recv_vnet(*a, 3s, sent.size(), {.slots = slots});
+        const auto got = vdetest::recv_vnet(*a, 3s, sent.size(), {.slots = slots});
         ASSERT_EQ(got.size(), sent.size()) << slots << " slots";
         for (std::size_t i = 0; i < sent.size(); i++) {
             ASSERT_EQ(got[i].frame, sent[i]) << slots << " slots, frame " << i;

@@ -1,7 +1,7 @@
-// plug_util.hpp - what the transport tests (plug_*.cpp) share: frames as
-// byte vectors, sending a batch, and receiving with a deadline.
+// transport.hpp - what the transport tests (transports/*.cpp) share: sending
+// a batch of frames (frames.hpp), and receiving with a deadline.
 //
-// Also: counting our fds (leak checks), expecting open_transport() to fail
+// Also: expecting open_transport() to fail
 // with an errno and a message naming the VNL, the 2-byte length framing of
 // vdeplug4's stream (a vde_plug child's stdin/stdout), and Child, a program
 // (Debian's vde_plug, say) run with its stdin/stdout on pipes.
@@ -34,13 +34,20 @@
 #include <vector>
 
 #include "plug/transport.hpp"
+#include "support/frames.hpp"
+#include "support/proc.hpp"
+#include "support/tempdir.hpp"
 #include "base/error.hpp"
 #include "base/fd.hpp"
 #include "wire/vnet.hpp"
 
-namespace vdestack::test {
+namespace vdetest {
 
-using Frame = std::vector<std::byte>;
+namespace plug = vdestack::plug;
+namespace wire = vdestack::wire;
+using vdestack::Error;
+using vdestack::UniqueFd;
+
 
 struct RecvOptions {
     std::size_t want = SIZE_MAX;  // stop once this many frames are kept
@@ -122,17 +129,6 @@ inline ssize_t send_frames(plug::Transport& t, const std::vector<Frame>& fs) {
 // send() of a batch that must take every frame.
 inline void send_ok(plug::Transport& t, const std::vector<Frame>& fs) {
     EXPECT_EQ(send_frames(t, fs), static_cast<ssize_t>(fs.size())) << t.vnl();
-}
-
-// Open fds of this process (the directory's own not counted).
-inline int count_fds() {
-    int n = 0;
-    DIR* d = ::opendir("/proc/self/fd");
-    if (d == nullptr) return -1;
-    while (const dirent* e = ::readdir(d))
-        if (e->d_name[0] != '.') n++;
-    ::closedir(d);
-    return n - 1;
 }
 
 // open_transport(vnl) must throw an Error with errno `err` naming the VNL.
@@ -261,4 +257,4 @@ private:
     UniqueFd from_;
 };
 
-}  // namespace vdestack::test
+}  // namespace vdetest

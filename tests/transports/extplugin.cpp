@@ -32,7 +32,7 @@
 #include "plug/ext/extplugin.hpp"
 #include "plug/transport.hpp"
 #include "base/error.hpp"
-#include "plug_util.hpp"
+#include "support/transport.hpp"
 
 namespace {
 
@@ -43,36 +43,20 @@ using vdestack::plug::kMaxFrame;
 using vdestack::plug::open_transport;
 using vdestack::plug::Transport;
 
-using vdestack::test::Frame;
-using vdestack::test::recv_frames;
-using vdestack::test::send_frames;
-using vdestack::test::send_ok;
-using Mac = std::array<std::byte, 6>;
-
-constexpr Mac kBroadcast = {std::byte{0xff}, std::byte{0xff}, std::byte{0xff},
-                            std::byte{0xff}, std::byte{0xff}, std::byte{0xff}};
-
-Mac mac_of(std::uint8_t n) {
-    return {std::byte{0x02}, std::byte{0x00}, std::byte{0x5e}, std::byte{0x40}, std::byte{0x00}, std::byte{n}};
+using vdetest::Frame;
+using vdetest::Mac;
+using vdetest::kBroadcast;
+using vdetest::TempDir;
+Mac mac_of(std::uint8_t n) { return vdetest::mac_of(0x40, n); }
+Frame make_frame(const Mac& dst, const Mac& src, std::size_t payload, std::uint8_t seed, int vlan = -1) {
+    return vdetest::make_frame(dst, src, 14 + (vlan >= 0 ? 4 : 0) + payload, seed, vlan);
 }
+using vdetest::recv_frames;
+using vdetest::send_frames;
+using vdetest::send_ok;
+
 
 // dst, src, [802.1Q tag with `vlan`,] type 0x88b5, payload of `len` bytes from `seed`.
-Frame make_frame(const Mac& dst, const Mac& src, std::size_t payload, std::uint8_t seed, int vlan = -1) {
-    Frame f;
-    f.insert(f.end(), dst.begin(), dst.end());
-    f.insert(f.end(), src.begin(), src.end());
-    if (vlan >= 0) {
-        f.push_back(std::byte{0x81});
-        f.push_back(std::byte{0x00});
-        f.push_back(static_cast<std::byte>((vlan >> 8) & 0x0f));
-        f.push_back(static_cast<std::byte>(vlan & 0xff));
-    }
-    f.push_back(std::byte{0x88});
-    f.push_back(std::byte{0xb5});
-    for (std::size_t i = 0; i < payload; i++) f.push_back(static_cast<std::byte>((i * 13 + seed) & 0xff));
-    return f;
-}
-
 // Under a sanitizer, libvdeplug is dlmopen'ed (extplugin.cpp): glib-based
 // plugins (slirp) must not be used there.
 #if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
@@ -117,22 +101,6 @@ std::size_t open_fds() {
     for ([[maybe_unused]] const auto& e : std::filesystem::directory_iterator("/proc/self/fd")) n++;
     return n;
 }
-
-struct TempDir {
-    std::string path;
-    TempDir() {
-        char tmpl[] = "/tmp/vdestack-ext-XXXXXX";
-        const char* p = ::mkdtemp(tmpl);
-        EXPECT_NE(p, nullptr);
-        path = p != nullptr ? p : "/tmp";
-    }
-    ~TempDir() {
-        std::error_code ec;
-        std::filesystem::remove_all(path, ec);
-    }
-    TempDir(const TempDir&) = delete;
-    TempDir& operator=(const TempDir&) = delete;
-};
 
 // Keeps calling t.recv() in a thread (an in-process node serves its clients'
 // handshakes from its recv) until stopped; frames are discarded.

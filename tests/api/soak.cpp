@@ -15,10 +15,11 @@
 #include <thread>
 #include <vector>
 
-#include "stack_util.hpp"
+#include "support/net.hpp"
+#include "support/proc.hpp"
 #include "vdestack.h"
 
-using namespace testutil;
+using namespace vdetest;
 
 namespace {
 constexpr const char* kVnl = "vxvde://234.0.0.1";

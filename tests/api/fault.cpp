@@ -9,10 +9,11 @@
 #include <string>
 #include <thread>
 
-#include "stack_util.hpp"
+#include "support/net.hpp"
+#include "support/proc.hpp"
 #include "vdestack/stack.hpp"
 
-using namespace testutil;
+using namespace vdetest;
 
 namespace {
 

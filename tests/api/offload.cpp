@@ -25,12 +25,13 @@
 #include <thread>
 #include <vector>
 
-#include "stack_util.hpp"
+#include "support/net.hpp"
+#include "support/proc.hpp"
 #include "vdestack.h"
 
 extern char** environ;
 
-using namespace testutil;
+using namespace vdetest;
 
 namespace {
 

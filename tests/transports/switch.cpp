@@ -53,7 +53,7 @@
 #include "base/error.hpp"
 #include "base/fd.hpp"
 #include "wire/vde_ctl.hpp"
-#include "plug_util.hpp"
+#include "support/transport.hpp"
 
 namespace {
 
@@ -66,47 +66,19 @@ using vdestack::plug::kMaxFrame;
 using vdestack::plug::open_transport;
 using vdestack::plug::Transport;
 
-using vdestack::test::Frame;
-using vdestack::test::recv_frames;
-using vdestack::test::send_frames;
-using vdestack::test::send_ok;
-using vdestack::test::Child;
-using vdestack::test::write_framed;
-using vdestack::test::read_framed;
-using Mac = std::array<std::byte, 6>;
+using vdetest::Frame;
+using vdetest::Mac;
+using vdetest::kBroadcast;
+using vdetest::TempDir;
+Mac mac_of(std::uint8_t n) { return vdetest::mac_of(0x20, n); }
+using vdetest::make_frame;
+using vdetest::recv_frames;
+using vdetest::send_frames;
+using vdetest::send_ok;
+using vdetest::Child;
+using vdetest::write_framed;
+using vdetest::read_framed;
 
-constexpr Mac kBroadcast = {std::byte{0xff}, std::byte{0xff}, std::byte{0xff},
-                            std::byte{0xff}, std::byte{0xff}, std::byte{0xff}};
-
-Mac mac_of(std::uint8_t n) {
-    return {std::byte{0x02}, std::byte{0x00}, std::byte{0x5e}, std::byte{0x20}, std::byte{0x00}, std::byte{n}};
-}
-
-Frame make_frame(const Mac& dst, const Mac& src, std::size_t len, std::uint8_t seed = 0) {
-    Frame f(len);
-    std::memcpy(f.data(), dst.data(), 6);
-    std::memcpy(f.data() + 6, src.data(), 6);
-    f[12] = std::byte{0x88};
-    f[13] = std::byte{0xb5};
-    for (std::size_t i = 14; i < len; i++) f[i] = static_cast<std::byte>((i * 13 + seed) & 0xff);
-    return f;
-}
-
-struct TempDir {
-    std::string path;
-    TempDir() {
-        char tmpl[] = "/tmp/vdestack-sw-XXXXXX";
-        const char* p = ::mkdtemp(tmpl);
-        EXPECT_NE(p, nullptr);
-        path = p != nullptr ? p : "/tmp";
-    }
-    ~TempDir() {
-        std::error_code ec;
-        std::filesystem::remove_all(path, ec);
-    }
-    TempDir(const TempDir&) = delete;
-    TempDir& operator=(const TempDir&) = delete;
-};
 
 void send_frame(Transport& t, const Frame& f) {
     const FrameRef r{f.data(), f.size()};
@@ -387,10 +359,10 @@ void send_whole_frame(Transport& t, const std::pair<Frame, vdestack::wire::VnetH
     EXPECT_EQ(t.send_whole(std::span<const iovec>(iov, 2)), 1);
 }
 
-using GotWhole = vdestack::test::Received;  // .vnet: it came whole
+using GotWhole = vdetest::Received;  // .vnet: it came whole
 
 std::vector<GotWhole> recv_whole(Transport& t, std::chrono::milliseconds timeout, std::size_t want = SIZE_MAX) {
-    return vdestack::test::recv_vnet(t, timeout, want, {.slots = 64});
+    return vdetest::recv_vnet(t, timeout, want, {.slots = 64});
 }
 
 // The TCP payload of ordinary frames (54-byte headers), concatenated.

@@ -30,7 +30,7 @@
 #include "plug/transport.hpp"
 #include "base/error.hpp"
 #include "base/fd.hpp"
-#include "plug_util.hpp"
+#include "support/transport.hpp"
 
 namespace {
 
@@ -43,24 +43,14 @@ using vdestack::plug::kMaxFrame;
 using vdestack::plug::open_transport;
 using vdestack::plug::Transport;
 
-using vdestack::test::Frame;
-using vdestack::test::send_frames;
-using vdestack::test::send_ok;
-using vdestack::test::count_fds;
-using vdestack::test::expect_open_error;
+using vdetest::Frame;
+Frame make_frame(std::size_t len, std::uint8_t seed) { return vdetest::make_frame(0x35, len, seed); }
+using vdetest::send_frames;
+using vdetest::send_ok;
+using vdetest::count_fds;
+using vdetest::expect_open_error;
 
 constexpr std::uint16_t kEtherType = 0x88b5;  // local experimental: the kernel ignores it
-
-Frame make_frame(std::size_t len, std::uint8_t seed) {
-    Frame f(len);
-    for (std::size_t i = 0; i < 6; i++) f[i] = std::byte{0xff};
-    const std::uint8_t src[6] = {0x02, 0x00, 0x5e, 0x35, 0x00, seed};
-    std::memcpy(f.data() + 6, src, 6);
-    f[12] = std::byte{kEtherType >> 8};
-    f[13] = std::byte{kEtherType & 0xff};
-    for (std::size_t i = 14; i < len; i++) f[i] = static_cast<std::byte>((i * 13 + seed) & 0xff);
-    return f;
-}
 
 bool is_ours(const Frame& f) {
     return f.size() >= 14 && f[12] == std::byte{kEtherType >> 8} && f[13] == std::byte{kEtherType & 0xff};
@@ -71,10 +61,10 @@ int sh(const std::string& cmd) { return std::system(cmd.c_str()); }
 // Our frames (by EtherType; the kernel's own IPv6 chatter is skipped)
 // received within `timeout`.
 std::vector<Frame> recv_frames(Transport& t, std::chrono::milliseconds timeout, std::size_t want = SIZE_MAX,
-                               vdestack::test::RecvOptions o = {}) {
+                               vdetest::RecvOptions o = {}) {
     o.want = want;
     std::vector<Frame> out;
-    for (auto& r : vdestack::test::recv_each(t, timeout, o, [](const vdestack::test::Received& g) { return is_ours(g.frame); }))
+    for (auto& r : vdetest::recv_each(t, timeout, o, [](const vdetest::Received& g) { return is_ours(g.frame); }))
         out.push_back(std::move(r.frame));
     return out;
 }

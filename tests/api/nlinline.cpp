@@ -26,13 +26,14 @@
 #include <string>
 #include <vector>
 
-#include "stack_util.hpp"
+#include "support/net.hpp"
+#include "support/proc.hpp"
 #include "vdestack.h"
 #include "nlinline+.h"
 
 NLINLINE_LIBMULTICOMP(vde_)
 
-using namespace testutil;
+using namespace vdetest;
 
 namespace {
 

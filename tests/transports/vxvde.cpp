@@ -31,7 +31,7 @@
 #include "plug/udp/vxvde.hpp"
 #include "base/error.hpp"
 #include "base/fd.hpp"
-#include "plug_util.hpp"
+#include "support/transport.hpp"
 
 namespace {
 
@@ -43,33 +43,20 @@ using vdestack::plug::FrameRef;
 using vdestack::plug::kMaxFrame;
 using vdestack::plug::Transport;
 
-using vdestack::test::Frame;
-using vdestack::test::recv_frames;
-using vdestack::test::send_frames;
-using vdestack::test::send_ok;
-using Mac = std::array<std::byte, 6>;
+using vdetest::Frame;
+using vdetest::Mac;
+using vdetest::kBroadcast;
+Mac mac_of(std::uint8_t n) { return vdetest::mac_of(0x10, n); }
+using vdetest::make_frame;
+using vdetest::recv_frames;
+using vdetest::send_frames;
+using vdetest::send_ok;
 
-constexpr Mac kBroadcast = {std::byte{0xff}, std::byte{0xff}, std::byte{0xff},
-                            std::byte{0xff}, std::byte{0xff}, std::byte{0xff}};
-
-Mac mac_of(std::uint8_t n) {
-    return {std::byte{0x02}, std::byte{0x00}, std::byte{0x5e}, std::byte{0x10}, std::byte{0x00}, std::byte{n}};
-}
 
 std::unique_ptr<Transport> open(std::string_view vnl, const vdestack::plug::OpenOptions& opts = {}) {
     constexpr std::string_view scheme = "vxvde://";
     EXPECT_TRUE(vnl.starts_with(scheme));
     return vdestack::plug::open_vxvde(vnl, vnl.substr(scheme.size()), opts);
-}
-
-Frame make_frame(const Mac& dst, const Mac& src, std::size_t len, std::uint8_t seed = 0) {
-    Frame f(len);
-    std::memcpy(f.data(), dst.data(), 6);
-    std::memcpy(f.data() + 6, src.data(), 6);
-    f[12] = std::byte{0x88};  // local experimental ethertype
-    f[13] = std::byte{0xb5};
-    for (std::size_t i = 14; i < len; i++) f[i] = static_cast<std::byte>((i * 7 + seed) & 0xff);
-    return f;
 }
 
 void send_frame(Transport& t, const Frame& f) { send_ok(t, {f}); }
@@ -273,7 +260,7 @@ TEST(Vxvde, BatchesLargerThanInternalBatch) {
 std::vector<Frame> recv_all(Transport& t, std::size_t want, std::size_t slots, std::size_t* foreign,
                             std::chrono::milliseconds timeout = 5s) {
     std::vector<Frame> got;
-    for (auto& r : vdestack::test::recv_vnet(t, timeout, want, {.slots = slots})) {
+    for (auto& r : vdetest::recv_vnet(t, timeout, want, {.slots = slots})) {
         if (r.foreign) ++*foreign;
         got.push_back(std::move(r.frame));
     }

@@ -31,7 +31,7 @@
 #include "plug/transport.hpp"
 #include "base/error.hpp"
 #include "base/fd.hpp"
-#include "plug_util.hpp"
+#include "support/transport.hpp"
 
 namespace {
 
@@ -44,25 +44,15 @@ using vdestack::plug::kMaxFrame;
 using vdestack::plug::open_transport;
 using vdestack::plug::Transport;
 
-using vdestack::test::Frame;
-using vdestack::test::recv_frames;
-using vdestack::test::send_frames;
-using vdestack::test::send_ok;
-using vdestack::test::count_fds;
-using vdestack::test::expect_open_error;
+using vdetest::Frame;
+Frame make_frame(std::size_t len, std::uint8_t seed) { return vdetest::make_frame(0x33, len, seed); }
+using vdetest::recv_frames;
+using vdetest::send_frames;
+using vdetest::send_ok;
+using vdetest::count_fds;
+using vdetest::expect_open_error;
 
 constexpr const char* kDebianVdePlug = "/usr/bin/vde_plug";
-
-Frame make_frame(std::size_t len, std::uint8_t seed) {
-    Frame f(len);
-    for (std::size_t i = 0; i < 6; i++) f[i] = std::byte{0xff};
-    const std::uint8_t src[6] = {0x02, 0x00, 0x5e, 0x33, 0x00, seed};
-    std::memcpy(f.data() + 6, src, 6);
-    f[12] = std::byte{0x88};
-    f[13] = std::byte{0xb5};
-    for (std::size_t i = 14; i < len; i++) f[i] = static_cast<std::byte>((i * 5 + seed) & 0xff);
-    return f;
-}
 
 void send_frame(Transport& t, const Frame& f) { send_ok(t, {f}); }
 
