@@ -14,13 +14,13 @@
 // bounds-checked; the only failure mode is vdestack::Error(EINVAL, ...).
 #include "vnl/vnl.hpp"
 
-#include <grp.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
 
 #include "base/error.hpp"
+#include "base/nss.hpp"
 
 namespace vdestack::vnl {
 namespace {
@@ -247,19 +247,7 @@ mode_t parse_mode(std::string_view value, std::string_view key, std::string_view
 
 gid_t parse_group(const std::string& value, std::string_view key, std::string_view vnl) {
     if (value.empty()) bad_value(value, key, vnl);
-    long hint = ::sysconf(_SC_GETGR_R_SIZE_MAX);
-    std::vector<char> buf(hint > 0 ? static_cast<std::size_t>(hint) : 16384);
-    for (;;) {
-        group gr{};
-        group* res = nullptr;
-        const int rc = ::getgrnam_r(value.c_str(), &gr, buf.data(), buf.size(), &res);
-        if (rc == ERANGE && buf.size() < (std::size_t{1} << 20)) {
-            buf.resize(buf.size() * 2);
-            continue;
-        }
-        if (rc == 0 && res != nullptr) return gr.gr_gid;
-        break;
-    }
+    if (const auto gid = group_id_of(value)) return *gid;
     if (std::all_of(value.begin(), value.end(), [](char c) { return c >= '0' && c <= '9'; }))
         return static_cast<gid_t>(parse_number(value, key, vnl, 0xfffffffeU));
     invalid(vnl, "unknown group '" + value + "' for option '" + std::string(key) + "'");

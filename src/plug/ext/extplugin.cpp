@@ -69,6 +69,7 @@
 #include <utility>
 #include <vector>
 
+#include "base/file_id.hpp"
 #include "base/error.hpp"
 
 namespace vdestack::plug {
@@ -118,24 +119,15 @@ struct VdePlug {
     ErrnoFn err = nullptr;   // errno of libvdeplug's namespace
 };
 
-struct FileId {
-    dev_t dev;
-    ino_t ino;
-    bool operator==(const FileId&) const = default;
-};
-
-std::optional<FileId> file_id(const char* path) noexcept {
-    struct stat st {};
-    if (path == nullptr || *path == '\0' || ::stat(path, &st) != 0) return std::nullopt;
-    return FileId{st.st_dev, st.st_ino};
-}
+// The file a library path names (links followed: libvdeplug.so.2 is one).
+FileId file_id(const char* path) noexcept { return file_id_of(path, true); }
 
 // The object file this code is linked into (an executable, libvdestack.so, or
 // our libvdeplug.so.2): identified through the address of a local object.
 const char kSelfMarker = 0;
-std::optional<FileId> self_file() noexcept {
+FileId self_file() noexcept {
     Dl_info info{};
-    if (::dladdr(&kSelfMarker, &info) == 0) return std::nullopt;
+    if (::dladdr(&kSelfMarker, &info) == 0) return {};
     return file_id(info.dli_fname);
 }
 
@@ -162,11 +154,11 @@ bool sanitizer_runtime() noexcept {
     return false;
 }
 
-std::optional<VdePlug> try_load(const std::string& candidate, const std::optional<FileId>& self, bool isolate) {
+std::optional<VdePlug> try_load(const std::string& candidate, const FileId& self, bool isolate) {
     const bool is_path = candidate.find('/') != std::string::npos;
     if (is_path) {
         const auto id = file_id(candidate.c_str());
-        if (!id || (self && *id == *self)) return std::nullopt;
+        if (!id.valid || id == self) return std::nullopt;
     }
     VdePlug lib;
     if (isolate) lib.handle = ::dlmopen(LM_ID_NEWLM, candidate.c_str(), RTLD_NOW | RTLD_LOCAL);
@@ -175,7 +167,7 @@ std::optional<VdePlug> try_load(const std::string& candidate, const std::optiona
     if (lib.handle == nullptr) return std::nullopt;
     lib.path = loaded_path(lib.handle, candidate);
     const auto id = file_id(lib.path.c_str());
-    const bool ok = !(self && id && *id == *self) && resolve(lib.handle, "vde_open_real", lib.open) &&
+    const bool ok = !(id == self) && resolve(lib.handle, "vde_open_real", lib.open) &&
                     resolve(lib.handle, "vde_recv", lib.recv) && resolve(lib.handle, "vde_send", lib.send) &&
                     resolve(lib.handle, "vde_datafd", lib.datafd) && resolve(lib.handle, "vde_ctlfd", lib.ctlfd) &&
                     resolve(lib.handle, "vde_close", lib.close) && resolve(lib.handle, "__errno_location", lib.err);

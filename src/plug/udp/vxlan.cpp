@@ -44,7 +44,7 @@
 // the bound socket (source port = port). VXLAN has no leave message.
 //
 // Batching and limits as vxvde: recv() uses recvmmsg in batches of at most
-// kBatch (64) and at most kMaxRounds batches per call; accepted frames are
+// 64 and at most 16 batches per call (dgram_batch.hpp); accepted frames are
 // compacted into bufs[0..n). send() batches through UdpFrameSender
 // (udp_send.hpp): one sendmmsg per 64 frames, a run of equal frames to one
 // learned VTEP (what TSO cut) in one UDP_SEGMENT message (the datagrams on
@@ -82,10 +82,12 @@
 #include <optional>
 #include <string>
 
+#include "plug/dgram_batch.hpp"
 #include "plug/udp/mactable.hpp"
 #include "plug/udp/mcast_config.hpp"
 #include "plug/udp/udp_gro.hpp"
 #include "plug/udp/udp_send.hpp"
+#include "base/clock.hpp"
 #include "base/error.hpp"
 #include "base/fd.hpp"
 #include "base/sockbuf.hpp"
@@ -98,8 +100,6 @@ namespace {
 
 using Header = wire::VxvdeHeader;  // the VXLAN header: same 8 bytes
 
-constexpr std::size_t kBatch = 64;        // datagrams per recvmmsg/sendmmsg
-constexpr int kMaxRounds = 16;            // recvmmsg calls per recv()
 constexpr std::uint16_t kVlan = 1;        // learning VLAN key (as vdeplug4)
 constexpr int kDefaultSockBuf = 4 << 20;  // generous default socket buffers
 constexpr std::size_t kEthHeader = 14;
@@ -114,11 +114,6 @@ constexpr std::int64_t kDefaultExpire = 128;
 
 // Option table in vdeplug4's order (it decides prefix matches: "v" is vni).
 constexpr std::string_view kKeys[] = {"port", "vni", "ttl", "rcvbuf", "v6", "v4", "hashsize", "expiretime", "if"};
-
-std::int64_t now_seconds() noexcept {
-    return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::steady_clock::now().time_since_epoch())
-        .count();
-}
 
 // What a VNL says: the shared multicast options (mcast_config.hpp) and the VNI.
 struct Config : McastConfig {
@@ -160,10 +155,6 @@ private:
     // recv() in GRO mode (udp_gro.hpp).
     ssize_t recv_gro(std::span<FrameBuf> bufs, std::int64_t now) noexcept;
 
-    struct alignas(cmsghdr) Control {
-        unsigned char bytes[CMSG_SPACE(sizeof(in_pktinfo)) + CMSG_SPACE(sizeof(in6_pktinfo))];
-    };
-
     std::string vnl_;
     UniqueFd fd_;
     std::array<int, 1> fds_{-1};
@@ -174,12 +165,9 @@ private:
     std::uint16_t port_ = 0;      // our port, host byte order
     MacTable table_;
 
-    // recv scratch
-    std::array<mmsghdr, kBatch> rmsg_{};
-    std::array<std::array<iovec, 2>, kBatch> riov_{};
-    std::array<std::array<std::byte, Header::kSize>, kBatch> rhdr_{};
-    std::array<sockaddr_in6, kBatch> rname_{};
-    std::array<Control, kBatch> rctl_{};
+    // recv: header, frame, sender and packet info per datagram (dgram_batch.hpp)
+    using Batch = EncapBatch<Header::kSize>;
+    Batch batch_;
     // send: batches and GSO runs (udp_send.hpp)
     UdpFrameSender sender_{hdr_};
     UdpGroReceiver gro_;       // entered once, after a full batch
@@ -266,10 +254,6 @@ VxlanTransport::VxlanTransport(std::string vnl_text, const Config& c, bool offlo
     fds_ = {fd};
     sender_.set_gso(offloads);
     gro_.allow(offloads);
-
-    for (std::size_t i = 0; i < kBatch; i++) {
-        riov_[i][0] = {rhdr_[i].data(), Header::kSize};
-    }
 }
 
 // Only our socket sends from our port on this host's addresses.
@@ -324,62 +308,30 @@ ssize_t VxlanTransport::recv_gro(std::span<FrameBuf> bufs, std::int64_t now) noe
 
 ssize_t VxlanTransport::recv(std::span<FrameBuf> bufs) noexcept {
     if (bufs.empty()) return 0;
-    const std::int64_t now = now_seconds();
+    const std::int64_t now = mono_seconds();
     if (gro_.on()) return recv_gro(bufs, now);
+    using Take = Batch::Take;
     const int fd = fd_.get();
-    std::size_t n = 0;
-    for (int round = 0; round < kMaxRounds && n < bufs.size(); round++) {
-        const std::size_t chunk = std::min(kBatch, bufs.size() - n);
-        for (std::size_t i = 0; i < chunk; i++) {
-            FrameBuf& b = bufs[n + i];
-            riov_[i][1] = {b.data, b.cap};
-            msghdr& mh = rmsg_[i].msg_hdr;
-            mh.msg_name = &rname_[i];
-            mh.msg_namelen = sizeof rname_[i];  // the whole buffer (vdeplug4 forgets this)
-            mh.msg_iov = riov_[i].data();
-            mh.msg_iovlen = 2;
-            mh.msg_control = rctl_[i].bytes;
-            mh.msg_controllen = sizeof rctl_[i].bytes;
-            mh.msg_flags = 0;
-            rmsg_[i].msg_len = 0;
-        }
-        const int r = ::recvmmsg(fd, rmsg_.data(), static_cast<unsigned>(chunk), MSG_DONTWAIT, nullptr);
-        if (r < 0) {
-            const int err = errno;
-            if (err == EINTR) continue;
-            if ((err == EBADF || err == ENOTSOCK || err == EFAULT) && n == 0) return -err;
-            break;  // EAGAIN: drained; anything else: transient, try next time
-        }
-        std::size_t accepted = 0;
-        for (std::size_t i = 0; i < static_cast<std::size_t>(r); i++) {
-            const msghdr& mh = rmsg_[i].msg_hdr;
-            const std::size_t len = rmsg_[i].msg_len;
-            if ((mh.msg_flags & MSG_TRUNC) != 0 || len <= Header::kSize + kEthHeader) continue;
-            const auto h = Header::parse(rhdr_[i]);
-            if (!h || h->flags() != Header::kFlagVni || h->vni() != vni_) continue;
+    const auto got = batch_.recv(
+        fd, bufs,
+        [&](const msghdr& mh, std::span<const std::byte, Header::kSize> hdr, std::span<const std::byte> f) {
+            if (f.size() <= kEthHeader) return Take::consumed;
+            const auto h = Header::parse(hdr);
+            if (!h || h->flags() != Header::kFlagVni || h->vni() != vni_) return Take::consumed;
             const PeerAddr from = vtep_of(mh);
-            if (!from.valid()) continue;
-            const std::size_t flen = len - Header::kSize;
-            FrameBuf& dst = bufs[n + accepted];
-            const FrameBuf& src = bufs[n + i];
-            if (&dst != &src) {
-                if (flen > dst.cap) continue;
-                std::memcpy(dst.data, src.data, flen);
-            }
-            dst.len = flen;
-            table_.learn(wire::src_mac(dst.data), from, now, kVlan);
-            accepted++;
-        }
-        n += accepted;
-        if (static_cast<std::size_t>(r) < chunk) break;  // socket drained
+            if (!from.valid()) return Take::consumed;
+            table_.learn(wire::src_mac(f.data()), from, now, kVlan);
+            return Take::frame;
+        },
         // A full batch: a bulk flow, worth GRO mode from now on.
-        if (chunk == kBatch && gro_.enter_once(fd)) break;
-    }
-    return static_cast<ssize_t>(n);
+        [&](std::size_t r, std::size_t chunk) { return r == chunk && chunk == Batch::kBatch && gro_.enter_once(fd); },
+        Batch::kMaxRounds, true);
+    if (got.n == 0 && (got.err == EBADF || got.err == ENOTSOCK || got.err == EFAULT)) return -got.err;
+    return static_cast<ssize_t>(got.n);  // another error: transient, try next time
 }
 
 ssize_t VxlanTransport::send(std::span<const FrameRef> frames) noexcept {
-    return send_learned(sender_, fd_.get(), frames, table_, group_, kVlan, now_seconds());
+    return send_learned(sender_, fd_.get(), frames, table_, group_, kVlan, mono_seconds());
 }
 
 }  // namespace

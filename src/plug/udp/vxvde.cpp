@@ -39,7 +39,7 @@
 // second) when a datagram from our port comes from an unknown address.
 //
 // Batching and limits: recv() drains both sockets with recvmmsg, in batches of
-// at most kBatch (64) datagrams and at most kMaxRounds batches per socket per
+// at most 64 datagrams and at most 16 batches per socket per (dgram_batch.hpp)
 // call (so a flood of rejected datagrams cannot hold the caller forever); the
 // socket read first alternates between calls. Accepted frames are compacted
 // (memcpy) into bufs[0..n); a frame longer than the earlier slot's cap is
@@ -64,7 +64,6 @@
 #include "plug/udp/vxvde.hpp"
 
 #include <arpa/inet.h>
-#include <grp.h>
 #include <ifaddrs.h>
 #include <net/if.h>
 #include <netinet/in.h>
@@ -83,11 +82,14 @@
 #include <string>
 #include <vector>
 
+#include "plug/dgram_batch.hpp"
 #include "plug/udp/mactable.hpp"
 #include "plug/udp/mcast_config.hpp"
 #include "plug/udp/udp_gro.hpp"
 #include "plug/udp/udp_send.hpp"
+#include "base/clock.hpp"
 #include "base/error.hpp"
+#include "base/nss.hpp"
 #include "base/fd.hpp"
 #include "base/sockbuf.hpp"
 #include "vnl/vnl.hpp"
@@ -99,8 +101,6 @@ namespace {
 
 using wire::VxvdeHeader;
 
-constexpr std::size_t kBatch = 64;       // datagrams per recvmmsg/sendmmsg
-constexpr int kMaxRounds = 16;           // recvmmsg calls per socket per recv()
 constexpr std::uint16_t kVlan = 1;       // vdeplug4 learns with VLAN key 1
 constexpr int kDefaultSockBuf = 4 << 20; // generous default socket buffers
 constexpr std::size_t kEthHeader = 14;
@@ -117,30 +117,14 @@ constexpr std::int64_t kDefaultExpire = 128;
 constexpr std::string_view kKeys[] = {"v4", "v6",       "port",       "vni",    "grp", "ttl",
                                       "if", "hashsize", "expiretime", "rcvbuf", "bind"};
 
-std::int64_t now_seconds() noexcept {
-    return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::steady_clock::now().time_since_epoch())
-        .count();
-}
-
 // A group name or number -> 24-bit id. "" means our effective gid.
 std::uint32_t resolve_gid(const std::string& value, std::string_view key, std::string_view vnl_text) {
     if (value.empty()) return static_cast<std::uint32_t>(::getegid()) & VxvdeHeader::kMaxVni;
     if (value[0] >= '0' && value[0] <= '9')
         return static_cast<std::uint32_t>(vnl::parse_number(value, key, vnl_text, VxvdeHeader::kMaxVni));
-    long hint = ::sysconf(_SC_GETGR_R_SIZE_MAX);
-    std::vector<char> buf(hint > 0 ? static_cast<std::size_t>(hint) : 16384);
-    for (;;) {
-        group gr{};
-        group* res = nullptr;
-        int rc = ::getgrnam_r(value.c_str(), &gr, buf.data(), buf.size(), &res);
-        if (rc == ERANGE && buf.size() < (std::size_t{1} << 20)) {
-            buf.resize(buf.size() * 2);
-            continue;
-        }
-        if (rc != 0 || res == nullptr)
-            fail(EINVAL, std::string(vnl_text) + ": unknown group '" + value + "' for option '" + std::string(key) + "'");
-        return static_cast<std::uint32_t>(gr.gr_gid) & VxvdeHeader::kMaxVni;
-    }
+    const auto gid = group_id_of(value);
+    if (!gid) fail(EINVAL, std::string(vnl_text) + ": unknown group '" + value + "' for option '" + std::string(key) + "'");
+    return static_cast<std::uint32_t>(*gid) & VxvdeHeader::kMaxVni;
 }
 
 // What a VNL says: the shared multicast options (mcast_config.hpp), the VNI
@@ -227,10 +211,6 @@ private:
     [[nodiscard]] bool is_local(const PeerAddr& from) const noexcept;
     void refresh_local_addrs() noexcept;
 
-    struct alignas(cmsghdr) Control {
-        unsigned char bytes[CMSG_SPACE(sizeof(in_pktinfo)) + CMSG_SPACE(sizeof(in6_pktinfo))];
-    };
-
     std::string vnl_;
     std::string segment_;  // local_segment(): what makes two vxvde transports one network
     UniqueFd multi_;
@@ -246,12 +226,10 @@ private:
     std::int64_t local_refreshed_ = 0;
     int first_ = 0;  // socket recv() reads first; alternates
 
-    // recv scratch
-    std::array<mmsghdr, kBatch> rmsg_{};
-    std::array<std::array<iovec, 2>, kBatch> riov_{};
-    std::array<std::array<std::byte, VxvdeHeader::kSize>, kBatch> rhdr_{};
-    std::array<sockaddr_in6, kBatch> rname_{};
-    std::array<Control, kBatch> rctl_{};
+    // recv: header, frame, sender (and on the multicast socket the packet
+    // info) per datagram (dgram_batch.hpp)
+    using Batch = EncapBatch<VxvdeHeader::kSize>;
+    Batch batch_;
     // send: every datagram leaves from uni_ (udp_send.hpp: batches, GSO runs)
     UdpFrameSender sender_{hdr_};
     // GRO mode (uni_ only, udp_gro.hpp): entered once, after a full batch.
@@ -339,15 +317,10 @@ VxvdeTransport::VxvdeTransport(std::string vnl_text, const Config& c, bool offlo
     uniport_ = bound_.port();
 
     refresh_local_addrs();
-    local_refreshed_ = now_seconds();
+    local_refreshed_ = mono_seconds();
     fds_ = {mfd, ufd};
     sender_.set_gso(offloads);
     gro_.allow(offloads);
-
-    // Preset the constant parts of the message headers.
-    for (std::size_t i = 0; i < kBatch; i++) {
-        riov_[i][0] = {rhdr_[i].data(), VxvdeHeader::kSize};
-    }
 }
 
 VxvdeTransport::~VxvdeTransport() {
@@ -414,58 +387,28 @@ bool VxvdeTransport::is_self(const PeerAddr& from, const msghdr& mh, std::int64_
 int VxvdeTransport::drain(int which, std::span<FrameBuf> bufs, std::size_t& n, std::int64_t now) noexcept {
     const int fd = fds_[static_cast<std::size_t>(which)];
     const bool multicast = which == 0;
-    for (int round = 0; round < kMaxRounds && n < bufs.size(); round++) {
-        const std::size_t chunk = std::min(kBatch, bufs.size() - n);
-        for (std::size_t i = 0; i < chunk; i++) {
-            FrameBuf& b = bufs[n + i];
-            riov_[i][1] = {b.data, b.cap};
-            msghdr& mh = rmsg_[i].msg_hdr;
-            mh.msg_name = &rname_[i];
-            mh.msg_namelen = sizeof rname_[i];
-            mh.msg_iov = riov_[i].data();
-            mh.msg_iovlen = 2;
-            mh.msg_control = multicast ? rctl_[i].bytes : nullptr;
-            mh.msg_controllen = multicast ? sizeof rctl_[i].bytes : 0;
-            mh.msg_flags = 0;
-            rmsg_[i].msg_len = 0;
-        }
-        const int r = ::recvmmsg(fd, rmsg_.data(), static_cast<unsigned>(chunk), MSG_DONTWAIT, nullptr);
-        if (r < 0) {
-            const int err = errno;
-            if (err == EINTR) continue;
-            if (err == EBADF || err == ENOTSOCK || err == EFAULT) return -err;
-            return 0;  // EAGAIN: drained; anything else: transient, try next time
-        }
-        std::size_t accepted = 0;
-        for (std::size_t i = 0; i < static_cast<std::size_t>(r); i++) {
-            const msghdr& mh = rmsg_[i].msg_hdr;
-            const std::size_t len = rmsg_[i].msg_len;
-            if ((mh.msg_flags & MSG_TRUNC) != 0 || len < VxvdeHeader::kSize) continue;
-            if (std::memcmp(rhdr_[i].data(), hdr_.data(), VxvdeHeader::kSize) != 0) continue;
+    using Take = Batch::Take;
+    const auto got = batch_.recv(
+        fd, bufs.subspan(n),
+        [&](const msghdr& mh, std::span<const std::byte, VxvdeHeader::kSize> hdr, std::span<const std::byte> f) {
+            if (std::memcmp(hdr.data(), hdr_.data(), VxvdeHeader::kSize) != 0) return Take::consumed;
             const PeerAddr from = PeerAddr::from(static_cast<const sockaddr*>(mh.msg_name), mh.msg_namelen);
-            if (len == VxvdeHeader::kSize) {  // leave
+            if (f.empty()) {  // leave
                 if (from.valid()) table_.forget_peer(from);
-                continue;
+                return Take::consumed;
             }
-            const std::size_t flen = len - VxvdeHeader::kSize;
-            if (flen <= kEthHeader) continue;
-            if (multicast && is_self(from, mh, now)) continue;
-            FrameBuf& dst = bufs[n + accepted];
-            const FrameBuf& src = bufs[n + i];
-            if (&dst != &src) {
-                if (flen > dst.cap) continue;
-                std::memcpy(dst.data, src.data, flen);
-            }
-            dst.len = flen;
-            table_.learn(wire::src_mac(dst.data), from, now, kVlan);
-            accepted++;
-        }
-        n += accepted;
-        if (static_cast<std::size_t>(r) < chunk) return 0;  // socket drained
+            if (f.size() <= kEthHeader || (multicast && is_self(from, mh, now))) return Take::consumed;
+            table_.learn(wire::src_mac(f.data()), from, now, kVlan);
+            return Take::frame;
+        },
         // A full batch of unicast: a bulk flow, worth GRO mode from now on.
-        if (!multicast && chunk == kBatch && gro_.enter_once(uni_.get())) return 0;
-    }
-    return 0;
+        [&](std::size_t r, std::size_t chunk) {
+            return !multicast && r == chunk && chunk == Batch::kBatch && gro_.enter_once(uni_.get());
+        },
+        Batch::kMaxRounds, multicast);  // the packet info tells our own multicast from a peer's
+    n += got.n;
+    if (got.err == EBADF || got.err == ENOTSOCK || got.err == EFAULT) return -got.err;
+    return 0;  // drained, full, or a transient error: try next time
 }
 
 int VxvdeTransport::drain_gro(std::span<FrameBuf> bufs, std::size_t& n, std::int64_t now) noexcept {
@@ -495,7 +438,7 @@ int VxvdeTransport::drain_gro(std::span<FrameBuf> bufs, std::size_t& n, std::int
 
 ssize_t VxvdeTransport::recv(std::span<FrameBuf> bufs) noexcept {
     if (bufs.empty()) return 0;
-    const std::int64_t now = now_seconds();
+    const std::int64_t now = mono_seconds();
     std::size_t n = 0;
     const int first = first_;
     first_ ^= 1;
@@ -514,7 +457,7 @@ ssize_t VxvdeTransport::recv(std::span<FrameBuf> bufs) noexcept {
 }
 
 ssize_t VxvdeTransport::send(std::span<const FrameRef> frames) noexcept {
-    return send_learned(sender_, uni_.get(), frames, table_, group_, kVlan, now_seconds());
+    return send_learned(sender_, uni_.get(), frames, table_, group_, kVlan, mono_seconds());
 }
 
 }  // namespace

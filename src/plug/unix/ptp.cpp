@@ -114,6 +114,8 @@
 #include <memory>
 #include <string>
 
+#include "base/file_id.hpp"
+#include "base/clock.hpp"
 #include "base/error.hpp"
 #include "base/fd.hpp"
 #include "base/sockbuf.hpp"
@@ -133,22 +135,8 @@ constexpr std::int64_t kCheckNs = 1000000000;  // peer check period
 // Identifies the file at a path. Inode numbers are reused at once (tmpfs), so
 // a socket file re-created at the same path can have the old number: the
 // change time (bind creates the file, chmod follows) tells them apart.
-struct FileId {
-    dev_t dev = 0;
-    ino_t ino = 0;
-    timespec ctime{};
-    bool valid = false;
-    friend bool operator==(const FileId& a, const FileId& b) noexcept {
-        return a.valid && b.valid && a.dev == b.dev && a.ino == b.ino && a.ctime.tv_sec == b.ctime.tv_sec &&
-               a.ctime.tv_nsec == b.ctime.tv_nsec;
-    }
-};
-
-FileId file_id(const std::string& path) noexcept {
-    struct stat st{};
-    if (::lstat(path.c_str(), &st) != 0) return {};
-    return {st.st_dev, st.st_ino, st.st_ctim, true};
-}
+// The socket file at `path` itself (a link is not followed).
+FileId file_id(const std::string& path) noexcept { return file_id_of(path.c_str(), false); }
 
 // The name a hello gives a socket file (wire/whole.hpp).
 wire::whole::HelloId hello_id(const FileId& f) noexcept {
@@ -189,12 +177,6 @@ void remove_if_stale(const std::string& path, const UnixAddr& a) noexcept {
     struct stat st{};
     if (::lstat(path.c_str(), &st) != 0 || !S_ISSOCK(st.st_mode)) return;
     if (probe(a) == ECONNREFUSED) (void)::unlink(path.c_str());
-}
-
-std::int64_t now_ns() noexcept {
-    timespec ts{};
-    ::clock_gettime(CLOCK_MONOTONIC, &ts);
-    return static_cast<std::int64_t>(ts.tv_sec) * 1000000000 + ts.tv_nsec;
 }
 
 // The result of open's role choice.
@@ -260,7 +242,7 @@ PtpTransport::PtpTransport(std::string vnl_text, Bound b)
     whole_.set_self(hello_id(self_id_));
     if (connected_) whole_.set_peer(hello_id(peer_id_));
     fds_ = {sock_.get(), timer_.get()};
-    arm_timer(now_ns() + kCheckNs);
+    arm_timer(mono_ns() + kCheckNs);
 }
 
 PtpTransport::~PtpTransport() {
@@ -345,7 +327,7 @@ void PtpTransport::check_peer() noexcept {
 }
 
 ssize_t PtpTransport::recv(std::span<FrameBuf> bufs) noexcept {
-    const std::int64_t now = now_ns();
+    const std::int64_t now = mono_ns();
     if (now >= next_check_) {
         check_peer();
         arm_timer(now + kCheckNs);

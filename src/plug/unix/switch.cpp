@@ -124,6 +124,7 @@
 
 #include "plug/unix/switch_core.hpp"
 #include "frame/offload.hpp"
+#include "base/clock.hpp"
 #include "base/error.hpp"
 #include "base/fd.hpp"
 #include "base/nss.hpp"
@@ -162,11 +163,6 @@ enum Tag : std::uint64_t { kTagListen = 0, kTagTimer = 1, kTagCtl = 2, kTagData 
 
 constexpr std::uint64_t make_tag(Tag kind, std::size_t slot, std::uint32_t gen) noexcept {
     return (std::uint64_t{gen} << 32) | (std::uint64_t{slot} << 4) | kind;
-}
-
-std::int64_t now_ms() noexcept {
-    return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now().time_since_epoch())
-        .count();
 }
 
 std::string default_path() {
@@ -748,7 +744,7 @@ void SwitchTransport::drain_data(std::size_t slot, std::span<FrameBuf> bufs, std
 void SwitchTransport::serve_handshakes() noexcept {
     std::unique_lock<std::mutex> lk(mu_, std::try_to_lock);
     if (!lk.owns_lock()) return;  // the servicing thread is in recv/send: it will answer
-    const std::int64_t ms = now_ms();
+    const std::int64_t ms = mono_ms();
     if (!listen_paused_) accept_clients(ms);
     for (std::size_t i = 1; i < ports_.size() && pending_ > 0; i++)
         if (ports_[i].state == State::kPending) read_request(i);
@@ -758,7 +754,7 @@ ssize_t SwitchTransport::recv(std::span<FrameBuf> bufs) noexcept {
     std::lock_guard<std::mutex> lk(mu_);
     const int ne = ::epoll_wait(epfd_raw_, events_.data(), static_cast<int>(events_.size()), 0);
     if (ne <= 0) return 0;  // nothing (or EINTR): the set stays readable if something is left
-    const std::int64_t ms = now_ms();
+    const std::int64_t ms = mono_ms();
     const std::int64_t now = ms / 1000;
     std::size_t n = 0;
     for (int e = 0; e < ne; e++) {
@@ -797,7 +793,7 @@ ssize_t SwitchTransport::recv(std::span<FrameBuf> bufs) noexcept {
 
 ssize_t SwitchTransport::send(std::span<const FrameRef> frames) noexcept {
     std::lock_guard<std::mutex> lk(mu_);
-    const std::int64_t now = now_ms() / 1000;
+    const std::int64_t now = mono_ms() / 1000;
     for (const FrameRef& f : frames) {
         if (f.data == nullptr || f.len < kMinFrame) continue;
         const Route route = fwd_.route({f.data, f.len}, kHostPort, now);

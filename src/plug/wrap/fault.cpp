@@ -25,6 +25,7 @@
 #include <string>
 #include <vector>
 
+#include "base/clock.hpp"
 #include "base/error.hpp"
 #include "base/fd.hpp"
 #include "vnl/vnl.hpp"
@@ -35,12 +36,6 @@ namespace {
 
 constexpr std::size_t kSlots = 256;
 constexpr std::uint64_t kReorderFlushNs = 20'000'000;
-
-std::uint64_t now_ns() {
-    timespec t{};
-    ::clock_gettime(CLOCK_MONOTONIC, &t);
-    return static_cast<std::uint64_t>(t.tv_sec) * 1'000'000'000ULL + static_cast<std::uint64_t>(t.tv_nsec);
-}
 
 struct Params {
     unsigned loss = 0, dup = 0, reorder = 0, corrupt = 0;
@@ -57,7 +52,7 @@ public:
         for (int fd : inner_->poll_fds()) fds_.push_back(fd);
         fds_.push_back(timer_.get());
         for (std::size_t i = 0; i < kSlots; i++) free_.push_back(i);
-        last_refill_ = now_ns();
+        last_refill_ = static_cast<std::uint64_t>(mono_ns());
     }
 
     std::span<const int> poll_fds() const noexcept override { return fds_; }
@@ -65,7 +60,7 @@ public:
     bool pending() const noexcept override { return inner_->pending(); }
 
     ssize_t send(std::span<const FrameRef> frames) noexcept override {
-        std::uint64_t t = now_ns();
+        std::uint64_t t = static_cast<std::uint64_t>(mono_ns());
         for (const FrameRef& f : frames) admit(f, t, /*out=*/true);
         return flush_out(t) < 0 ? dead_ : static_cast<ssize_t>(frames.size());
     }
@@ -73,7 +68,7 @@ public:
     ssize_t recv(std::span<FrameBuf> bufs) noexcept override {
         std::uint64_t expirations;
         (void)!::read(timer_.get(), &expirations, sizeof expirations);
-        std::uint64_t t = now_ns();
+        std::uint64_t t = static_cast<std::uint64_t>(mono_ns());
         if (flush_out(t) < 0) return dead_;
         // Frames held on the way in come first.
         std::size_t n = release_in(bufs, t);
