@@ -54,14 +54,14 @@ void Engine::add(std::unique_ptr<StackEntry> entry) {
         ifreq ifr{};
         s.vnet = ::ioctl(s.tap.get(), TUNGETIFF, &ifr) == 0 && (ifr.ifr_flags & IFF_VNET_HDR) != 0;
         if (s.vnet && big_.empty()) big_ = RawBuf(kBig);
-        if (s.vnet && s.link && fabric_ != nullptr && !s.link->local_segment().empty())
-            s.segment = fabric_->segment(s.link->local_segment());
+        if (s.vnet && s.link && fabric_ != nullptr && !s.link->caps().local_segment.empty())
+            s.segment = fabric_->segment(s.link->caps().local_segment);
         watch(s.tap.get(), s.id, kTap);
     }
     if (s.link) {
         for (int fd : s.link->poll_fds()) watch(fd, s.id, kLink);
         // Whole super-segments from the link can be written to a vnet tap.
-        if (s.vnet && offload_.whole) s.link->accept_whole(true);
+        if (s.vnet && offload_.whole && s.link->caps().whole) s.link->accept_whole(true);
     }
     ready_.reserve(stacks_.size() + 1);  // the ready list never allocates in run()
     ready_now_.reserve(stacks_.size() + 1);
@@ -250,7 +250,7 @@ void Engine::on_link(StackEntry& s) {
         done += static_cast<std::size_t>(n);
         // A short batch from a transport that says so: nothing is left (epoll
         // is level-triggered and wakes us for what comes next).
-        if (static_cast<std::size_t>(n) < kBatch && s.link && s.link->drained_when_short()) return;
+        if (static_cast<std::size_t>(n) < kBatch && s.link && s.link->caps().drained_when_short) return;
     }
     // Out of budget with frames held in user space: no fd will announce them.
     if (s.link && !s.ready && s.link->pending()) {

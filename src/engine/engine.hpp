@@ -44,7 +44,7 @@
 // read()/write() untouched, as before.
 //
 // Local fabric (fabric.hpp): a stack whose transport names its network
-// (local_segment(), e.g. vxvde) joins that segment of the helper's fabric in
+// (Capabilities::local_segment, e.g. vxvde) joins that segment of the helper's fabric in
 // add(); on_tap_vnet() teaches it the source MACs it reads and hands it each
 // unicast frame first: a frame for another stack of this process on the same
 // network is written whole (GSO included) to that stack's tap and never

@@ -9,7 +9,7 @@
 // that a local port of a real switch would be: each engine learns which
 // stack owns a source MAC (from the frames it reads from that stack's tap)
 // on which segment (a network name given by the transport,
-// plug::Transport::local_segment(); empty = not eligible), and a unicast
+// plug::Capabilities::local_segment; empty = not eligible), and a unicast
 // frame whose destination MAC belongs to another stack of the same segment is
 // written to that stack's tap by the engine that read it. Both taps carry
 // virtio_net_hdrs (offload.hpp), so the frame goes whole, header included:

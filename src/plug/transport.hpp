@@ -7,6 +7,13 @@
 // the URL scheme through open_transport(). The interface is batch-oriented: one
 // call receives or sends many frames, so that UDP transports can use
 // recvmmsg/sendmmsg and the forwarding engine pays one wake-up per batch.
+// What a transport is (drained by a short recv, able to carry whole
+// super-segments, the name of its network for the local fabric) is one
+// Capabilities record, set when it opens; the virtual methods are the frame
+// path and the state that changes (pending(), sends_whole()). Settings come
+// in OpenOptions::tuning, never from the environment. Families live in
+// sub-folders (udp/, unix/, stream/, host/, wrap/, ext/); registry.cpp maps
+// schemes to their openers, dgram_batch.hpp is their one datagram loop.
 //
 // Threading: a transport object is used by one thread at a time (the engine's
 // event loop); it is not internally locked. Its fds are owned by the object and
@@ -43,6 +50,30 @@ using frame::FrameRef;
 using frame::kMaxFrame;
 using frame::kMinFrame;
 
+// What a transport is, fixed when it opens: one record that the engine reads,
+// instead of a virtual question per wake-up. Dynamic state (frames held now,
+// whether the peer takes whole frames now) stays in the methods below.
+struct Capabilities {
+    // A recv() that fills fewer than bufs.size() slots has left nothing
+    // ready: every frame waiting is still in a poll fd (no frame held in user
+    // space beyond what pending() reports), so a level-triggered poller need
+    // not call recv() again until one is readable. The engine then skips the
+    // recv() that would only return 0 (two to four syscalls per wake-up that
+    // latency pays for). Transports that hold frames in user space (delays,
+    // queues) keep false.
+    bool drained_when_short = false;
+    // Can carry whole TCP super-segments (wire/whole.hpp) to a peer of ours:
+    // accept_whole(), sends_whole() and send_whole() below do something.
+    bool whole = false;
+    // A name for the network this transport joins, identical for every
+    // transport of this process that joins the same network (vxvde: group,
+    // port, VNI, interface), empty when not known or when frames must go
+    // through the transport (wrappers, switches, cables). The engine delivers
+    // unicast frames between stacks of one process on the same named network
+    // straight from tap to tap (engine/fabric.hpp).
+    std::string local_segment;
+};
+
 class Transport {
 public:
     virtual ~Transport() = default;
@@ -68,14 +99,6 @@ public:
     // recv() again before it sleeps.
     [[nodiscard]] virtual bool pending() const noexcept { return false; }
 
-    // True when a recv() that fills fewer than bufs.size() slots has left
-    // nothing ready: every frame waiting is still in a poll fd (no frame held
-    // in user space), so a level-triggered poller need not call recv() again
-    // until one is readable. The engine then skips the recv() that would only
-    // return 0 (two to four syscalls per wake-up that latency pays for).
-    // Transports that hold frames in user space (delays, queues) keep false.
-    [[nodiscard]] virtual bool drained_when_short() const noexcept { return false; }
-
     // Sends the frames without blocking. Returns how many were consumed (sent
     // or dropped because the network could not take them now), or -errno if
     // the link is dead. Frames shorter than kMinFrame are dropped.
@@ -88,24 +111,20 @@ public:
     // can carry them then offers to take them from its peer. sends_whole()
     // is true while the peer has said it takes them; send_whole() then
     // sends one (iov: the 10-byte virtio_net_hdr, then the frame's parts).
-    // Returns like send() (1: sent or dropped). Defaults: not supported.
+    // Returns like send() (1: sent or dropped). Defaults: not supported
+    // (Capabilities::whole false).
     virtual void accept_whole(bool /*yes*/) noexcept {}
     [[nodiscard]] virtual bool sends_whole() const noexcept { return false; }
     virtual ssize_t send_whole(std::span<const iovec> /*vnet_and_frame*/) noexcept { return 1; }
 
-    // A name for the network this transport joins, identical for every
-    // transport of this process that joins the same network (vxvde: group,
-    // port, VNI, interface), empty when not known or when frames must go
-    // through the transport (wrappers, switches, cables). The engine delivers
-    // unicast frames between stacks of one process on the same named network
-    // straight from tap to tap (engine/fabric.hpp).
-    [[nodiscard]] virtual const std::string& local_segment() const noexcept {
-        static const std::string none;
-        return none;
-    }
-
     // The VNL this transport was opened with (for messages).
     [[nodiscard]] virtual const std::string& vnl() const noexcept = 0;
+
+    // What this transport is (set by its constructor, constant afterwards).
+    [[nodiscard]] const Capabilities& caps() const noexcept { return caps_; }
+
+protected:
+    Capabilities caps_;
 };
 
 struct OpenOptions {

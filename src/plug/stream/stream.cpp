@@ -19,6 +19,7 @@ public:
     StreamTransport(std::string_view name, int in, int out, bool own)
         : name_(name), in_(in), out_(out), own_(own), decoder_(kMaxFrame) {
         fds_[0] = in;
+        caps_.drained_when_short = true;
     }
     ~StreamTransport() override {
         if (own_) {
@@ -66,7 +67,6 @@ public:
     }
 
     // Short only when the decoder holds no whole frame and the fd had nothing more.
-    [[nodiscard]] bool drained_when_short() const noexcept override { return true; }
 
     ssize_t send(std::span<const FrameRef> frames) noexcept override {
         for (const FrameRef& f : frames) {

@@ -142,8 +142,6 @@ public:
 
     [[nodiscard]] std::span<const int> poll_fds() const noexcept override { return fds_; }
     ssize_t recv(std::span<FrameBuf> bufs) noexcept override;
-    // GRO mode holds split frames (pending()); a short recv() handed them all out.
-    [[nodiscard]] bool drained_when_short() const noexcept override { return true; }
     [[nodiscard]] bool pending() const noexcept override { return gro_.holding(); }
     ssize_t send(std::span<const FrameRef> frames) noexcept override;
     [[nodiscard]] const std::string& vnl() const noexcept override { return vnl_; }
@@ -254,6 +252,7 @@ VxlanTransport::VxlanTransport(std::string vnl_text, const Config& c, bool offlo
     fds_ = {fd};
     sender_.set_gso(offloads);
     gro_.allow(offloads);
+    caps_.drained_when_short = true;  // GRO mode holds split frames (pending()); a short recv() handed them all out
 }
 
 // Only our socket sends from our port on this host's addresses.

@@ -193,13 +193,9 @@ public:
 
     [[nodiscard]] std::span<const int> poll_fds() const noexcept override { return fds_; }
     ssize_t recv(std::span<FrameBuf> bufs) noexcept override;
-    // Frames split from a coalesced datagram wait in gro_ (GRO mode), and a
-    // recv() that returns fewer than asked has handed them all out.
-    [[nodiscard]] bool drained_when_short() const noexcept override { return true; }
     [[nodiscard]] bool pending() const noexcept override { return gro_.holding(); }
     ssize_t send(std::span<const FrameRef> frames) noexcept override;
     [[nodiscard]] const std::string& vnl() const noexcept override { return vnl_; }
-    [[nodiscard]] const std::string& local_segment() const noexcept override { return segment_; }
 
 private:
     // Receives from socket `which` (0 multi, 1 uni) into bufs[n..); advances n.
@@ -212,7 +208,6 @@ private:
     void refresh_local_addrs() noexcept;
 
     std::string vnl_;
-    std::string segment_;  // local_segment(): what makes two vxvde transports one network
     UniqueFd multi_;
     UniqueFd uni_;
     std::array<int, 2> fds_{-1, -1};
@@ -247,7 +242,8 @@ VxvdeTransport::VxvdeTransport(std::string vnl_text, const Config& c, bool offlo
         const void* a = family == AF_INET ? static_cast<const void*>(&group_.addr.v4.sin_addr)
                                           : static_cast<const void*>(&group_.addr.v6.sin6_addr);
         ::inet_ntop(family, a, addr, sizeof addr);
-        segment_ = "vxvde " + std::string(addr) + " port " + std::to_string(group_.port()) + " vni " +
+        // What makes two vxvde transports one network (Capabilities::local_segment).
+        caps_.local_segment = "vxvde " + std::string(addr) + " port " + std::to_string(group_.port()) + " vni " +
                    std::to_string(c.vni) + " if " + std::to_string(c.ifindex);
     }
 
@@ -321,6 +317,9 @@ VxvdeTransport::VxvdeTransport(std::string vnl_text, const Config& c, bool offlo
     fds_ = {mfd, ufd};
     sender_.set_gso(offloads);
     gro_.allow(offloads);
+    // Frames split from a coalesced datagram wait in gro_ (GRO mode,
+    // pending()), and a recv() that returns fewer than asked handed them all out.
+    caps_.drained_when_short = true;
 }
 
 VxvdeTransport::~VxvdeTransport() {

@@ -195,7 +195,6 @@ public:
 
     [[nodiscard]] std::span<const int> poll_fds() const noexcept override { return fds_; }
     ssize_t recv(std::span<FrameBuf> bufs) noexcept override;
-    [[nodiscard]] bool drained_when_short() const noexcept override { return true; }  // sockets only
     ssize_t send(std::span<const FrameRef> frames) noexcept override;
     [[nodiscard]] const std::string& vnl() const noexcept override { return vnl_; }
     void accept_whole(bool yes) noexcept override;
@@ -236,6 +235,8 @@ PtpTransport::PtpTransport(std::string vnl_text, Bound b)
       peer_(std::move(b.peer)),
       peer_addr_(unix_addr(peer_)),
       connected_(b.connected) {
+    caps_.drained_when_short = true;  // sockets only
+    caps_.whole = true;
     timer_ = UniqueFd(::timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC));
     if (!timer_) fail_errno(vnl_ + ": timerfd_create");  // open_ptp unlinks our path
     if (connected_) peer_id_ = file_id(peer_);

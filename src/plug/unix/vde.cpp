@@ -225,13 +225,14 @@ public:
     VdeTransport(std::string vnl_text, UniqueFd ctl, UniqueFd data, wire::whole::HelloId self,
                  std::optional<wire::whole::HelloId> switch_port)
         : vnl_(std::move(vnl_text)), ctl_(std::move(ctl)), data_(std::move(data)), fds_{data_.get(), ctl_.get()} {
+        caps_.drained_when_short = true;  // sockets only
+        caps_.whole = true;
         whole_.set_self(self);
         if (switch_port) whole_.set_peer(*switch_port);
     }
 
     [[nodiscard]] std::span<const int> poll_fds() const noexcept override { return fds_; }
     ssize_t recv(std::span<FrameBuf> bufs) noexcept override;
-    [[nodiscard]] bool drained_when_short() const noexcept override { return true; }  // sockets only
     ssize_t send(std::span<const FrameRef> frames) noexcept override;
     [[nodiscard]] const std::string& vnl() const noexcept override { return vnl_; }
     void accept_whole(bool yes) noexcept override {
