@@ -1,7 +1,7 @@
 #!/bin/bash
 # install_pkgconfig.sh BUILD SRC - installs into a staging prefix and proves
 # the drop-in promise: the tutorial's C program compiles unchanged with
-# `gcc prog.c $(pkg-config --cflags --libs vdestack)`, runs on OUR installed
+# `gcc prog.c $(pkg-config --define-prefix --cflags --libs vdestack)`, runs on OUR installed
 # library (ldd, although Debian's libvdestack is installed too) and serves a
 # client; a CMake project finds the package and builds the C++ example.
 set -euo pipefail
@@ -18,7 +18,8 @@ PREFIX="$TMP/prefix"
 
 cmake --install "$BUILD" --prefix "$PREFIX" >/dev/null
 for f in include/vdestack.h include/vdestack/stack.hpp include/vdestack/error.hpp lib/libvdestack.so.0 \
-	lib/pkgconfig/vdestack.pc lib/cmake/vdestack/vdestackConfig.cmake libexec/vdestack/vdestack-helper; do
+	lib/pkgconfig/vdestack.pc lib/cmake/vdestack/vdestackConfig.cmake libexec/vdestack/vdestack-helper \
+	include/ioth.h lib/libioth.so.0 lib/pkgconfig/ioth.pc; do
 	[ -e "$PREFIX/$f" ] || { echo "missing after install: $f"; exit 1; }
 done
 readelf -d "$PREFIX/lib/libvdestack.so" | grep -c 'SONAME.*libvdestack.so.0' >/dev/null || { echo "bad SONAME"; exit 1; }
@@ -26,9 +27,15 @@ readelf -d "$PREFIX/lib/libvdestack.so" | grep -c 'SONAME.*libvdestack.so.0' >/d
 export PKG_CONFIG_PATH="$PREFIX/lib/pkgconfig"
 cp "$SRC/examples/vdestack6.c" "$TMP/prog.c"
 # shellcheck disable=SC2046
-gcc -o "$TMP/prog" "$TMP/prog.c" $(pkg-config --cflags --libs vdestack) -Wl,-rpath,"$PREFIX/lib"
+gcc -o "$TMP/prog" "$TMP/prog.c" $(pkg-config --define-prefix --cflags --libs vdestack) -Wl,-rpath,"$PREFIX/lib"
 ldd "$TMP/prog" | grep libvdestack
 ldd "$TMP/prog" | grep "$PREFIX/lib/libvdestack.so.0" >/dev/null || { echo "prog is not on the installed library"; exit 1; }
+
+# the libioth API through ioth.pc
+cp "$SRC/examples/iothecho.c" "$TMP/iothecho.c"
+# shellcheck disable=SC2046
+gcc -o "$TMP/iothecho" "$TMP/iothecho.c" $(pkg-config --define-prefix --cflags --libs ioth) -Wl,-rpath,"$PREFIX/lib"
+ldd "$TMP/iothecho" | grep "$PREFIX/lib/libioth.so.0" >/dev/null || { echo "iothecho is not on the installed library"; exit 1; }
 
 # the C++ API through the CMake package
 mkdir -p "$TMP/cxx"
@@ -45,12 +52,13 @@ cmake -S "$TMP/cxx" -B "$TMP/cxx/build" -DCMAKE_PREFIX_PATH="$PREFIX" >/dev/null
 cmake --build "$TMP/cxx/build" >/dev/null
 
 fail=0
-for server in "$TMP/prog" "$TMP/cxx/build/vdestack6xx"; do
+for entry in "$TMP/prog 50" "$TMP/cxx/build/vdestack6xx 50" "$TMP/iothecho 60"; do
+	server=${entry% *} host=${entry##* }
 	echo "== $server, client on our build"
 	start_bg "$TMP/server.out" env -u VDESTACK_HELPER "$server" vxvde://234.0.0.1
 	if wait_for_line "$TMP/server.out" READY 10; then
-		timeout 60 "$BUILD/tests/echo_client" vxvde://234.0.0.1 10.0.0.1/24 fc00::1:1/64 10.0.0.50:5000 \
-			'[fc00::1:50]:5000' | grep -E "echo|CLIENT" || fail=1
+		timeout 60 "$BUILD/tests/echo_client" vxvde://234.0.0.1 10.0.0.1/24 fc00::1:1/64 "10.0.0.$host:5000" \
+			"[fc00::1:$host]:5000" | grep -E "echo|CLIENT" || fail=1
 	else
 		cat "$TMP/server.out"
 		fail=1

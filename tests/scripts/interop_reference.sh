@@ -27,6 +27,10 @@ echo "### 1b. Debian vdens -> our echo server (C++ API)"
 DEMO_NO_BUILD=1 BUILD="$BUILD" VDESTACK_DEMO_NETNS=1 DEMO_SERVER="$BUILD/examples/vdestack6xx" \
 	bash "$SRC/scripts/demo.sh" || fail=1
 
+echo "### 1c. Debian vdens -> our echo server (libioth API, netlink configuration)"
+DEMO_NO_BUILD=1 BUILD="$BUILD" VDESTACK_DEMO_NETNS=1 DEMO_SERVER="$BUILD/examples/iothecho" \
+	bash "$SRC/scripts/demo.sh" netlink || fail=1
+
 echo "### 2. our stack -> echo server on Debian's libvdestack"
 gcc -o "$TMP/ref_vdestack6" "$SRC/examples/vdestack6.c" -I/usr/include "$REFLIB"
 ldd "$TMP/ref_vdestack6" | grep libvdestack

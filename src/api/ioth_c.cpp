@@ -1,0 +1,227 @@
+// ioth_c.cpp - the libioth API (include/ioth.h) over vde::Stack and the
+// host's own stack, as libioth.so: exceptions become NULL/-1 + errno,
+// nothing is printed.
+//
+// Theory of operation
+// -------------------
+// A struct ioth is a vde::Stack ("vdestack") or nothing ("kernel": sockets
+// are the host's). Every socket ioth_msocket() makes is recorded with the
+// identity of its file (device and inode): ioth_delstack() refuses with
+// EBUSY while one of them is still open under its number, whether the
+// program closed it with ioth_close() or close(). The records are pruned at
+// each ioth_msocket() and ioth_delstack(), so a long-lived stack holds only
+// its open sockets. The Berkeley wrappers are the libc calls: the fds are
+// kernel fds of this process. Thread-safety: a mutex per stack guards its
+// records; the default stack is an atomic pointer.
+#include "ioth.h"
+
+#include <stdarg.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+
+#include <atomic>
+#include <cerrno>
+#include <mutex>
+#include <new>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "vdestack/stack.hpp"
+
+struct ioth {
+    std::optional<vde::Stack> stack;  // empty: the kernel's stack
+    std::mutex mu;
+    struct Sock {
+        int fd;
+        dev_t dev;
+        ino_t ino;
+    };
+    std::vector<Sock> socks;  // the sockets made here, perhaps closed since
+
+    // Forgets the records whose fd no longer holds the socket. Under mu.
+    void prune() {
+        std::erase_if(socks, [](const Sock& s) {
+            struct stat st {};
+            return ::fstat(s.fd, &st) != 0 || st.st_dev != s.dev || st.st_ino != s.ino;
+        });
+    }
+};
+
+namespace {
+
+std::atomic<struct ioth*> g_default{nullptr};
+std::mutex g_license_mu;
+std::string g_license;
+
+template <class F>
+auto guarded(F&& f, decltype(f()) on_error) noexcept -> decltype(f()) {
+    try {
+        return f();
+    } catch (const vde::Error& e) {
+        errno = e.errno_value();
+    } catch (const std::bad_alloc&) {
+        errno = ENOMEM;
+    } catch (...) {
+        errno = EIO;
+    }
+    return on_error;
+}
+
+// "ifname:scheme://..." -> (ifname, vnl); a VNL without the prefix -> ("vde0", vnl).
+std::pair<std::string, std::string> split_ifname(std::string_view v) {
+    const std::size_t scheme_end = v.find("://");
+    const std::size_t colon = v.find(':');
+    if (scheme_end != std::string_view::npos && colon < scheme_end && colon > 0)
+        return {std::string(v.substr(0, colon)), std::string(v.substr(colon + 1))};
+    return {"vde0", std::string(v)};
+}
+
+struct ioth* newstack(const char* stack, const std::vector<const char*>& vnls) {
+    if (stack == nullptr) {
+        errno = EINVAL;
+        return nullptr;
+    }
+    const std::string_view spec(stack);
+    const std::string_view name = spec.substr(0, spec.find(','));  // the options are for plugins
+    return guarded(
+        [&]() -> struct ioth* {
+            if (name == "kernel") return new ::ioth;
+            if (name != "vdestack" && name != "vdestack++") throw vde::Error(EPROTONOSUPPORT, "ioth_newstack: " + std::string(name));
+            if (vnls.size() > 1) throw vde::Error(EOPNOTSUPP, "ioth_newstack: one interface per vdestack stack");
+            auto* s = new ::ioth;
+            try {
+                if (vnls.empty()) {
+                    s->stack.emplace("");
+                } else {
+                    auto [ifname, vnl] = split_ifname(vnls[0]);
+                    vde::StackOptions opts;
+                    opts.ifname = ifname;
+                    s->stack.emplace(vnl, opts);
+                }
+            } catch (...) {
+                delete s;
+                throw;
+            }
+            return s;
+        },
+        nullptr);
+}
+
+}  // namespace
+
+#define IOTH_API extern "C" __attribute__((visibility("default")))
+
+IOTH_API void ioth_set_license(const char* license) {
+    std::lock_guard lk(g_license_mu);
+    g_license = license != nullptr ? license : "";
+}
+
+IOTH_API struct ioth* ioth_newstack(const char* stack, const char* vnl) {
+    std::vector<const char*> v;
+    if (vnl != nullptr) v.push_back(vnl);
+    return newstack(stack, v);
+}
+
+IOTH_API struct ioth* ioth_newstackv(const char* stack, const char* vnlv[]) {
+    std::vector<const char*> v;
+    for (std::size_t i = 0; vnlv != nullptr && vnlv[i] != nullptr; i++) v.push_back(vnlv[i]);
+    return newstack(stack, v);
+}
+
+IOTH_API struct ioth* ioth_newstackl(const char* stack, const char* vnl, ...) {
+    std::vector<const char*> v;
+    va_list ap;
+    va_start(ap, vnl);
+    for (const char* p = vnl; p != nullptr; p = va_arg(ap, const char*)) v.push_back(p);
+    va_end(ap);
+    return newstack(stack, v);
+}
+
+IOTH_API int ioth_delstack(struct ioth* s) {
+    if (s == nullptr) {
+        errno = EINVAL;
+        return -1;
+    }
+    {
+        std::lock_guard lk(s->mu);
+        s->prune();
+        if (!s->socks.empty()) {
+            errno = EBUSY;
+            return -1;
+        }
+    }
+    struct ioth* expected = s;
+    g_default.compare_exchange_strong(expected, nullptr);
+    const int saved = errno;
+    delete s;
+    errno = saved;
+    return 0;
+}
+
+IOTH_API void ioth_set_defstack(struct ioth* s) { g_default.store(s); }
+IOTH_API struct ioth* ioth_get_defstack(void) { return g_default.load(); }
+
+IOTH_API int ioth_msocket(struct ioth* s, int domain, int type, int protocol) {
+    if (s == nullptr) s = g_default.load();
+    int fd = -1;
+    if (s == nullptr || !s->stack) {
+        fd = static_cast<int>(::syscall(SYS_socket, domain, type, protocol));
+    } else {
+        std::error_code ec;
+        vde::Socket sock = s->stack->socket(domain, type, protocol, ec);
+        if (ec) {
+            errno = ec.value();
+            return -1;
+        }
+        fd = sock.release();
+    }
+    if (fd < 0 || s == nullptr) return fd;
+    struct stat st {};
+    if (::fstat(fd, &st) == 0) {
+        try {
+            std::lock_guard lk(s->mu);
+            s->prune();
+            s->socks.push_back({fd, st.st_dev, st.st_ino});
+        } catch (const std::bad_alloc&) {
+            ::close(fd);
+            errno = ENOMEM;
+            return -1;
+        }
+    }
+    return fd;
+}
+
+IOTH_API int ioth_socket(int domain, int type, int protocol) { return ioth_msocket(nullptr, domain, type, protocol); }
+IOTH_API int ioth_close(int fd) { return ::close(fd); }
+
+IOTH_API int ioth_bind(int fd, const struct sockaddr* a, socklen_t l) { return ::bind(fd, a, l); }
+IOTH_API int ioth_connect(int fd, const struct sockaddr* a, socklen_t l) { return ::connect(fd, a, l); }
+IOTH_API int ioth_listen(int fd, int backlog) { return ::listen(fd, backlog); }
+IOTH_API int ioth_accept(int fd, struct sockaddr* a, socklen_t* l) { return ::accept(fd, a, l); }
+IOTH_API int ioth_getsockname(int fd, struct sockaddr* a, socklen_t* l) { return ::getsockname(fd, a, l); }
+IOTH_API int ioth_getpeername(int fd, struct sockaddr* a, socklen_t* l) { return ::getpeername(fd, a, l); }
+IOTH_API ssize_t ioth_read(int fd, void* b, size_t n) { return ::read(fd, b, n); }
+IOTH_API ssize_t ioth_readv(int fd, const struct iovec* v, int n) { return ::readv(fd, v, n); }
+IOTH_API ssize_t ioth_recv(int fd, void* b, size_t n, int f) { return ::recv(fd, b, n, f); }
+IOTH_API ssize_t ioth_recvfrom(int fd, void* b, size_t n, int f, struct sockaddr* a, socklen_t* l) {
+    return ::recvfrom(fd, b, n, f, a, l);
+}
+IOTH_API ssize_t ioth_recvmsg(int fd, struct msghdr* m, int f) { return ::recvmsg(fd, m, f); }
+IOTH_API ssize_t ioth_write(int fd, const void* b, size_t n) { return ::write(fd, b, n); }
+IOTH_API ssize_t ioth_writev(int fd, const struct iovec* v, int n) { return ::writev(fd, v, n); }
+IOTH_API ssize_t ioth_send(int fd, const void* b, size_t n, int f) { return ::send(fd, b, n, f); }
+IOTH_API ssize_t ioth_sendto(int fd, const void* b, size_t n, int f, const struct sockaddr* a, socklen_t l) {
+    return ::sendto(fd, b, n, f, a, l);
+}
+IOTH_API ssize_t ioth_sendmsg(int fd, const struct msghdr* m, int f) { return ::sendmsg(fd, m, f); }
+IOTH_API int ioth_setsockopt(int fd, int level, int name, const void* v, socklen_t l) {
+    return ::setsockopt(fd, level, name, v, l);
+}
+IOTH_API int ioth_getsockopt(int fd, int level, int name, void* v, socklen_t* l) {
+    return ::getsockopt(fd, level, name, v, l);
+}
+IOTH_API int ioth_shutdown(int fd, int how) { return ::shutdown(fd, how); }
+IOTH_API int ioth_ioctl(int fd, unsigned long cmd, void* arg) { return ::ioctl(fd, cmd, arg); }
+IOTH_API int ioth_fcntl(int fd, int cmd, long val) { return ::fcntl(fd, cmd, val); }
