@@ -12,8 +12,7 @@
  * ioth_NAME.so, are not loaded yet).
  *
  * A VNL may name its interface: "eth0:vxvde://234.0.0.1"; without a name the
- * interface is vde0. A vdestack stack has one interface in this version:
- * ioth_newstackl/v with more than one VNL fail with EOPNOTSUPP.
+ * interfaces are vde0, vde1, ... in the order of the VNLs.
  *
  * Errors: functions returning a pointer return NULL, the others -1, with
  * errno set (EINVAL for a NULL or malformed argument, EBUSY from

@@ -92,6 +92,12 @@ public:
     // by itself. Throws Error when the stack cannot be reached.
     [[nodiscard]] std::error_code link_status() const;
 
+    // One more interface `ifname` in the stack, joined to `vnl` (an
+    // interface per VNL, each forwarded on its own). It starts down and
+    // unconfigured. Throws Error: EINVAL (bad name), EEXIST (a name in use),
+    // the transport's errors. It lives as long as the stack.
+    void add_interface(std::string_view vnl, std::string_view ifname);
+
     [[nodiscard]] const std::string& vnl() const noexcept;
     [[nodiscard]] const std::string& ifname() const noexcept;
 

@@ -8,7 +8,9 @@
 // are the host's). Every socket ioth_msocket() makes is recorded with the
 // identity of its file (device and inode): ioth_delstack() refuses with
 // EBUSY while one of them is still open under its number, whether the
-// program closed it with ioth_close() or close(). The records are pruned at
+// program closed it with ioth_close() or close(). A stack has an interface
+// per VNL (vde0, vde1, ... unless the VNL names it: "eth1:vxvde://..."),
+// each forwarded on its own by the engine. The records are pruned at
 // each ioth_msocket() and ioth_delstack(), so a long-lived stack holds only
 // its open sockets. The Berkeley wrappers are the libc calls: the fds are
 // kernel fds of this process. Thread-safety: a mutex per stack guards its
@@ -69,13 +71,14 @@ auto guarded(F&& f, decltype(f()) on_error) noexcept -> decltype(f()) {
     return on_error;
 }
 
-// "ifname:scheme://..." -> (ifname, vnl); a VNL without the prefix -> ("vde0", vnl).
-std::pair<std::string, std::string> split_ifname(std::string_view v) {
+// "ifname:scheme://..." -> (ifname, vnl); the i-th VNL without the prefix
+// -> ("vde<i>", vnl).
+std::pair<std::string, std::string> split_ifname(std::string_view v, std::size_t i) {
     const std::size_t scheme_end = v.find("://");
     const std::size_t colon = v.find(':');
     if (scheme_end != std::string_view::npos && colon < scheme_end && colon > 0)
         return {std::string(v.substr(0, colon)), std::string(v.substr(colon + 1))};
-    return {"vde0", std::string(v)};
+    return {"vde" + std::to_string(i), std::string(v)};
 }
 
 struct ioth* newstack(const char* stack, const std::vector<const char*>& vnls) {
@@ -89,16 +92,19 @@ struct ioth* newstack(const char* stack, const std::vector<const char*>& vnls) {
         [&]() -> struct ioth* {
             if (name == "kernel") return new ::ioth;
             if (name != "vdestack" && name != "vdestack++") throw vde::Error(EPROTONOSUPPORT, "ioth_newstack: " + std::string(name));
-            if (vnls.size() > 1) throw vde::Error(EOPNOTSUPP, "ioth_newstack: one interface per vdestack stack");
             auto* s = new ::ioth;
             try {
                 if (vnls.empty()) {
                     s->stack.emplace("");
                 } else {
-                    auto [ifname, vnl] = split_ifname(vnls[0]);
+                    auto [ifname, vnl] = split_ifname(vnls[0], 0);
                     vde::StackOptions opts;
                     opts.ifname = ifname;
                     s->stack.emplace(vnl, opts);
+                    for (std::size_t i = 1; i < vnls.size(); i++) {
+                        auto [more_if, more_vnl] = split_ifname(vnls[i], i);
+                        s->stack->add_interface(more_vnl, more_if);
+                    }
                 }
             } catch (...) {
                 delete s;

@@ -352,6 +352,17 @@ int StackCore::msocket(int domain, int type, int protocol) noexcept {
     return fd.release();
 }
 
+void StackCore::add_interface(std::string_view vnl, std::string_view ifname) {
+    proto::Request req;
+    req.op = proto::Op::AddIface;
+    req.stack = id_;
+    UniqueFd none;
+    std::string msg;
+    proto::Reply r = conn_->call(req, vnl, ifname, none, &msg);
+    if (r.rval < 0)
+        throw Error(r.err != 0 ? r.err : EIO, "vde_addstack(" + std::string(vnl) + ")" + (msg.empty() ? "" : ": " + msg));
+}
+
 int StackCore::link_error() noexcept {
     proto::Request req;
     req.op = proto::Op::Status;

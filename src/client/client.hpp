@@ -52,6 +52,10 @@ public:
     // The errno that killed the stack's link to its network (0 while it
     // works); -errno when the helper cannot be reached.
     int link_error() noexcept;
+    // One more interface `ifname` in the stack, joined to `vnl`. Throws Error
+    // ("vde_addstack(<vnl>): ...": EINVAL for a bad name, the transport's
+    // errors, EEXIST for a name in use).
+    void add_interface(std::string_view vnl, std::string_view ifname);
 
     [[nodiscard]] const std::string& vnl() const noexcept { return vnl_; }
     [[nodiscard]] const std::string& ifname() const noexcept { return ifname_; }

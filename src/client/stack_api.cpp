@@ -103,6 +103,11 @@ void Stack::del_route(std::string_view dest, std::string_view gateway, std::stri
     auto nc = netconf(core_.get(), vnl());
     nc.del_route(dest, gateway, ifname);
 }
+void Stack::add_interface(std::string_view vnl, std::string_view ifname) {
+    if (!core_) throw Error(EBADF, "add_interface: moved-from stack");
+    core_->add_interface(vnl, ifname);
+}
+
 std::error_code Stack::link_status() const {
     if (!core_) throw Error(EBADF, "link_status: moved-from stack");
     int r = core_->link_error();

@@ -5,6 +5,7 @@
 #include <linux/close_range.h>
 #include <sched.h>
 #include <signal.h>
+#include <net/if.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
@@ -138,6 +139,10 @@ private:
         if (it == count_.end() || --it->second > 0) return;
         count_.erase(it);
         reaper_.destroy(remove(id));  // closing a tap is slow (see Reaper): done aside
+        if (auto extra = ifaces_.find(id); extra != ifaces_.end()) {
+            for (std::uint64_t e : extra->second) reaper_.destroy(remove(e));
+            ifaces_.erase(extra);
+        }
     }
     void release_all(Conn& c) {
         for (auto id : c.refs) release(id);
@@ -184,6 +189,11 @@ private:
                 release(req.stack);
                 break;
             case Op::MSocket: msocket(reply, req); break;
+            case Op::AddIface:
+                if (c.refs.count(req.stack) == 0) fail(EBADF, "no such stack");
+                add_iface(req.stack, s1, s2);
+                send_reply(reply, 0, 0, req.stack, "");
+                break;
             case Op::StackCmd: stackcmd(req, s1, fds); break;
             case Op::Attach: {
                 // fds[1]: a new connection for a forked child, holding what c holds.
@@ -251,22 +261,53 @@ private:
         return engines_[e]->call([id](Engine& en) { return en.remove(id); });
     }
 
-    std::uint64_t add_stack(const std::string& vnl, const std::string& ifname) {
+    // An entry for interface `ifname` on `vnl` ("" = none); its transport is
+    // opened here, in the caller's namespace, before the tap exists.
+    std::unique_ptr<StackEntry> new_entry(const std::string& vnl, const std::string& ifname) {
         auto entry = std::make_unique<StackEntry>();
         entry->id = next_id_++;
         entry->vnl = vnl;
         entry->ifname = ifname;
         if (!vnl.empty()) {
             check_ifname(ifname);
-            // Opened here, in the caller's namespace, before the new one exists.
             entry->link = plug::open_transport(vnl, {"vdestack", tuning_});
         }
+        return entry;
+    }
+
+    std::uint64_t add_stack(const std::string& vnl, const std::string& ifname) {
+        auto entry = new_entry(vnl, ifname);
         ns_.run([&] {
             if (::unshare(CLONE_NEWNET) != 0) fail_errno("unshare(CLONE_NEWNET)");
             entry->netns = UniqueFd(::open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC));
             if (!entry->netns) fail_errno("open(/proc/thread-self/ns/net)");
             if (!vnl.empty()) entry->tap = plug::open_tap_device(ifname, tuning_.offload);
         });
+        return place(std::move(entry));
+    }
+
+    // One more interface of stack `stack`: an entry of its own (forwarded
+    // like any other, its own transport and tap) in the stack's namespace,
+    // destroyed with the stack.
+    void add_iface(std::uint64_t stack, const std::string& vnl, const std::string& ifname) {
+        const int netns = netns_of(stack);
+        if (vnl.empty()) fail(EINVAL, "an interface needs a VNL");
+        auto entry = new_entry(vnl, ifname);
+        entry->netns = UniqueFd(::fcntl(netns, F_DUPFD_CLOEXEC, 0));
+        if (!entry->netns) fail_errno("dup(netns)");
+        ns_.run([&] {
+            if (::setns(netns, CLONE_NEWNET) != 0) fail_errno("setns");
+            // TUNSETIFF would attach to a persistent tap of that name: refuse any name in use.
+            if (::if_nametoindex(ifname.c_str()) != 0) fail(EEXIST, "interface " + ifname + " exists");
+            entry->tap = plug::open_tap_device(ifname, tuning_.offload);
+        });
+        auto& list = ifaces_[stack];
+        list.reserve(list.size() + 1);  // nothing throws after the entry is placed
+        list.push_back(place(std::move(entry)));
+    }
+
+    // Hands the entry to the engine with the fewest stacks; returns its id.
+    std::uint64_t place(std::unique_ptr<StackEntry> entry) {
         std::uint64_t id = entry->id;
         // Shard: the engine with the fewest stacks takes it.
         std::size_t best = 0;
@@ -369,6 +410,7 @@ private:
     std::vector<std::unique_ptr<EngineThread>> engines_ = make_engines(tuning_, fabric_.get());
     std::vector<std::size_t> load_ = std::vector<std::size_t>(engines_.size());
     std::unordered_map<std::uint64_t, Where> where_;
+    std::unordered_map<std::uint64_t, std::vector<std::uint64_t>> ifaces_;  // stack -> its further interfaces' entries
     NsWorker ns_;
     std::uint64_t next_id_ = 1;
     std::vector<std::byte> buf_ = std::vector<std::byte>(proto::kMaxRequest);

@@ -22,6 +22,10 @@
 //      taps and transports of the stacks it was given (the one with the
 //      fewest takes a new stack), sharing one local fabric (engine/fabric.hpp)
 //      that the helper owns.
+// Interfaces: a stack's first interface is its own entry; AddIface gives it
+// more, each an entry of its own in the stack's namespace (a dup of its
+// netns fd, its own tap and transport, forwarded like any other), released
+// with the stack.
 // Threads: main + NsWorker + Reaper + engines (5 on a 2-CPU machine),
 // whatever the number of stacks.
 // Requests are served one at a time; vde_stackcmd runs in a forked "runner"

@@ -23,7 +23,7 @@
 namespace vdestack::wire::proto {
 
 inline constexpr std::uint32_t kMagic = 0x76647370;  // "vdsp"
-inline constexpr std::uint32_t kVersion = 2;
+inline constexpr std::uint32_t kVersion = 3;
 inline constexpr std::size_t kMaxRequest = 65536;  // whole request incl. strings
 inline constexpr std::size_t kMaxMessage = 512;    // error text in a Reply
 inline constexpr int kChannelFd = 3;               // where the helper finds the channel
@@ -36,6 +36,7 @@ enum class Op : std::uint32_t {
     Shutdown = 5,  // this connection is done (its stacks released); rval 1: the helper exits now
     Attach = 6,    // fds[1] = a new connection (for a forked child) holding the stacks this one holds
     Status = 7,    // stack -> Reply.err = errno that killed its link (0 while it works)
+    AddIface = 8,  // stack, str1 = VNL, str2 = ifname: one more interface in the stack's namespace
 };
 
 struct Request {

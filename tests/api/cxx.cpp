@@ -255,3 +255,32 @@ TEST(CxxApi, LinkStatusReportsAGoneSwitch) {
     rmdir(sw.c_str());
     rmdir(dir);
 }
+
+namespace {
+TEST(CxxApi, AddInterfaceGivesTheStackAnotherNetwork) {
+    vde::Stack s("vxvde://234.0.0.14");
+    s.add_interface("vxvde://234.0.0.15", "eth1");
+    EXPECT_GT(s.if_index("eth1"), 0u);
+    EXPECT_GT(s.if_index(), 0u);  // vde0 is still there
+    try {
+        s.add_interface("null://", "eth1");
+        ADD_FAILURE() << "a second eth1";
+    } catch (const vde::Error& e) {
+        EXPECT_EQ(e.errno_value(), EEXIST) << e.what();
+    }
+    try {
+        s.add_interface("null://", "no/slash");
+        ADD_FAILURE() << "a bad name";
+    } catch (const vde::Error& e) {
+        EXPECT_EQ(e.errno_value(), EINVAL) << e.what();
+    }
+    try {
+        s.add_interface("nosuchscheme://x", "eth2");
+        ADD_FAILURE() << "an unknown scheme";
+    } catch (const vde::Error& e) {
+        EXPECT_EQ(e.errno_value(), EPROTONOSUPPORT) << e.what();
+        EXPECT_NE(std::string(e.what()).find("nosuchscheme"), std::string::npos) << e.what();
+    }
+    EXPECT_THROW((void)s.if_index("eth2"), vde::Error);
+}
+}  // namespace

@@ -11,6 +11,7 @@
 #include <cstring>
 #include <string>
 #include <thread>
+#include <tuple>
 
 #include "ioth.h"
 #include "support/proc.hpp"
@@ -84,6 +85,60 @@ TEST(Ioth, TwoVdestacksTalkTcpThroughTheWrappers) {
     EXPECT_EQ(ioth_delstack(a), 0);
 }
 
+// A stack with an interface per VNL, each on its own network: a stack on
+// either network reaches it through the interface on that network.
+TEST(Ioth, SeveralInterfacesEachOnItsNetwork) {
+    const int fds_before = vdetest::count_fds();
+    struct ioth* r = ioth_newstackl("vdestack", "vxvde://234.0.0.11", "up:vxvde://234.0.0.12", (char*)nullptr);
+    ASSERT_NE(r, nullptr) << strerror(errno);
+    const char* one[] = {"vxvde://234.0.0.11", nullptr};
+    const char* two[] = {"vxvde://234.0.0.12", nullptr};
+    struct ioth* a = ioth_newstackv("vdestack", one);
+    struct ioth* b = ioth_newstackv("vdestack", two);
+    ASSERT_NE(a, nullptr);
+    ASSERT_NE(b, nullptr);
+    EXPECT_GT(ioth_if_nametoindex(r, "vde0"), 0);
+    EXPECT_GT(ioth_if_nametoindex(r, "up"), 0);
+    EXPECT_EQ(ioth_if_nametoindex(r, "vde1"), -1);  // the second VNL named it
+    configure(r, "vde0", "10.0.11.1");
+    configure(r, "up", "10.0.12.1");
+    configure(a, "vde0", "10.0.11.2");
+    configure(b, "vde0", "10.0.12.2");
+
+    const int l = ioth_msocket(r, AF_INET, SOCK_STREAM, 0);
+    ASSERT_GE(l, 0);
+    sockaddr_in any{};
+    any.sin_family = AF_INET;
+    any.sin_port = htons(7100);
+    ASSERT_EQ(ioth_bind(l, reinterpret_cast<sockaddr*>(&any), sizeof any), 0);
+    ASSERT_EQ(ioth_listen(l, 2), 0);
+    for (auto [client, server_ip, client_ip] : {std::tuple{a, "10.0.11.1", "10.0.11.2"}, std::tuple{b, "10.0.12.1", "10.0.12.2"}}) {
+        SCOPED_TRACE(server_ip);
+        const int c = ioth_msocket(client, AF_INET, SOCK_STREAM, 0);
+        sockaddr_in to = any;
+        inet_pton(AF_INET, server_ip, &to.sin_addr);
+        ASSERT_TRUE(vdetest::eventually(
+            [&] { return ioth_connect(c, reinterpret_cast<sockaddr*>(&to), sizeof to) == 0; }, 10));
+        const int acc = ioth_accept(l, nullptr, nullptr);
+        ASSERT_GE(acc, 0);
+        sockaddr_in local{}, peer{};
+        socklen_t ll = sizeof local, pl = sizeof peer;
+        ASSERT_EQ(ioth_getsockname(acc, reinterpret_cast<sockaddr*>(&local), &ll), 0);
+        ASSERT_EQ(ioth_getpeername(acc, reinterpret_cast<sockaddr*>(&peer), &pl), 0);
+        char text[INET_ADDRSTRLEN];
+        EXPECT_STREQ(inet_ntop(AF_INET, &local.sin_addr, text, sizeof text), server_ip);
+        EXPECT_STREQ(inet_ntop(AF_INET, &peer.sin_addr, text, sizeof text), client_ip);
+        ioth_close(acc);
+        ioth_close(c);
+    }
+    EXPECT_EQ(ioth_delstack(r), -1);  // the listener is open
+    ioth_close(l);
+    EXPECT_EQ(ioth_delstack(r), 0);
+    EXPECT_EQ(ioth_delstack(a), 0);
+    EXPECT_EQ(ioth_delstack(b), 0);
+    EXPECT_TRUE(vdetest::eventually([&] { return vdetest::count_fds() == fds_before; }));
+}
+
 TEST(Ioth, KernelStackAndTheDefaultStack) {
     struct ioth* k = ioth_newstack("kernel", nullptr);
     ASSERT_NE(k, nullptr);
@@ -119,8 +174,10 @@ TEST(Ioth, ErrorsAreNullOrMinusOneWithErrno) {
     EXPECT_EQ(errno, EINVAL);
     EXPECT_EQ(ioth_newstack("vdestack", "nosuchscheme://x"), nullptr);
     EXPECT_EQ(errno, EPROTONOSUPPORT);
-    EXPECT_EQ(ioth_newstackl("vdestack", "null://", "null://", (char*)nullptr), nullptr);
-    EXPECT_EQ(errno, EOPNOTSUPP);
+    EXPECT_EQ(ioth_newstackl("vdestack", "eth0:null://", "eth0:null://", (char*)nullptr), nullptr);
+    EXPECT_EQ(errno, EEXIST);  // two interfaces of one name
+    EXPECT_EQ(ioth_newstackl("vdestack", "null://", "bad/name:null://", (char*)nullptr), nullptr);
+    EXPECT_EQ(errno, EINVAL);
     EXPECT_EQ(ioth_delstack(nullptr), -1);
     EXPECT_EQ(errno, EINVAL);
     const int before = vdetest::count_fds();
