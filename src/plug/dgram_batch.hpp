@@ -21,8 +21,10 @@
 // lies (a switch forwards it to its other ports from there) but must not
 // keep the span. `after_batch` may end the loop after a batch
 // (a protocol state change that needs another receive path from now on).
-// EINTR is retried, EAGAIN ends the loop as "drained"; any other recvmmsg
-// error ends it and is returned for the transport to judge.
+// EINTR is retried, EAGAIN ends the loop as "drained"; the transport may name
+// one more errno that only reports an earlier datagram (udp://'s ICMP
+// ECONNREFUSED), retried like EINTR (each retry counts as a round); any other
+// recvmmsg error ends the loop and is returned for the transport to judge.
 // Users: ptp://, vde://, seqpacket://, udp:// and switch://'s data ports.
 //
 // Send: send() packs up to kBatch frames (dropping those shorter than
@@ -62,6 +64,11 @@ class BasicDgramBatch {
 public:
     static constexpr std::size_t kBatch = 64;  // datagrams per system call
     static constexpr int kMaxRounds = 16;      // recvmmsg calls per recv()
+
+    BasicDgramBatch() = default;
+    // retry_errno: a recvmmsg error that reports an earlier datagram, not the
+    // socket's state: the loop reads on.
+    explicit BasicDgramBatch(int retry_errno) noexcept : retry_errno_(retry_errno) {}
 
     // What a datagram is to the transport (classify's answer).
     enum class Take { frame, consumed, stop };
@@ -110,7 +117,7 @@ public:
             }
             const int r = ::recvmmsg(fd, rmsg_.data(), static_cast<unsigned>(chunk), MSG_DONTWAIT, nullptr);
             if (r < 0) {
-                if (errno == EINTR) continue;
+                if (errno == EINTR || (retry_errno_ != 0 && errno == retry_errno_)) continue;
                 if (errno != EAGAIN && errno != EWOULDBLOCK) res.err = errno;
                 return res;
             }
@@ -184,6 +191,7 @@ public:
     }
 
 private:
+    int retry_errno_ = 0;
     struct None {};
     struct alignas(cmsghdr) Control {
         unsigned char bytes[CMSG_SPACE(sizeof(in_pktinfo)) + CMSG_SPACE(sizeof(in6_pktinfo))];

@@ -149,7 +149,7 @@ private:
     socklen_t dst_len_;
     bool connected_ = false;
 
-    DgramBatch batch_;
+    DgramBatch batch_{ECONNREFUSED};  // an ICMP error is consumed by the call that reports it: read on
     UdpFrameSender sender_{{}};  // no header: batches and GSO runs (udp_send.hpp)
     UdpGroReceiver gro_;         // entered once, after a full batch
 };
@@ -167,25 +167,17 @@ ssize_t UdpTransport::recv_gro(std::span<FrameBuf> bufs) noexcept {
 ssize_t UdpTransport::recv(std::span<FrameBuf> bufs) noexcept {
     if (gro_.on()) return recv_gro(bufs);
     using Take = DgramBatch::Take;
-    DgramBatch::RecvResult got;
-    // An ICMP error (ECONNREFUSED) is consumed by the call that reports it: read on.
-    for (int tries = 0; tries < DgramBatch::kMaxRounds; tries++) {
-        const std::span<FrameBuf> rest = bufs.subspan(got.n);
-        const auto more = batch_.recv(
-            sock_.get(), rest,
-            [&](std::span<const std::byte> d) {
-                if (!d.empty()) return Take::frame;
-                if (connected_) disconnect();  // vdeplug4: an empty datagram un-connects
-                return Take::consumed;
-            },
-            // A full batch: a bulk flow, worth GRO mode from now on.
-            [&](std::size_t r, std::size_t chunk) {
-                return r == chunk && chunk == DgramBatch::kBatch && gro_.enter_once(sock_.get());
-            });
-        got.n += more.n;
-        got.err = more.err;
-        if (more.err != ECONNREFUSED) break;
-    }
+    const auto got = batch_.recv(
+        sock_.get(), bufs,
+        [&](std::span<const std::byte> d) {
+            if (!d.empty()) return Take::frame;
+            if (connected_) disconnect();  // vdeplug4: an empty datagram un-connects
+            return Take::consumed;
+        },
+        // A full batch: a bulk flow, worth GRO mode from now on.
+        [&](std::size_t r, std::size_t chunk) {
+            return r == chunk && chunk == DgramBatch::kBatch && gro_.enter_once(sock_.get());
+        });
     if (got.n == 0 && (got.err == EBADF || got.err == ENOTSOCK || got.err == EFAULT)) return -got.err;
     return static_cast<ssize_t>(got.n);  // another error: transient
 }
