@@ -10,9 +10,11 @@
 // EBUSY while one of them is still open under its number, whether the
 // program closed it with ioth_close() or close(). A stack has an interface
 // per VNL (vde0, vde1, ... unless the VNL names it: "eth1:vxvde://..."),
-// each forwarded on its own by the engine. The records are pruned at
-// each ioth_msocket() and ioth_delstack(), so a long-lived stack holds only
-// its open sockets. The Berkeley wrappers are the libc calls: the fds are
+// each forwarded on its own by the engine. The records of closed sockets are
+// pruned by ioth_delstack() and by ioth_msocket() whenever the records have
+// doubled since the last prune: a long-lived stack holds at most twice as
+// many records as open sockets (and 64), at O(1) amortized cost per socket.
+// The Berkeley wrappers are the libc calls: the fds are
 // kernel fds of this process. Thread-safety: a mutex per stack guards its
 // records; the default stack is an atomic pointer.
 #include "ioth.h"
@@ -21,6 +23,7 @@
 #include <sys/stat.h>
 #include <sys/syscall.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <mutex>
@@ -40,7 +43,8 @@ struct ioth {
         dev_t dev;
         ino_t ino;
     };
-    std::vector<Sock> socks;  // the sockets made here, perhaps closed since
+    std::vector<Sock> socks;      // the sockets made here, perhaps closed since
+    std::size_t prune_at = 64;    // records past which record() prunes first
 
     // Forgets the records whose fd no longer holds the socket. Under mu.
     void prune() {
@@ -48,6 +52,13 @@ struct ioth {
             struct stat st {};
             return ::fstat(s.fd, &st) != 0 || st.st_dev != s.dev || st.st_ino != s.ino;
         });
+        prune_at = std::max<std::size_t>(64, 2 * socks.size());
+    }
+    // Records a new socket. Pruning only when the records have doubled keeps
+    // ioth_msocket() O(1) amortized however many sockets are open. Under mu.
+    void record(const Sock& s) {
+        if (socks.size() >= prune_at) prune();
+        socks.push_back(s);
     }
 };
 
@@ -188,8 +199,7 @@ IOTH_API int ioth_msocket(struct ioth* s, int domain, int type, int protocol) {
     if (::fstat(fd, &st) == 0) {
         try {
             std::lock_guard lk(s->mu);
-            s->prune();
-            s->socks.push_back({fd, st.st_dev, st.st_ino});
+            s->record({fd, st.st_dev, st.st_ino});
         } catch (const std::bad_alloc&) {
             ::close(fd);
             errno = ENOMEM;
