@@ -33,6 +33,7 @@
 #include <string_view>
 #include <vector>
 
+#include "api/c_result.hpp"
 #include "vdestack/stack.hpp"
 
 struct ioth {
@@ -68,19 +69,7 @@ std::atomic<struct ioth*> g_default{nullptr};
 std::mutex g_license_mu;
 std::string g_license;
 
-template <class F>
-auto guarded(F&& f, decltype(f()) on_error) noexcept -> decltype(f()) {
-    try {
-        return f();
-    } catch (const vde::Error& e) {
-        errno = e.errno_value();
-    } catch (const std::bad_alloc&) {
-        errno = ENOMEM;
-    } catch (...) {
-        errno = EIO;
-    }
-    return on_error;
-}
+using vde::capi::guarded;
 
 // "ifname:scheme://..." -> (ifname, vnl); the i-th VNL without the prefix
 // -> ("vde<i>", vnl).

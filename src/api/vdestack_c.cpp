@@ -15,6 +15,7 @@
 #include <cerrno>
 #include <new>
 
+#include "api/c_result.hpp"
 #include "vdestack/stack.hpp"
 
 struct vdestack {
@@ -24,19 +25,7 @@ struct vdestack {
 namespace {
 std::atomic<struct vdestack*> g_default{nullptr};
 
-template <class F>
-auto guarded(F&& f, decltype(f()) on_error) noexcept -> decltype(f()) {
-    try {
-        return f();
-    } catch (const vde::Error& e) {
-        errno = e.errno_value();
-    } catch (const std::bad_alloc&) {
-        errno = ENOMEM;
-    } catch (...) {
-        errno = EIO;
-    }
-    return on_error;
-}
+using vde::capi::guarded;
 }  // namespace
 
 #define VDESTACK_C_API extern "C" __attribute__((visibility("default")))
