@@ -125,7 +125,7 @@ void Engine::on_tap_vnet(StackEntry& s) {
         if (static_cast<std::size_t>(len) < sizeof hdr) continue;
         const std::size_t flen = static_cast<std::size_t>(len) - sizeof hdr;
         const wire::VnetHdr h = *wire::VnetHdr::parse(hdr);
-        if (s.segment != 0 && flen >= 14 && flen < kBig && to_fabric(s, hdr, slot, flen)) continue;
+        if (s.segment != 0 && flen >= wire::kEthHeader && flen < kBig && to_fabric(s, hdr, slot, flen)) continue;
         if (h.gso_type == wire::VnetHdr::kGsoNone) {
             // Longer than any VDE frame: it would arrive truncated, so it is not sent at all.
             if (flen > plug::kMaxFrame || !frame::complete_csum(std::span<std::byte>(slot, flen), h)) continue;

@@ -9,8 +9,8 @@
 //   (a path), else /usr/lib/<multiarch>/libvdeplug.so.2, /lib/<multiarch>/...,
 //   /usr/lib/libvdeplug.so.2, then the bare soname "libvdeplug.so.2" (the
 //   dynamic linker's search). A candidate that is the very file this code
-//   lives in (our own libvdeplug.so.2, src/vdeplug/) is skipped -- compared by
-//   st_dev/st_ino, before loading for paths and after loading for the soname
+//   lives in (our own libvdeplug.so.2, src/api/) is skipped -- compared by
+//   FileId (device, inode, ctime), before loading for paths and after loading for the soname
 //   -- so the fallback inside our libvdeplug can never call itself.
 //   Each candidate is loaded with dlopen(RTLD_NOW|RTLD_GLOBAL): nested plugins
 //   (vlan://, agno://) call vde_open_real & co. unresolved, i.e. from the

@@ -102,7 +102,6 @@ using Header = wire::VxvdeHeader;  // the VXLAN header: same 8 bytes
 
 constexpr std::uint16_t kVlan = 1;        // learning VLAN key (as vdeplug4)
 constexpr int kDefaultSockBuf = 4 << 20;  // generous default socket buffers
-constexpr std::size_t kEthHeader = 14;
 
 constexpr const char* kDefaultGroup4 = "239.0.0.1";
 constexpr const char* kDefaultGroup6 = "ff05:56de::1";
@@ -295,7 +294,7 @@ ssize_t VxlanTransport::recv_gro(std::span<FrameBuf> bufs, std::int64_t now) noe
     PeerAddr from;
     return gro_.recv(fd_.get(), bufs, [&](const msghdr& mh, std::span<std::byte> d, std::size_t seg) {
         if (seg == 0) from = vtep_of(mh);
-        if (!from.valid() || d.size() <= Header::kSize + kEthHeader || d.size() > Header::kSize + kMaxFrame)
+        if (!from.valid() || d.size() <= Header::kSize + wire::kEthHeader || d.size() > Header::kSize + kMaxFrame)
             return std::span<std::byte>();
         const auto h = Header::parse(std::span<const std::byte, Header::kSize>(d.data(), Header::kSize));
         if (!h || h->flags() != Header::kFlagVni || h->vni() != vni_) return std::span<std::byte>();
@@ -314,7 +313,7 @@ ssize_t VxlanTransport::recv(std::span<FrameBuf> bufs) noexcept {
     const auto got = batch_.recv(
         fd, bufs,
         [&](const msghdr& mh, std::span<const std::byte, Header::kSize> hdr, std::span<const std::byte> f) {
-            if (f.size() <= kEthHeader) return Take::consumed;
+            if (f.size() <= wire::kEthHeader) return Take::consumed;
             const auto h = Header::parse(hdr);
             if (!h || h->flags() != Header::kFlagVni || h->vni() != vni_) return Take::consumed;
             const PeerAddr from = vtep_of(mh);

@@ -103,7 +103,6 @@ using wire::VxvdeHeader;
 
 constexpr std::uint16_t kVlan = 1;       // vdeplug4 learns with VLAN key 1
 constexpr int kDefaultSockBuf = 4 << 20; // generous default socket buffers
-constexpr std::size_t kEthHeader = 14;
 
 constexpr const char* kDefaultGroup4 = "239.0.0.1";
 constexpr const char* kDefaultGroup6 = "ff05:56de::1";
@@ -396,7 +395,7 @@ int VxvdeTransport::drain(int which, std::span<FrameBuf> bufs, std::size_t& n, s
                 if (from.valid()) table_.forget_peer(from);
                 return Take::consumed;
             }
-            if (f.size() <= kEthHeader || (multicast && is_self(from, mh, now))) return Take::consumed;
+            if (f.size() <= wire::kEthHeader || (multicast && is_self(from, mh, now))) return Take::consumed;
             table_.learn(wire::src_mac(f.data()), from, now, kVlan);
             return Take::frame;
         },
@@ -425,7 +424,7 @@ int VxvdeTransport::drain_gro(std::span<FrameBuf> bufs, std::size_t& n, std::int
             return std::span<std::byte>();
         }
         const std::span<std::byte> f = d.subspan(VxvdeHeader::kSize);
-        if (f.size() <= kEthHeader || f.size() > kMaxFrame) return std::span<std::byte>();
+        if (f.size() <= wire::kEthHeader || f.size() > kMaxFrame) return std::span<std::byte>();
         const wire::MacSpan src = wire::src_mac(f.data());
         if (learned == nullptr || std::memcmp(learned, src.data(), src.size()) != 0) {
             table_.learn(src, from, now, kVlan);
