@@ -8,8 +8,8 @@
  *                         network namespace, its interfaces joined to VDE
  *                         networks (the options are ignored);
  *   kernel                the host's own stack: plain sockets, no namespace.
- * Any other NAME is EPROTONOSUPPORT in this version (third-party plugins,
- * ioth_NAME.so, are not loaded yet).
+ * Any other NAME is a plugin, ioth_NAME.so, loaded as libioth loads it (see
+ * "Plugins" below): the options after the comma are passed to it.
  *
  * A VNL may name its interface: "eth0:vxvde://234.0.0.1"; without a name the
  * interfaces are vde0, vde1, ... in the order of the VNLs.
@@ -54,8 +54,10 @@ int ioth_delstack(struct ioth *iothstack);
 void ioth_set_defstack(struct ioth *iothstack);
 struct ioth *ioth_get_defstack(void);
 
-/* A socket of the stack (NULL: the default one). The fds are kernel fds of
- * this process: the wrappers below are the libc calls, poll/epoll work. */
+/* A socket of the stack (NULL: the default one). The sockets of vdestack and
+ * kernel stacks are kernel fds of this process (poll/epoll work, and the
+ * wrappers below are the libc calls for them); a plugin's sockets are
+ * whatever the plugin makes, and the wrappers call the plugin's functions. */
 int ioth_msocket(struct ioth *iothstack, int domain, int type, int protocol);
 int ioth_socket(int domain, int type, int protocol);
 int ioth_close(int fd);
@@ -81,6 +83,66 @@ int ioth_getsockopt(int fd, int level, int optname, void *optval, socklen_t *opt
 int ioth_shutdown(int fd, int how);
 int ioth_ioctl(int fd, unsigned long cmd, void *argp);
 int ioth_fcntl(int fd, int cmd, long val);
+
+/* vdestack++ extension: the message of this thread's last failed
+ * ioth_newstack*() (which plugin paths were tried, dlerror(), the step that
+ * failed), or "" when there was none. Valid until the thread's next call. */
+const char *ioth_last_error(void);
+
+/* ---- Plugins ------------------------------------------------------------
+ * A stack named NAME other than vdestack, vdestack++ and kernel is the
+ * plugin ioth_NAME.so (NAME: letters, digits, '_' and '-'), searched in
+ * $HOME/.ioth, then in the system directory (<libdir>/ioth): first
+ * ioth_NAME-r.so, which is reentrant and loaded once into the program's own
+ * link map (dlmopen LM_ID_BASE), then ioth_NAME.so, loaded afresh into a new
+ * link map for every stack (LM_ID_NEWLM: glibc allows about 15 of them).
+ * A plugin exports
+ *   void *ioth_NAME_newstack(const char *vnlv[], const char *options,
+ *                            struct ioth_functions *f);   NULL + errno: error
+ *   int ioth_NAME_delstack(void *stackdata);              optional
+ *   const char *ioth_NAME_license;    optional SPDX id, checked against
+ *                                     ioth_set_license() (EPERM)
+ * and optionally ioth_NAME_socket, ioth_NAME_close, ... for any member of
+ * struct ioth_functions; newstack may also set the members itself. A call
+ * on a socket of the plugin runs its function with f->getstackdata()
+ * returning that stack's stackdata. Errors of ioth_newstack for a plugin:
+ * EINVAL (bad NAME), ENOTSUP (no loadable ioth_NAME.so; ioth_last_error()
+ * says why), EPERM (license), ENOENT (no ioth_NAME_newstack), or the
+ * plugin's own errno. A wrapper on an fd the plugin lacks a function for
+ * fails with ENOSYS. */
+struct ioth_functions;
+void *newstack_prototype(const char *vnlv[], const char *options, struct ioth_functions *ioth_f);
+int delstack_prototype(void *stackdata);
+void *getstackdata_prototype(void);
+
+struct ioth_functions {
+	void *(*getstackdata)(void);
+	void *(*newstack)(const char *vnlv[], const char *options, struct ioth_functions *ioth_f);
+	int (*delstack)(void *stackdata);
+	int (*socket)(int domain, int type, int protocol);
+	int (*close)(int fd);
+	int (*bind)(int fd, const struct sockaddr *addr, socklen_t addrlen);
+	int (*connect)(int fd, const struct sockaddr *addr, socklen_t addrlen);
+	int (*listen)(int fd, int backlog);
+	int (*accept)(int fd, struct sockaddr *addr, socklen_t *addrlen);
+	int (*getsockname)(int fd, struct sockaddr *addr, socklen_t *addrlen);
+	int (*getpeername)(int fd, struct sockaddr *addr, socklen_t *addrlen);
+	int (*setsockopt)(int fd, int level, int optname, const void *optval, socklen_t optlen);
+	int (*getsockopt)(int fd, int level, int optname, void *optval, socklen_t *optlen);
+	int (*shutdown)(int fd, int how);
+	int (*ioctl)(int fd, unsigned long request, ...);
+	int (*fcntl)(int fd, int cmd, ...);
+	ssize_t (*read)(int fd, void *buf, size_t len);
+	ssize_t (*readv)(int fd, const struct iovec *iov, int iovcnt);
+	ssize_t (*recv)(int fd, void *buf, size_t len, int flags);
+	ssize_t (*recvfrom)(int fd, void *buf, size_t len, int flags, struct sockaddr *from, socklen_t *fromlen);
+	ssize_t (*recvmsg)(int fd, struct msghdr *msg, int flags);
+	ssize_t (*write)(int fd, const void *buf, size_t len);
+	ssize_t (*writev)(int fd, const struct iovec *iov, int iovcnt);
+	ssize_t (*send)(int fd, const void *buf, size_t len, int flags);
+	ssize_t (*sendto)(int fd, const void *buf, size_t len, int flags, const struct sockaddr *to, socklen_t tolen);
+	ssize_t (*sendmsg)(int fd, const struct msghdr *msg, int flags);
+};
 
 #ifdef __cplusplus
 }

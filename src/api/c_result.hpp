@@ -4,25 +4,32 @@
 #pragma once
 
 #include <cerrno>
+#include <exception>
 #include <new>
+#include <string>
 
 #include "vdestack/error.hpp"
 
 namespace vde::capi {
 
 // f() or, when it throws, on_error with errno from the vde::Error (ENOMEM for
-// bad_alloc, EIO for anything else). Never throws.
+// bad_alloc, EIO for anything else), and the exception's message in
+// *message when one is given. Never throws.
 template <class F>
-auto guarded(F&& f, decltype(f()) on_error) noexcept -> decltype(f()) {
+auto guarded(F&& f, decltype(f()) on_error, std::string* message = nullptr) noexcept -> decltype(f()) {
+    int err = EIO;
     try {
         return f();
     } catch (const vde::Error& e) {
-        errno = e.errno_value();
+        err = e.errno_value();
+        if (message != nullptr) message->assign(e.what());
     } catch (const std::bad_alloc&) {
-        errno = ENOMEM;
+        err = ENOMEM;
+    } catch (const std::exception& e) {
+        if (message != nullptr) message->assign(e.what());
     } catch (...) {
-        errno = EIO;
     }
+    errno = err;
     return on_error;
 }
 

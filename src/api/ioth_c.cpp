@@ -1,22 +1,32 @@
-// ioth_c.cpp - the libioth API (include/ioth.h) over vde::Stack and the
-// host's own stack, as libioth.so: exceptions become NULL/-1 + errno,
+// ioth_c.cpp - the libioth API (include/ioth.h) as libioth.so: our engine
+// ("vdestack"), the host's own stack ("kernel") and third-party plugins
+// (ioth_NAME.so, api/ioth_plugin.hpp); exceptions become NULL/-1 + errno,
 // nothing is printed.
 //
 // Theory of operation
 // -------------------
-// A struct ioth is a vde::Stack ("vdestack") or nothing ("kernel": sockets
-// are the host's). Every socket ioth_msocket() makes is recorded with the
-// identity of its file (device and inode): ioth_delstack() refuses with
-// EBUSY while one of them is still open under its number, whether the
-// program closed it with ioth_close() or close(). A stack has an interface
-// per VNL (vde0, vde1, ... unless the VNL names it: "eth1:vxvde://..."),
-// each forwarded on its own by the engine. The records of closed sockets are
-// pruned by ioth_delstack() and by ioth_msocket() whenever the records have
-// doubled since the last prune: a long-lived stack holds at most twice as
-// many records as open sockets (and 64), at O(1) amortized cost per socket.
-// The Berkeley wrappers are the libc calls: the fds are
-// kernel fds of this process. Thread-safety: a mutex per stack guards its
-// records; the default stack is an atomic pointer.
+// A struct ioth is a vde::Stack ("vdestack"), a PluginStack, or neither
+// ("kernel": sockets are the host's). The sockets of our engine and of the
+// kernel are kernel fds of this process; a plugin's are whatever the plugin
+// makes. A lock-free table (api/fd_table.hpp) maps every fd made by
+// ioth_msocket/ioth_accept to its stack: the wrappers (ioth_read, ioth_send,
+// ...) call the plugin's functions for a plugin's fd and libc for any other.
+//
+// ioth_delstack() refuses with EBUSY while sockets of its stack are open:
+// - a plugin's stack counts the sockets made through ioth_msocket and
+//   ioth_accept and not yet ioth_close'd (as libioth does);
+// - our stacks record each socket's number with the identity of its file
+//   (device, inode), so that a socket closed with plain close() also counts
+//   as closed. The records of closed sockets are pruned by ioth_delstack()
+//   and by ioth_msocket() whenever the records have doubled since the last
+//   prune (at most twice as many records as open sockets, and 64; O(1)
+//   amortized per socket). A table entry points to one of our stacks only
+//   while that stack holds a record of the fd, so a deleted stack leaves no
+//   entry behind.
+// A stack has an interface per VNL (vde0, vde1, ... unless the VNL names it:
+// "eth1:vxvde://..."), each forwarded on its own by the engine.
+// Thread-safety: a mutex per stack guards its records; the table and the
+// default stack are atomics; ioth_last_error() is per thread.
 #include "ioth.h"
 
 #include <stdarg.h>
@@ -26,93 +36,206 @@
 #include <algorithm>
 #include <atomic>
 #include <cerrno>
+#include <memory>
 #include <mutex>
 #include <new>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <vector>
 
 #include "api/c_result.hpp"
+#include "api/fd_table.hpp"
+#include "api/ioth_plugin.hpp"
+#include "api/ioth_stack.hpp"
+#include "base/tuning.hpp"
 #include "vdestack/stack.hpp"
 
 struct ioth {
-    std::optional<vde::Stack> stack;  // empty: the kernel's stack
+    std::optional<vde::Stack> stack;                 // our engine
+    std::unique_ptr<vde::capi::PluginStack> plugin;  // or a plugin; neither: the kernel
     std::mutex mu;
-    struct Sock {
-        int fd;
+    struct Ident {
         dev_t dev;
         ino_t ino;
+        bool operator==(const Ident&) const = default;
     };
-    std::vector<Sock> socks;      // the sockets made here, perhaps closed since
-    std::size_t prune_at = 64;    // records past which record() prunes first
+    std::unordered_map<int, Ident> socks;  // our sockets, perhaps closed since
+    std::size_t prune_at = 64;             // records past which record() prunes first
 
-    // Forgets the records whose fd no longer holds the socket. Under mu.
-    void prune() {
-        std::erase_if(socks, [](const Sock& s) {
-            struct stat st {};
-            return ::fstat(s.fd, &st) != 0 || st.st_dev != s.dev || st.st_ino != s.ino;
+    // Forgets the records whose fd no longer holds the socket, and their
+    // table entries. Under mu.
+    template <class Table>
+    void prune(Table& table) {
+        std::erase_if(socks, [&](const auto& kv) {
+            if (holds(kv.first, kv.second)) return false;
+            table.clear_if(kv.first, this);
+            return true;
         });
         prune_at = std::max<std::size_t>(64, 2 * socks.size());
     }
-    // Records a new socket. Pruning only when the records have doubled keeps
-    // ioth_msocket() O(1) amortized however many sockets are open. Under mu.
-    void record(const Sock& s) {
-        if (socks.size() >= prune_at) prune();
-        socks.push_back(s);
+    // Whether fd still is the socket recorded as `id`.
+    static bool holds(int fd, const Ident& id) {
+        struct stat st {};
+        return ::fstat(fd, &st) == 0 && Ident{st.st_dev, st.st_ino} == id;
+    }
+    // Whether fd is one of ours, open. Under mu.
+    bool owns(int fd) const {
+        auto it = socks.find(fd);
+        return it != socks.end() && holds(fd, it->second);
     }
 };
 
 namespace {
 
+using vde::capi::guarded;
+using vde::capi::PluginStack;
+
+vde::capi::FdTable<struct ioth> g_fds;
 std::atomic<struct ioth*> g_default{nullptr};
 std::mutex g_license_mu;
 std::string g_license;
+thread_local std::string t_last_error;
 
-using vde::capi::guarded;
-
-// "ifname:scheme://..." -> (ifname, vnl); the i-th VNL without the prefix
-// -> ("vde<i>", vnl).
-std::pair<std::string, std::string> split_ifname(std::string_view v, std::size_t i) {
-    const std::size_t scheme_end = v.find("://");
-    const std::size_t colon = v.find(':');
-    if (scheme_end != std::string_view::npos && colon < scheme_end && colon > 0)
-        return {std::string(v.substr(0, colon)), std::string(v.substr(colon + 1))};
-    return {"vde" + std::to_string(i), std::string(v)};
+// Records fd (a kernel fd) as a socket of our stack s and points its table
+// entry to s. False (errno set) when the record cannot be made.
+bool record(struct ioth* s, int fd) {
+    struct stat st {};
+    if (::fstat(fd, &st) != 0) return false;
+    try {
+        std::lock_guard lk(s->mu);
+        if (s->socks.size() >= s->prune_at) s->prune(g_fds);
+        s->socks.insert_or_assign(fd, ioth::Ident{st.st_dev, st.st_ino});
+    } catch (const std::bad_alloc&) {
+        errno = ENOMEM;
+        return false;
+    }
+    g_fds.set(fd, s);  // beyond the table's range: libc serves it anyway
+    return true;
 }
 
 struct ioth* newstack(const char* stack, const std::vector<const char*>& vnls) {
+    t_last_error.clear();
     if (stack == nullptr) {
+        t_last_error = "ioth_newstack: no stack name";
         errno = EINVAL;
         return nullptr;
     }
     const std::string_view spec(stack);
-    const std::string_view name = spec.substr(0, spec.find(','));  // the options are for plugins
+    const std::size_t comma = spec.find(',');
+    const std::string_view name = spec.substr(0, comma);
+    const std::string options(comma == std::string_view::npos ? std::string_view{} : spec.substr(comma + 1));
+    if (name == "kernel") return guarded([] { return new ::ioth; }, nullptr);
+    if (name != "vdestack" && name != "vdestack++") {
+        std::vector<const char*> vnlv(vnls);
+        vnlv.push_back(nullptr);
+        std::string license;
+        {
+            std::lock_guard lk(g_license_mu);
+            license = g_license;
+        }
+        const vdestack::Tuning tuning = vdestack::Tuning::from_env();
+        std::unique_ptr<PluginStack> p = vde::capi::load_plugin(
+            name, options.c_str(), vnlv.data(), tuning.home.c_str(), license.empty() ? nullptr : license.c_str(),
+            t_last_error);
+        if (!p) return nullptr;
+        auto* s = new (std::nothrow)::ioth;
+        if (s == nullptr) {
+            p->destroy();
+            errno = ENOMEM;
+            return nullptr;
+        }
+        s->plugin = std::move(p);
+        return s;
+    }
     return guarded(
         [&]() -> struct ioth* {
-            if (name == "kernel") return new ::ioth;
-            if (name != "vdestack" && name != "vdestack++") throw vde::Error(EPROTONOSUPPORT, "ioth_newstack: " + std::string(name));
-            auto* s = new ::ioth;
-            try {
-                if (vnls.empty()) {
-                    s->stack.emplace("");
-                } else {
-                    auto [ifname, vnl] = split_ifname(vnls[0], 0);
-                    vde::StackOptions opts;
-                    opts.ifname = ifname;
-                    s->stack.emplace(vnl, opts);
-                    for (std::size_t i = 1; i < vnls.size(); i++) {
-                        auto [more_if, more_vnl] = split_ifname(vnls[i], i);
-                        s->stack->add_interface(more_vnl, more_if);
-                    }
-                }
-            } catch (...) {
-                delete s;
-                throw;
-            }
-            return s;
+            auto owned = std::make_unique<::ioth>();
+            owned->stack.emplace(vde::capi::open_ioth_stack(vnls));
+            return owned.release();
         },
-        nullptr);
+        nullptr, &t_last_error);
+}
+
+// ---- the wrappers' plugin side: a member, or its fallbacks as libioth's ----
+
+template <class R, class... A, class... Args>
+R forward(const PluginStack& p, R (*ioth_functions::*member)(A...), Args... args) {
+    R (*fn)(A...) = p.functions().*member;
+    if (fn == nullptr) {
+        errno = ENOSYS;
+        return -1;
+    }
+    return p.call([&](const ioth_functions&) { return fn(args...); });
+}
+
+ssize_t p_recvmsg(const PluginStack& p, int fd, struct msghdr* m, int flags) {
+    return forward(p, &ioth_functions::recvmsg, fd, m, flags);
+}
+ssize_t p_recvfrom(const PluginStack& p, int fd, void* b, size_t n, int flags, struct sockaddr* a, socklen_t* l) {
+    if (p.functions().recvfrom != nullptr) return forward(p, &ioth_functions::recvfrom, fd, b, n, flags, a, l);
+    struct iovec iov {b, n};
+    struct msghdr m {};
+    m.msg_name = a;
+    m.msg_namelen = l != nullptr ? *l : 0;
+    m.msg_iov = &iov;
+    m.msg_iovlen = 1;
+    const ssize_t r = p_recvmsg(p, fd, &m, flags);
+    if (r >= 0 && l != nullptr) *l = m.msg_namelen;
+    return r;
+}
+ssize_t p_recv(const PluginStack& p, int fd, void* b, size_t n, int flags) {
+    if (p.functions().recv != nullptr) return forward(p, &ioth_functions::recv, fd, b, n, flags);
+    return p_recvfrom(p, fd, b, n, flags, nullptr, nullptr);
+}
+ssize_t p_read(const PluginStack& p, int fd, void* b, size_t n) {
+    if (p.functions().read != nullptr) return forward(p, &ioth_functions::read, fd, b, n);
+    return p_recv(p, fd, b, n, 0);
+}
+ssize_t p_readv(const PluginStack& p, int fd, const struct iovec* v, int n) {
+    if (p.functions().readv != nullptr) return forward(p, &ioth_functions::readv, fd, v, n);
+    struct msghdr m {};
+    m.msg_iov = const_cast<struct iovec*>(v);
+    m.msg_iovlen = static_cast<size_t>(std::max(n, 0));
+    return p_recvmsg(p, fd, &m, 0);
+}
+ssize_t p_sendmsg(const PluginStack& p, int fd, const struct msghdr* m, int flags) {
+    return forward(p, &ioth_functions::sendmsg, fd, m, flags);
+}
+ssize_t p_sendto(const PluginStack& p, int fd, const void* b, size_t n, int flags, const struct sockaddr* a,
+                 socklen_t l) {
+    if (p.functions().sendto != nullptr) return forward(p, &ioth_functions::sendto, fd, b, n, flags, a, l);
+    struct iovec iov {const_cast<void*>(b), n};
+    struct msghdr m {};
+    m.msg_name = const_cast<struct sockaddr*>(a);
+    m.msg_namelen = l;
+    m.msg_iov = &iov;
+    m.msg_iovlen = 1;
+    return p_sendmsg(p, fd, &m, flags);
+}
+ssize_t p_send(const PluginStack& p, int fd, const void* b, size_t n, int flags) {
+    if (p.functions().send != nullptr) return forward(p, &ioth_functions::send, fd, b, n, flags);
+    return p_sendto(p, fd, b, n, flags, nullptr, 0);
+}
+ssize_t p_write(const PluginStack& p, int fd, const void* b, size_t n) {
+    if (p.functions().write != nullptr) return forward(p, &ioth_functions::write, fd, b, n);
+    return p_send(p, fd, b, n, 0);
+}
+ssize_t p_writev(const PluginStack& p, int fd, const struct iovec* v, int n) {
+    if (p.functions().writev != nullptr) return forward(p, &ioth_functions::writev, fd, v, n);
+    struct msghdr m {};
+    m.msg_iov = const_cast<struct iovec*>(v);
+    m.msg_iovlen = static_cast<size_t>(std::max(n, 0));
+    return p_sendmsg(p, fd, &m, 0);
+}
+
+// kernel() for an fd of ours or of the kernel, plugin(stack) for a plugin's.
+template <class K, class P>
+auto on_fd(int fd, K&& kernel, P&& plugin) {
+    const struct ioth* s = g_fds.get(fd);
+    if (s == nullptr || !s->plugin) return kernel();
+    return plugin(*s->plugin);
 }
 
 }  // namespace
@@ -123,6 +246,8 @@ IOTH_API void ioth_set_license(const char* license) {
     std::lock_guard lk(g_license_mu);
     g_license = license != nullptr ? license : "";
 }
+
+IOTH_API const char* ioth_last_error(void) { return t_last_error.c_str(); }
 
 IOTH_API struct ioth* ioth_newstack(const char* stack, const char* vnl) {
     std::vector<const char*> v;
@@ -150,9 +275,15 @@ IOTH_API int ioth_delstack(struct ioth* s) {
         errno = EINVAL;
         return -1;
     }
-    {
+    if (s->plugin) {
+        if (s->plugin->sockets.load() > 0) {
+            errno = EBUSY;
+            return -1;
+        }
+        if (s->plugin->destroy() != 0) return -1;
+    } else {
         std::lock_guard lk(s->mu);
-        s->prune();
+        s->prune(g_fds);
         if (!s->socks.empty()) {
             errno = EBUSY;
             return -1;
@@ -171,8 +302,24 @@ IOTH_API struct ioth* ioth_get_defstack(void) { return g_default.load(); }
 
 IOTH_API int ioth_msocket(struct ioth* s, int domain, int type, int protocol) {
     if (s == nullptr) s = g_default.load();
+    if (s == nullptr) {
+        const int fd = static_cast<int>(::syscall(SYS_socket, domain, type, protocol));
+        if (fd >= 0) g_fds.set(fd, nullptr);
+        return fd;
+    }
+    if (s->plugin) {
+        const int fd = forward(*s->plugin, &ioth_functions::socket, domain, type, protocol);
+        if (fd < 0) return fd;
+        if (!g_fds.set(fd, s)) {
+            forward(*s->plugin, &ioth_functions::close, fd);
+            errno = EMFILE;
+            return -1;
+        }
+        s->plugin->sockets++;
+        return fd;
+    }
     int fd = -1;
-    if (s == nullptr || !s->stack) {
+    if (!s->stack) {
         fd = static_cast<int>(::syscall(SYS_socket, domain, type, protocol));
     } else {
         std::error_code ec;
@@ -183,50 +330,119 @@ IOTH_API int ioth_msocket(struct ioth* s, int domain, int type, int protocol) {
         }
         fd = sock.release();
     }
-    if (fd < 0 || s == nullptr) return fd;
-    struct stat st {};
-    if (::fstat(fd, &st) == 0) {
-        try {
-            std::lock_guard lk(s->mu);
-            s->record({fd, st.st_dev, st.st_ino});
-        } catch (const std::bad_alloc&) {
-            ::close(fd);
-            errno = ENOMEM;
-            return -1;
-        }
+    if (fd >= 0 && !record(s, fd)) {
+        const int e = errno;
+        ::close(fd);
+        errno = e;
+        return -1;
     }
     return fd;
 }
 
 IOTH_API int ioth_socket(int domain, int type, int protocol) { return ioth_msocket(nullptr, domain, type, protocol); }
-IOTH_API int ioth_close(int fd) { return ::close(fd); }
 
-IOTH_API int ioth_bind(int fd, const struct sockaddr* a, socklen_t l) { return ::bind(fd, a, l); }
-IOTH_API int ioth_connect(int fd, const struct sockaddr* a, socklen_t l) { return ::connect(fd, a, l); }
-IOTH_API int ioth_listen(int fd, int backlog) { return ::listen(fd, backlog); }
-IOTH_API int ioth_accept(int fd, struct sockaddr* a, socklen_t* l) { return ::accept(fd, a, l); }
-IOTH_API int ioth_getsockname(int fd, struct sockaddr* a, socklen_t* l) { return ::getsockname(fd, a, l); }
-IOTH_API int ioth_getpeername(int fd, struct sockaddr* a, socklen_t* l) { return ::getpeername(fd, a, l); }
-IOTH_API ssize_t ioth_read(int fd, void* b, size_t n) { return ::read(fd, b, n); }
-IOTH_API ssize_t ioth_readv(int fd, const struct iovec* v, int n) { return ::readv(fd, v, n); }
-IOTH_API ssize_t ioth_recv(int fd, void* b, size_t n, int f) { return ::recv(fd, b, n, f); }
+IOTH_API int ioth_close(int fd) {
+    struct ioth* s = g_fds.get(fd);
+    if (s != nullptr && s->plugin) {
+        const int r = forward(*s->plugin, &ioth_functions::close, fd);
+        if (r == 0) {
+            g_fds.clear_if(fd, s);
+            s->plugin->sockets--;
+        }
+        return r;
+    }
+    if (s != nullptr) {
+        std::lock_guard lk(s->mu);
+        if (s->owns(fd)) {
+            s->socks.erase(fd);
+            g_fds.clear_if(fd, s);
+        }
+    }
+    return ::close(fd);
+}
+
+IOTH_API int ioth_accept(int fd, struct sockaddr* a, socklen_t* l) {
+    struct ioth* s = g_fds.get(fd);
+    if (s != nullptr && s->plugin) {
+        const int nfd = forward(*s->plugin, &ioth_functions::accept, fd, a, l);
+        if (nfd < 0) return nfd;
+        if (!g_fds.set(nfd, s)) {
+            forward(*s->plugin, &ioth_functions::close, nfd);
+            errno = EMFILE;
+            return -1;
+        }
+        s->plugin->sockets++;
+        return nfd;
+    }
+    const int nfd = ::accept(fd, a, l);
+    if (nfd < 0) return nfd;
+    bool ours = false;
+    if (s != nullptr) {
+        std::lock_guard lk(s->mu);
+        ours = s->owns(fd);
+    }
+    if (ours) {
+        if (!record(s, nfd)) {
+            const int e = errno;
+            ::close(nfd);
+            errno = e;
+            return -1;
+        }
+    } else {
+        g_fds.set(nfd, nullptr);
+    }
+    return nfd;
+}
+
+// The rest: libc for our fds and the kernel's, the plugin's function for its
+// fds (with libioth's fallbacks: read -> recv -> recvfrom -> recvmsg, ...).
+#define IOTH_FWD(member, ...) \
+    on_fd(fd, [&] { return ::member(__VA_ARGS__); }, \
+          [&](const PluginStack& p) { return forward(p, &ioth_functions::member, __VA_ARGS__); })
+#define IOTH_FALLBACK(member, ...) \
+    on_fd(fd, [&] { return ::member(__VA_ARGS__); }, [&](const PluginStack& p) { return p_##member(p, __VA_ARGS__); })
+
+IOTH_API int ioth_bind(int fd, const struct sockaddr* a, socklen_t l) { return IOTH_FWD(bind, fd, a, l); }
+IOTH_API int ioth_connect(int fd, const struct sockaddr* a, socklen_t l) { return IOTH_FWD(connect, fd, a, l); }
+IOTH_API int ioth_listen(int fd, int backlog) { return IOTH_FWD(listen, fd, backlog); }
+IOTH_API int ioth_getsockname(int fd, struct sockaddr* a, socklen_t* l) { return IOTH_FWD(getsockname, fd, a, l); }
+IOTH_API int ioth_getpeername(int fd, struct sockaddr* a, socklen_t* l) { return IOTH_FWD(getpeername, fd, a, l); }
+IOTH_API ssize_t ioth_read(int fd, void* b, size_t n) { return IOTH_FALLBACK(read, fd, b, n); }
+IOTH_API ssize_t ioth_readv(int fd, const struct iovec* v, int n) { return IOTH_FALLBACK(readv, fd, v, n); }
+IOTH_API ssize_t ioth_recv(int fd, void* b, size_t n, int f) { return IOTH_FALLBACK(recv, fd, b, n, f); }
 IOTH_API ssize_t ioth_recvfrom(int fd, void* b, size_t n, int f, struct sockaddr* a, socklen_t* l) {
-    return ::recvfrom(fd, b, n, f, a, l);
+    return IOTH_FALLBACK(recvfrom, fd, b, n, f, a, l);
 }
-IOTH_API ssize_t ioth_recvmsg(int fd, struct msghdr* m, int f) { return ::recvmsg(fd, m, f); }
-IOTH_API ssize_t ioth_write(int fd, const void* b, size_t n) { return ::write(fd, b, n); }
-IOTH_API ssize_t ioth_writev(int fd, const struct iovec* v, int n) { return ::writev(fd, v, n); }
-IOTH_API ssize_t ioth_send(int fd, const void* b, size_t n, int f) { return ::send(fd, b, n, f); }
+IOTH_API ssize_t ioth_recvmsg(int fd, struct msghdr* m, int f) { return IOTH_FALLBACK(recvmsg, fd, m, f); }
+IOTH_API ssize_t ioth_write(int fd, const void* b, size_t n) { return IOTH_FALLBACK(write, fd, b, n); }
+IOTH_API ssize_t ioth_writev(int fd, const struct iovec* v, int n) { return IOTH_FALLBACK(writev, fd, v, n); }
+IOTH_API ssize_t ioth_send(int fd, const void* b, size_t n, int f) { return IOTH_FALLBACK(send, fd, b, n, f); }
 IOTH_API ssize_t ioth_sendto(int fd, const void* b, size_t n, int f, const struct sockaddr* a, socklen_t l) {
-    return ::sendto(fd, b, n, f, a, l);
+    return IOTH_FALLBACK(sendto, fd, b, n, f, a, l);
 }
-IOTH_API ssize_t ioth_sendmsg(int fd, const struct msghdr* m, int f) { return ::sendmsg(fd, m, f); }
+IOTH_API ssize_t ioth_sendmsg(int fd, const struct msghdr* m, int f) { return IOTH_FALLBACK(sendmsg, fd, m, f); }
 IOTH_API int ioth_setsockopt(int fd, int level, int name, const void* v, socklen_t l) {
-    return ::setsockopt(fd, level, name, v, l);
+    return IOTH_FWD(setsockopt, fd, level, name, v, l);
 }
 IOTH_API int ioth_getsockopt(int fd, int level, int name, void* v, socklen_t* l) {
-    return ::getsockopt(fd, level, name, v, l);
+    return IOTH_FWD(getsockopt, fd, level, name, v, l);
 }
-IOTH_API int ioth_shutdown(int fd, int how) { return ::shutdown(fd, how); }
-IOTH_API int ioth_ioctl(int fd, unsigned long cmd, void* arg) { return ::ioctl(fd, cmd, arg); }
-IOTH_API int ioth_fcntl(int fd, int cmd, long val) { return ::fcntl(fd, cmd, val); }
+IOTH_API int ioth_shutdown(int fd, int how) { return IOTH_FWD(shutdown, fd, how); }
+
+// ioctl and fcntl are variadic in libc and in struct ioth_functions.
+IOTH_API int ioth_ioctl(int fd, unsigned long cmd, void* arg) {
+    return on_fd(
+        fd, [&] { return ::ioctl(fd, cmd, arg); },
+        [&](const PluginStack& p) {
+            if (p.functions().ioctl == nullptr) return (errno = ENOSYS, -1);
+            return p.call([&](const ioth_functions& f) { return f.ioctl(fd, cmd, arg); });
+        });
+}
+IOTH_API int ioth_fcntl(int fd, int cmd, long val) {
+    return on_fd(
+        fd, [&] { return ::fcntl(fd, cmd, val); },
+        [&](const PluginStack& p) {
+            if (p.functions().fcntl == nullptr) return (errno = ENOSYS, -1);
+            return p.call([&](const ioth_functions& f) { return f.fcntl(fd, cmd, val); });
+        });
+}

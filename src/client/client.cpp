@@ -50,7 +50,9 @@ std::string find_helper(const vdestack::Tuning& t) {
     Dl_info info{};
     if (::dladdr(reinterpret_cast<void*>(&dir_of), &info) != 0 && info.dli_fname != nullptr) {
         std::string dir = dir_of(info.dli_fname);
-        for (const std::string& p : {dir + "/vdestack-helper", dir + "/../libexec/vdestack/vdestack-helper"})
+        // <libdir>/ioth/ioth_vdestack.so looks one level further up.
+        for (const std::string& p : {dir + "/vdestack-helper", dir + "/../libexec/vdestack/vdestack-helper",
+                                     dir + "/../../libexec/vdestack/vdestack-helper"})
             if (executable(p)) return p;
     }
     std::string installed = std::string(VDESTACK_HELPER_INSTALL_DIR) + "/vdestack-helper";

@@ -69,7 +69,8 @@ private:
 
 // Where the helper binary is looked for: Tuning::helper ($VDESTACK_HELPER)
 // alone when set, else next to the library file,
-// <libdir>/../libexec/vdestack/, then the configured install directory.
+// <libdir>/../libexec/vdestack/ (and ../../libexec/vdestack/ for the ioth
+// plugin in <libdir>/ioth/), then the configured install directory.
 // Returns "" if none is executable.
 std::string find_helper(const vdestack::Tuning& t);
 

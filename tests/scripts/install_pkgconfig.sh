@@ -19,7 +19,7 @@ PREFIX="$TMP/prefix"
 cmake --install "$BUILD" --prefix "$PREFIX" >/dev/null
 for f in include/vdestack.h include/vdestack/stack.hpp include/vdestack/error.hpp lib/libvdestack.so.0 \
 	lib/pkgconfig/vdestack.pc lib/cmake/vdestack/vdestackConfig.cmake libexec/vdestack/vdestack-helper \
-	include/ioth.h lib/libioth.so.0 lib/pkgconfig/ioth.pc; do
+	include/ioth.h lib/libioth.so.0 lib/pkgconfig/ioth.pc lib/ioth/ioth_vdestack.so; do
 	[ -e "$PREFIX/$f" ] || { echo "missing after install: $f"; exit 1; }
 done
 readelf -d "$PREFIX/lib/libvdestack.so" | grep -c 'SONAME.*libvdestack.so.0' >/dev/null || { echo "bad SONAME"; exit 1; }
@@ -36,6 +36,11 @@ cp "$SRC/examples/iothecho.c" "$TMP/iothecho.c"
 # shellcheck disable=SC2046
 gcc -o "$TMP/iothecho" "$TMP/iothecho.c" $(pkg-config --define-prefix --cflags --libs ioth) -Wl,-rpath,"$PREFIX/lib"
 ldd "$TMP/iothecho" | grep "$PREFIX/lib/libioth.so.0" >/dev/null || { echo "iothecho is not on the installed library"; exit 1; }
+
+# our engine as a plugin of upstream libioth, driven as libioth drives it;
+# the plugin finds the installed helper on its own
+gcc -o "$TMP/ioth_abi_probe" "$SRC/tests/progs/ioth_abi_probe.c" -I"$PREFIX/include" -ldl
+env -u VDESTACK_HELPER "$TMP/ioth_abi_probe" "$PREFIX/lib/ioth/ioth_vdestack.so" vxvde://234.0.0.1 | grep "ABI OK"
 
 # the C++ API through the CMake package
 mkdir -p "$TMP/cxx"
