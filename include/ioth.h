@@ -84,6 +84,12 @@ int ioth_shutdown(int fd, int how);
 int ioth_ioctl(int fd, unsigned long cmd, void *argp);
 int ioth_fcntl(int fd, int cmd, long val);
 
+/* getifaddrs(3) of the stack (NULL: the default one), from its netlink
+ * dumps: 0 and *ifap, or -1 with errno and *ifap NULL. Free the list with
+ * ioth_freeifaddrs() (not freeifaddrs). */
+int ioth_getifaddrs(struct ioth *iothstack, struct ifaddrs **ifap);
+void ioth_freeifaddrs(struct ifaddrs *ifa);
+
 /* vdestack++ extension: the message of this thread's last failed
  * ioth_newstack*() (which plugin paths were tried, dlerror(), the step that
  * failed), or "" when there was none. Valid until the thread's next call. */

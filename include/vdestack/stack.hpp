@@ -23,6 +23,7 @@
 #include <array>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <system_error>
@@ -97,6 +98,30 @@ public:
     // unconfigured. Throws Error: EINVAL (bad name), EEXIST (a name in use),
     // the transport's errors. It lives as long as the stack.
     void add_interface(std::string_view vnl, std::string_view ifname);
+
+    // ---- iothconf configuration (see iothconf.h for the options) ------------
+    // Carries out an ioth_config() string, e.g. "eth,dhcp" or
+    // "eth,ip=10.0.0.1/24,gw=10.0.0.254,dns=10.0.0.254": `mask` says what
+    // succeeded (IOTHCONF_* bits), `error`/`message` the first source that
+    // failed (a DHCP server that never answered: ETIMEDOUT), `debug` the
+    // state with the "debug" option. Leases are renewed by the stack's
+    // helper for as long as the stack lives. Throws Error for a bad string
+    // (EINVAL) or interface (ENODEV), or when the stack cannot be reached.
+    struct ConfigResult {
+        unsigned mask = 0;
+        std::error_code error;
+        std::string message;
+        std::string debug;
+    };
+    ConfigResult configure(std::string_view config);
+    // The resolv.conf(5) text the configuration gives interface `ifname`
+    // ("" = vde0), or nullopt when it has not changed since the previous
+    // call. Throws Error.
+    std::optional<std::string> resolvconf(std::string_view ifname = {});
+    // The interface's current DHCPv4 lease, "" when there is none: e.g.
+    // "ip=10.0.0.15/24,gw=10.0.0.1,dns=10.0.0.1,server=10.0.0.1,lease=120,
+    // t1=5,t2=10,renewals=2". Throws Error.
+    [[nodiscard]] std::string dhcp_lease(std::string_view ifname = {}) const;
 
     [[nodiscard]] const std::string& vnl() const noexcept;
     [[nodiscard]] const std::string& ifname() const noexcept;

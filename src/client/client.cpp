@@ -365,6 +365,41 @@ void StackCore::add_interface(std::string_view vnl, std::string_view ifname) {
         throw Error(r.err != 0 ? r.err : EIO, "vde_addstack(" + std::string(vnl) + ")" + (msg.empty() ? "" : ": " + msg));
 }
 
+StackCore::ConfAnswer StackCore::configure(std::string_view config, bool newstackc) noexcept {
+    proto::Request req;
+    req.op = proto::Op::Config;
+    req.flags = newstackc ? 1 : 0;
+    req.stack = id_;
+    UniqueFd none;
+    ConfAnswer a;
+    try {
+        proto::Reply r = conn_->call(req, config, {}, none, &a.text);
+        a.rval = r.rval;
+        a.err = r.err;
+    } catch (...) {
+        a.err = ENOMEM;
+    }
+    return a;
+}
+
+StackCore::ConfAnswer StackCore::conf_query(int what, std::string_view iface, unsigned ifindex) noexcept {
+    proto::Request req;
+    req.op = proto::Op::ConfQuery;
+    req.stack = id_;
+    req.flags = static_cast<std::uint32_t>(what);
+    req.domain = static_cast<std::int32_t>(ifindex);
+    UniqueFd none;
+    ConfAnswer a;
+    try {
+        proto::Reply r = conn_->call(req, iface, {}, none, &a.text);
+        a.rval = r.rval;
+        a.err = r.err;
+    } catch (...) {
+        a.err = ENOMEM;
+    }
+    return a;
+}
+
 int StackCore::link_error() noexcept {
     proto::Request req;
     req.op = proto::Op::Status;

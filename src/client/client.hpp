@@ -57,6 +57,19 @@ public:
     // errors, EEXIST for a name in use).
     void add_interface(std::string_view vnl, std::string_view ifname);
 
+    // What the helper answered to a configuration request: rval (a mask of
+    // Source bits, 1/0 for a resolv.conf query, or -1), err and the text.
+    struct ConfAnswer {
+        int rval = -1;
+        int err = 0;
+        std::string text;
+    };
+    // ioth_config(config) carried out by the helper (helper/conf_service.hpp).
+    // newstackc: stack= and vnl= are allowed (ioth_newstackc's string).
+    ConfAnswer configure(std::string_view config, bool newstackc = false) noexcept;
+    // what 0: the resolv.conf of the interface; 1: its DHCPv4 lease.
+    ConfAnswer conf_query(int what, std::string_view iface, unsigned ifindex) noexcept;
+
     [[nodiscard]] const std::string& vnl() const noexcept { return vnl_; }
     [[nodiscard]] const std::string& ifname() const noexcept { return ifname_; }
 

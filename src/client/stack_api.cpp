@@ -108,6 +108,34 @@ void Stack::add_interface(std::string_view vnl, std::string_view ifname) {
     core_->add_interface(vnl, ifname);
 }
 
+Stack::ConfigResult Stack::configure(std::string_view config) {
+    if (!core_) throw Error(EBADF, "configure: moved-from stack");
+    auto a = core_->configure(config);
+    if (a.rval < 0) throw Error(a.err != 0 ? a.err : EIO, a.text.empty() ? "ioth_config" : a.text);
+    ConfigResult r;
+    r.mask = static_cast<unsigned>(a.rval);
+    if (a.err != 0) r.error = std::error_code(a.err, std::generic_category());
+    const std::size_t nl = a.text.find('\n');
+    r.message = a.text.substr(0, nl);
+    if (nl != std::string::npos) r.debug = a.text.substr(nl + 1);
+    return r;
+}
+
+std::optional<std::string> Stack::resolvconf(std::string_view ifname) {
+    if (!core_) throw Error(EBADF, "resolvconf: moved-from stack");
+    auto a = core_->conf_query(0, ifname, 0);
+    if (a.rval < 0) throw Error(a.err != 0 ? a.err : EIO, a.text.empty() ? "ioth_resolvconf" : a.text);
+    if (a.rval == 0) return std::nullopt;
+    return a.text;
+}
+
+std::string Stack::dhcp_lease(std::string_view ifname) const {
+    if (!core_) throw Error(EBADF, "dhcp_lease: moved-from stack");
+    auto a = core_->conf_query(1, ifname, 0);
+    if (a.rval < 0) throw Error(a.err != 0 ? a.err : EIO, a.text.empty() ? "dhcp_lease" : a.text);
+    return a.text;
+}
+
 std::error_code Stack::link_status() const {
     if (!core_) throw Error(EBADF, "link_status: moved-from stack");
     int r = core_->link_error();

@@ -27,7 +27,9 @@
 #include "base/cmdline.hpp"
 #include "engine/engine.hpp"
 #include "engine/engine_thread.hpp"
+#include "helper/conf_service.hpp"
 #include "helper/nsworker.hpp"
+#include "helper/reply.hpp"
 #include "wire/helper_proto.hpp"
 #include "plug/host/tap_device.hpp"
 #include "helper/userns.hpp"
@@ -48,26 +50,6 @@ using engine::StackEntry;
 using proto::Op;
 using proto::Reply;
 using proto::Request;
-
-// Builds the bytes of a Reply with its error text.
-std::vector<std::byte> make_reply(int rval, int err, std::uint64_t id, const std::string& msg) {
-    Reply r;
-    r.rval = rval;
-    r.err = err;
-    r.stack = id;
-    std::size_t len = std::min(msg.size(), proto::kMaxMessage);
-    r.msglen = static_cast<std::uint32_t>(len);
-    std::vector<std::byte> out(sizeof r + len);
-    std::memcpy(out.data(), &r, sizeof r);
-    std::memcpy(out.data() + sizeof r, msg.data(), len);
-    return out;
-}
-
-void send_reply(int fd, int rval, int err, std::uint64_t id, const std::string& msg, int passfd = -1) {
-    auto bytes = make_reply(rval, err, id, msg);
-    std::array<int, 1> fds{passfd};
-    (void)send_with_fds(fd, bytes, passfd >= 0 ? std::span<const int>(fds) : std::span<const int>());
-}
 
 // One engine thread per core, at most kMaxEngines (Tuning::engines overrides).
 std::vector<std::unique_ptr<EngineThread>> make_engines(const Tuning& t, Fabric* fabric) {
@@ -138,6 +120,7 @@ private:
         auto it = count_.find(id);
         if (it == count_.end() || --it->second > 0) return;
         count_.erase(it);
+        conf_.forget(id);
         reaper_.destroy(remove(id));  // closing a tap is slow (see Reaper): done aside
         if (auto extra = ifaces_.find(id); extra != ifaces_.end()) {
             for (std::uint64_t e : extra->second) reaper_.destroy(remove(e));
@@ -195,6 +178,15 @@ private:
                 send_reply(reply, 0, 0, req.stack, "");
                 break;
             case Op::StackCmd: stackcmd(req, s1, fds); break;
+            case Op::Config:
+            case Op::ConfQuery: {
+                // Answered by the configuration thread when done (DHCP takes a while).
+                if (c.refs.count(req.stack) == 0) fail(EBADF, "no such stack");
+                UniqueFd answer(::fcntl(reply, F_DUPFD_CLOEXEC, 0));
+                if (!answer) fail_errno("dup");
+                conf_.submit(req.stack, netns_of(req.stack), req, s1, std::move(answer));
+                break;
+            }
             case Op::Attach: {
                 // fds[1]: a new connection for a forked child, holding what c holds.
                 if (fds.size() < 2) fail(EINVAL, "attach without a connection");
@@ -414,6 +406,7 @@ private:
     NsWorker ns_;
     std::uint64_t next_id_ = 1;
     std::vector<std::byte> buf_ = std::vector<std::byte>(proto::kMaxRequest);
+    ConfService conf_;  // last: its thread stops first
 };
 
 }  // namespace

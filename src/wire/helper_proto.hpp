@@ -23,9 +23,9 @@
 namespace vdestack::wire::proto {
 
 inline constexpr std::uint32_t kMagic = 0x76647370;  // "vdsp"
-inline constexpr std::uint32_t kVersion = 3;
+inline constexpr std::uint32_t kVersion = 4;
 inline constexpr std::size_t kMaxRequest = 65536;  // whole request incl. strings
-inline constexpr std::size_t kMaxMessage = 512;    // error text in a Reply
+inline constexpr std::size_t kMaxMessage = 4096;   // text in a Reply (an error, a resolv.conf)
 inline constexpr int kChannelFd = 3;               // where the helper finds the channel
 
 enum class Op : std::uint32_t {
@@ -37,6 +37,10 @@ enum class Op : std::uint32_t {
     Attach = 6,    // fds[1] = a new connection (for a forked child) holding the stacks this one holds
     Status = 7,    // stack -> Reply.err = errno that killed its link (0 while it works)
     AddIface = 8,  // stack, str1 = VNL, str2 = ifname: one more interface in the stack's namespace
+    Config = 9,    // stack, str1 = an ioth_config string (flags 1: stack=/vnl= allowed) -> rval = mask of what succeeded (or -1),
+                   // err/text = the first failure (text + "\n" + state with "debug")
+    ConfQuery = 10,  // stack, str1 = iface, domain = ifindex; flags 0: rval 1 + resolv.conf text,
+                     // 0 if unchanged since the last query; flags 1: text = the DHCPv4 lease
 };
 
 struct Request {

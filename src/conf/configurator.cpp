@@ -1,0 +1,311 @@
+// configurator.cpp - the sources of configuration and their merge (see
+// configurator.hpp).
+#include "conf/configurator.hpp"
+
+#include <arpa/inet.h>
+#include <sys/socket.h>
+
+#include <algorithm>
+#include <cstring>
+
+#include "base/error.hpp"
+#include "conf/hash.hpp"
+
+namespace vdestack::conf {
+
+namespace {
+
+constexpr Source kAllSources[] = {kStatic, kEth, kDhcp4, kDhcp6, kRd};
+
+Addr addr4(const Ip4& a) {
+    Addr r;
+    r.family = AF_INET;
+    std::memcpy(r.bytes.data(), a.data(), 4);
+    return r;
+}
+
+const char* source_name(Source s) {
+    switch (s) {
+    case kStatic: return "static";
+    case kEth: return "eth";
+    case kDhcp4: return "dhcp";
+    case kDhcp6: return "dhcp6";
+    case kRd: return "rd";
+    default: return "?";
+    }
+}
+
+}  // namespace
+
+// ---- InterfaceData ---------------------------------------------------------
+
+bool InterfaceData::provided(const Record& r) const {
+    for (const auto& [src, recs] : by_source_)
+        if (std::find(recs.begin(), recs.end(), r) != recs.end()) return true;
+    return false;
+}
+
+InterfaceData::Diff InterfaceData::replace(Source source, std::vector<Record> records) {
+    std::vector<Record> old = std::move(by_source_[source]);
+    by_source_[source].clear();
+    Diff d;
+    for (const Record& r : old)
+        if (std::find(records.begin(), records.end(), r) == records.end() && !provided(r)) d.removed.push_back(r);
+    for (const Record& r : records)
+        if (std::find(old.begin(), old.end(), r) == old.end() && !provided(r)) d.added.push_back(r);
+    auto& mine = by_source_[source];
+    for (Record& r : records)
+        if (std::find(mine.begin(), mine.end(), r) == mine.end()) mine.push_back(std::move(r));
+    return d;
+}
+
+InterfaceData::Diff InterfaceData::add(Source source, const Record& r) {
+    std::vector<Record> v = by_source_[source];
+    if (std::find(v.begin(), v.end(), r) == v.end()) v.push_back(r);
+    return replace(source, std::move(v));
+}
+
+InterfaceData::Diff InterfaceData::remove(Source source, const Record& r) {
+    std::vector<Record> v = by_source_[source];
+    std::erase(v, r);
+    return replace(source, std::move(v));
+}
+
+const std::vector<Record>& InterfaceData::of(Source source) const {
+    static const std::vector<Record> kNone;
+    auto it = by_source_.find(source);
+    return it == by_source_.end() ? kNone : it->second;
+}
+
+std::optional<std::string> InterfaceData::resolvconf() {
+    std::vector<std::string> domains;
+    for (Source s : {kStatic, kDhcp4, kDhcp6})
+        for (const Record& r : of(s))
+            if (r.kind == Record::kDomain && std::find(domains.begin(), domains.end(), r.domain) == domains.end())
+                domains.push_back(r.domain);
+    std::string text;
+    if (!domains.empty()) {
+        text = "search";
+        for (const auto& d : domains) text += " " + d;
+        text += "\n";
+    }
+    auto servers = [&](Source s, int family) {
+        for (const Record& r : of(s))
+            if (r.kind == Record::kDns && r.addr.family == family) text += "nameserver " + r.addr.str() + "\n";
+    };
+    servers(kStatic, AF_INET6);
+    servers(kStatic, AF_INET);
+    servers(kDhcp6, AF_INET6);
+    servers(kDhcp4, AF_INET);
+    if (text == last_resolvconf_) return std::nullopt;
+    last_resolvconf_ = text;
+    return text;
+}
+
+std::string InterfaceData::debug() const {
+    std::string s;
+    for (Source src : kAllSources) {
+        for (const Record& r : of(src)) {
+            s += std::string(source_name(src)) + ": ";
+            switch (r.kind) {
+            case Record::kAddr: s += "ip " + r.addr.str() + "/" + std::to_string(r.prefix); break;
+            case Record::kRoute: s += "gw " + r.addr.str(); break;
+            case Record::kDns: s += "dns " + r.addr.str(); break;
+            case Record::kDomain: s += "domain " + r.domain; break;
+            }
+            s += "\n";
+        }
+    }
+    return s;
+}
+
+// ---- Configurator ----------------------------------------------------------
+
+unsigned Configurator::resolve(const std::string& iface, unsigned ifindex) {
+    if (ifindex != 0) return ifindex;
+    const std::string name = iface.empty() ? "vde0" : iface;
+    const int i = ops_->if_nametoindex(name.c_str());
+    if (i <= 0) fail(ENODEV, "ioth_config: no interface " + name);
+    return static_cast<unsigned>(i);
+}
+
+void Configurator::apply(unsigned ifindex, const InterfaceData::Diff& d) {
+    for (const Record& r : d.removed) {
+        if (r.kind == Record::kAddr) ops_->addr_del(r.addr.family, r.addr.bytes.data(), r.prefix, ifindex);
+        if (r.kind == Record::kRoute) ops_->route_del(r.addr.family, nullptr, 0, r.addr.bytes.data(), ifindex);
+    }
+    for (const Record& r : d.added) {
+        if (r.kind == Record::kAddr) ops_->addr_add(r.addr.family, r.addr.bytes.data(), r.prefix, ifindex);
+        if (r.kind == Record::kRoute) ops_->route_add(r.addr.family, nullptr, 0, r.addr.bytes.data(), ifindex);
+    }
+}
+
+std::vector<Record> Configurator::records_of(const Dhcp4Lease& l) {
+    std::vector<Record> v;
+    v.push_back(Record{Record::kAddr, addr4(l.addr), l.prefix, {}});
+    if (!l.routers.empty()) v.push_back(Record{Record::kRoute, addr4(l.routers[0]), 0, {}});
+    for (const Ip4& d : l.dns) v.push_back(Record{Record::kDns, addr4(d), 0, {}});
+    for (const std::string& d : l.domains) v.push_back(Record{Record::kDomain, {}, 0, d});
+    return v;
+}
+
+Configurator::Result Configurator::configure(const ConfigRequest& r) {
+    Result res;
+    if (r.sources == 0 && r.clean == 0 && !r.debug) return res;
+    const unsigned ifindex = resolve(r.iface, r.ifindex);
+    InterfaceData& data = ifs_[ifindex];
+    auto failed = [&](const Error& e) {
+        if (res.err == 0) {
+            res.err = e.errno_value();
+            res.message = e.what();
+        }
+    };
+
+    // Undo first, as iothconf does.
+    for (Source s : {kStatic, kRd, kDhcp6, kDhcp4})
+        if (r.clean & s) apply(ifindex, data.replace(s, {}));
+    if (r.clean & kDhcp4) {
+        if (auto it = leases_.find(ifindex); it != leases_.end()) {
+            Dhcp4Client c(*ops_, ifindex, it->second.ifname, it->second.mac, it->second.fqdn);
+            if (it->second.valid) c.release(it->second.lease);
+            leases_.erase(it);
+        }
+    }
+    if (r.clean & kEth) ops_->link_up(ifindex, false);
+
+    Mac mac{};
+    if (r.sources & kEth) {
+        std::optional<Mac> set = r.mac;
+        if (!set && !r.fqdn.empty()) set = hash_mac(r.fqdn);
+        bool ok = true;
+        if (set && ops_->set_mac(ifindex, set->data()) != 0) {
+            failed(Error(errno, "ioth_config: eth: setting the MAC address"));
+            ok = false;
+        }
+        if (ops_->link_up(ifindex, true) != 0) {
+            failed(Error(errno, "ioth_config: eth: bringing the interface up"));
+            ok = false;
+        }
+        if (ok) res.mask |= kEth;
+    }
+    if (r.sources & kDhcp4) {
+        try {
+            if (ops_->get_mac(ifindex, mac.data()) != 0) fail_errno("dhcp: reading the MAC address");
+            std::string ifname = r.iface.empty() && r.ifindex == 0 ? "vde0" : r.iface;
+            if (ifname.empty()) ifname = "ifindex " + std::to_string(ifindex);
+            Dhcp4Client client(*ops_, ifindex, ifname, mac, r.fqdn);
+            const SteadyTime now = std::chrono::steady_clock::now();
+            Lease4 l{client.acquire(now + std::chrono::seconds(r.timeout_s)), ifname, r.fqdn, mac};
+            apply(ifindex, data.replace(kDhcp4, records_of(l.lease)));
+            schedule(l, std::chrono::steady_clock::now());
+            leases_[ifindex] = std::move(l);
+            res.mask |= kDhcp4;
+        } catch (const Error& e) {
+            failed(e);
+        }
+    }
+    if (r.sources & (kDhcp6 | kRd)) {
+        failed(Error(EOPNOTSUPP, "ioth_config: dhcp6 and rd are not supported yet"));
+    }
+    if (r.sources & kStatic) {
+        for (const StaticItem& it : r.statics) {
+            Record rec;
+            switch (it.kind) {
+            case StaticItem::kIp: rec = Record{Record::kAddr, it.addr, it.prefix, {}}; break;
+            case StaticItem::kGw: rec = Record{Record::kRoute, it.addr, 0, {}}; break;
+            case StaticItem::kDns: rec = Record{Record::kDns, it.addr, 0, {}}; break;
+            case StaticItem::kDomain: rec = Record{Record::kDomain, {}, 0, it.domain}; break;
+            }
+            apply(ifindex, it.remove ? data.remove(kStatic, rec) : data.add(kStatic, rec));
+        }
+        res.mask |= kStatic;
+    }
+    if (r.debug) {
+        res.debug = data.debug();
+        if (auto it = leases_.find(ifindex); it != leases_.end())
+            res.debug += "lease: " + it->second.lease.str() + " renewals=" + std::to_string(it->second.renewals) + "\n";
+    }
+    return res;
+}
+
+std::optional<std::string> Configurator::resolvconf(const std::string& iface, unsigned ifindex) {
+    return ifs_[resolve(iface, ifindex)].resolvconf();
+}
+
+std::string Configurator::lease_text(const std::string& iface, unsigned ifindex) {
+    auto it = leases_.find(resolve(iface, ifindex));
+    if (it == leases_.end() || !it->second.valid) return "";
+    return it->second.lease.str() + ",renewals=" + std::to_string(it->second.renewals);
+}
+
+void Configurator::schedule(Lease4& l, SteadyTime now) {
+    // Next: T1, then retries halfway to T2 (at least 5 s apart; RFC 2131
+    // says 60, scaled down for short leases), T2 and retries halfway to
+    // expiry, then expiry.
+    const auto halfway = [&](SteadyTime to) {
+        return std::max(now + std::chrono::seconds(5), now + (to - now) / 2);
+    };
+    if (!l.valid) {
+        l.next = now + std::chrono::seconds(30);  // another try at a lease
+    } else if (now < l.lease.t1()) {
+        l.next = l.lease.t1();
+    } else if (now < l.lease.t2()) {
+        l.next = std::min(halfway(l.lease.t2()), l.lease.t2());
+    } else if (now < l.lease.expiry()) {
+        l.next = std::min(halfway(l.lease.expiry()), l.lease.expiry());
+    } else {
+        l.next = now;
+    }
+}
+
+SteadyTime Configurator::next_lease_work() const {
+    SteadyTime t = SteadyTime::max();
+    for (const auto& [ifindex, l] : leases_) t = std::min(t, l.next);
+    return t;
+}
+
+void Configurator::lease_work(SteadyTime now) {
+    for (auto& [ifindex, l] : leases_) {
+        if (l.next > now) continue;
+        try {
+            Dhcp4Client client(*ops_, ifindex, l.ifname, l.mac, l.fqdn);
+            InterfaceData& data = ifs_[ifindex];
+            if (!l.valid) {
+                l.lease = client.acquire(now + std::chrono::seconds(10));
+                l.valid = true;
+                apply(ifindex, data.replace(kDhcp4, records_of(l.lease)));
+            } else if (now >= l.lease.expiry()) {
+                l.valid = false;  // lost: its records go
+                apply(ifindex, data.replace(kDhcp4, {}));
+            } else {
+                const bool rebinding = now >= l.lease.t2();
+                const SteadyTime until = std::min(rebinding ? l.lease.expiry() : l.lease.t2(),
+                                                  now + std::chrono::seconds(10));
+                Dhcp4Lease fresh = l.lease;
+                const auto got = client.renew(fresh, rebinding, until);
+                if (got == Dhcp4Client::Renewal::kAck) {
+                    l.lease = fresh;
+                    l.renewals++;
+                    apply(ifindex, data.replace(kDhcp4, records_of(l.lease)));
+                } else if (got == Dhcp4Client::Renewal::kNak) {
+                    l.valid = false;  // a NAK: the lease is void
+                    apply(ifindex, data.replace(kDhcp4, {}));
+                }
+            }
+        } catch (const Error&) {
+            // a socket call failed (the interface went?): try again later
+        }
+        schedule(l, std::chrono::steady_clock::now());
+    }
+}
+
+void Configurator::release_all() {
+    for (auto& [ifindex, l] : leases_) {
+        if (!l.valid) continue;
+        Dhcp4Client c(*ops_, ifindex, l.ifname, l.mac, l.fqdn);
+        c.release(l.lease);
+    }
+    leases_.clear();
+}
+
+}  // namespace vdestack::conf

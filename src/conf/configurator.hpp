@@ -1,0 +1,126 @@
+// configurator.hpp - what ioth_config() does to a stack: the sources of
+// configuration data (static, eth, DHCPv4; DHCPv6 and router discovery
+// later), their merge, the stack's addresses and routes kept in step with
+// it, the leases kept alive, and the resolv.conf text.
+//
+// Theory of operation
+// -------------------
+// A Configurator belongs to one stack and reaches it through a NetOps
+// (netops.hpp). Per interface it keeps the records (address, default
+// route, DNS server, search domain) each source provides. A source replaces
+// only its own records: the stack loses a record when no source provides
+// it any more, and gains one when a first source does (EEXIST is fine).
+// Static data accumulates over calls (ip=A then ip=B: both), '-ip=A' and
+// '-static' remove it, as iothconf does; a DHCP lease replaces the DHCP
+// records of its interface whenever it changes.
+//
+// Leases: configure() gets a lease synchronously (a bounded wait, 10 s or
+// the extension option timeout=SECONDS). lease_work() renews it at T1
+// (unicast to its server), rebinds at T2 (broadcast), and at expiry removes
+// its records and tries to get a new one; next_lease_work() says when to
+// call it. Where the caller never calls lease_work() (libiothconf on a
+// plugin stack, as upstream iothconf) a lease is got once and not renewed.
+// In the helper, the configuration thread calls it for every stack.
+//
+// resolvconf(): "search ..." (the static domains, then DHCP's, without
+// repeats) and a "nameserver" line per server (static IPv6, static IPv4,
+// then DHCP's); nullopt when nothing changed since the previous call for
+// that interface (iothconf's NULL with errno 0).
+//
+// Errors: configure() throws Error (ENODEV: no such interface; EINVAL from
+// the parser); a source that fails (DHCP: no server) leaves its bit out of
+// the result and its error in Result::err/message. Not thread-safe: one
+// thread at a time per Configurator.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "conf/config.hpp"
+#include "conf/dhcp4_client.hpp"
+#include "conf/netops.hpp"
+
+namespace vdestack::conf {
+
+struct Record {
+    enum Kind { kAddr, kRoute, kDns, kDomain } kind{};
+    Addr addr{};         // kAddr, kRoute (the gateway), kDns
+    int prefix = 0;      // kAddr
+    std::string domain;  // kDomain
+    bool operator==(const Record&) const = default;
+};
+
+// The records of one interface, by source.
+class InterfaceData {
+public:
+    struct Diff {
+        std::vector<Record> removed, added;  // what the stack must lose and gain
+    };
+    // Replaces the records of `source` with `records`.
+    Diff replace(Source source, std::vector<Record> records);
+    // Adds or removes one record of `source`.
+    Diff add(Source source, const Record& r);
+    Diff remove(Source source, const Record& r);
+    [[nodiscard]] const std::vector<Record>& of(Source source) const;
+    // The resolv.conf text, or nullopt when it is the text the previous
+    // call gave (the first call with no DNS data at all: nullopt too).
+    std::optional<std::string> resolvconf();
+    [[nodiscard]] std::string debug() const;
+
+private:
+    [[nodiscard]] bool provided(const Record& r) const;
+    std::map<Source, std::vector<Record>> by_source_;
+    std::string last_resolvconf_;  // the text the previous resolvconf() gave
+};
+
+class Configurator {
+public:
+    struct Result {
+        std::uint32_t mask = 0;  // the sources that succeeded (Source bits, without kSlaac)
+        int err = 0;             // errno of the first source that failed, or 0
+        std::string message;     // its message
+        std::string debug;       // the state after it, when the request said debug
+    };
+
+    explicit Configurator(NetOps& ops) : ops_(&ops) {}
+    // Another NetOps for the same stack (the helper's per-call one).
+    void set_ops(NetOps& ops) noexcept { ops_ = &ops; }
+
+    // Carries out a parsed request. Throws Error for a bad interface.
+    Result configure(const ConfigRequest& r);
+    // The resolv.conf text of an interface (iface "" = vde0, or ifindex).
+    std::optional<std::string> resolvconf(const std::string& iface, unsigned ifindex);
+    // The current DHCPv4 lease of the interface, as Dhcp4Lease::str(), and
+    // how many times it was renewed; "" when there is none.
+    std::string lease_text(const std::string& iface, unsigned ifindex);
+
+    // When lease_work() has something to do (max(): never).
+    [[nodiscard]] SteadyTime next_lease_work() const;
+    // Renews, rebinds or replaces the leases that are due. Never throws.
+    void lease_work(SteadyTime now);
+    // Gives every lease back (DHCPRELEASE), e.g. when the stack goes.
+    void release_all();
+
+private:
+    struct Lease4 {
+        Dhcp4Lease lease;
+        std::string ifname, fqdn;
+        Mac mac{};
+        SteadyTime next{};   // when to act next
+        unsigned renewals = 0;
+        bool valid = true;   // false: expired, trying to get a new one
+    };
+    unsigned resolve(const std::string& iface, unsigned ifindex);
+    void apply(unsigned ifindex, const InterfaceData::Diff& d);
+    static std::vector<Record> records_of(const Dhcp4Lease& l);
+    void schedule(Lease4& l, SteadyTime now);
+
+    NetOps* ops_;
+    std::map<unsigned, InterfaceData> ifs_;
+    std::map<unsigned, Lease4> leases_;
+};
+
+}  // namespace vdestack::conf
