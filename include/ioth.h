@@ -7,7 +7,8 @@
  *   vdestack, vdestack++  our engine: the Linux kernel's stack in a private
  *                         network namespace, its interfaces joined to VDE
  *                         networks (the options are ignored);
- *   kernel                the host's own stack: plain sockets, no namespace.
+ *   kernel                the host's own stack: plain sockets, no namespace
+ *                         (also a NULL or empty stack, as libioth).
  * Any other NAME is a plugin, ioth_NAME.so, loaded as libioth loads it (see
  * "Plugins" below): the options after the comma are passed to it.
  *
@@ -15,7 +16,8 @@
  * interfaces are vde0, vde1, ... in the order of the VNLs.
  *
  * Errors: functions returning a pointer return NULL, the others -1, with
- * errno set (EINVAL for a NULL or malformed argument, EBUSY from
+ * errno set (EINVAL for a NULL or malformed argument, ENOTSUP for a plugin
+ * that cannot be loaded, EBUSY from
  * ioth_delstack while sockets of the stack are open, the errno of the
  * failing step otherwise). Every function is thread-safe.
  */

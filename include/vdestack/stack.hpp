@@ -47,6 +47,7 @@ struct StackOptions {
 
 namespace detail {
 class StackCore;
+struct StackAccess;  // the library's own way in (client/client.hpp)
 }
 
 class VDESTACK_API Stack {
@@ -127,6 +128,7 @@ public:
     [[nodiscard]] const std::string& ifname() const noexcept;
 
 private:
+    friend struct detail::StackAccess;
     std::unique_ptr<detail::StackCore> core_;
 };
 

@@ -4,6 +4,8 @@
 #pragma once
 
 #include <cerrno>
+#include <cstdlib>
+#include <cstring>
 #include <exception>
 #include <new>
 #include <string>
@@ -31,6 +33,18 @@ auto guarded(F&& f, decltype(f()) on_error, std::string* message = nullptr) noex
     }
     errno = err;
     return on_error;
+}
+
+// A malloc'd copy of t for a C caller to free(); nullptr (errno ENOMEM)
+// without memory.
+inline char* c_string(const std::string& t) noexcept {
+    auto* p = static_cast<char*>(std::malloc(t.size() + 1));
+    if (p == nullptr) {
+        errno = ENOMEM;
+        return nullptr;
+    }
+    std::memcpy(p, t.c_str(), t.size() + 1);
+    return p;
 }
 
 }  // namespace vde::capi

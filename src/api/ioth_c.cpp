@@ -36,6 +36,9 @@
 #include <algorithm>
 #include <atomic>
 #include <cerrno>
+#include <cstdint>
+#include <cstdlib>
+#include <cstring>
 #include <memory>
 #include <mutex>
 #include <new>
@@ -46,13 +49,18 @@
 #include <vector>
 
 #include "api/c_result.hpp"
+#include "api/ioth_ext.h"
 #include "api/fd_table.hpp"
 #include "api/ioth_plugin.hpp"
 #include "api/ioth_stack.hpp"
 #include "base/tuning.hpp"
+#include "client/client.hpp"
 #include "vdestack/stack.hpp"
 
+std::atomic<std::uint64_t> g_serials{0};
+
 struct ioth {
+    const std::uint64_t serial = ++g_serials;        // vdestack_ioth_serial()
     std::optional<vde::Stack> stack;                 // our engine
     std::unique_ptr<vde::capi::PluginStack> plugin;  // or a plugin; neither: the kernel
     std::mutex mu;
@@ -91,12 +99,14 @@ namespace {
 
 using vde::capi::guarded;
 using vde::capi::PluginStack;
+using vde::capi::c_string;
 
 vde::capi::FdTable<struct ioth> g_fds;
 std::atomic<struct ioth*> g_default{nullptr};
 std::mutex g_license_mu;
 std::string g_license;
 thread_local std::string t_last_error;
+std::atomic<void (*)(std::uint64_t)> g_on_delete{nullptr};
 
 // Records fd (a kernel fd) as a socket of our stack s and points its table
 // entry to s. False (errno set) when the record cannot be made.
@@ -117,16 +127,12 @@ bool record(struct ioth* s, int fd) {
 
 struct ioth* newstack(const char* stack, const std::vector<const char*>& vnls) {
     t_last_error.clear();
-    if (stack == nullptr) {
-        t_last_error = "ioth_newstack: no stack name";
-        errno = EINVAL;
-        return nullptr;
-    }
-    const std::string_view spec(stack);
+    // As libioth: no name (NULL or "") is the kernel's stack.
+    const std::string_view spec(stack != nullptr ? stack : "");
     const std::size_t comma = spec.find(',');
     const std::string_view name = spec.substr(0, comma);
     const std::string options(comma == std::string_view::npos ? std::string_view{} : spec.substr(comma + 1));
-    if (name == "kernel") return guarded([] { return new ::ioth; }, nullptr);
+    if (name.empty() || name == "kernel") return guarded([] { return new ::ioth; }, nullptr);
     if (name != "vdestack" && name != "vdestack++") {
         std::vector<const char*> vnlv(vnls);
         vnlv.push_back(nullptr);
@@ -289,6 +295,7 @@ IOTH_API int ioth_delstack(struct ioth* s) {
             return -1;
         }
     }
+    if (auto* hook = g_on_delete.load()) hook(s->serial);
     struct ioth* expected = s;
     g_default.compare_exchange_strong(expected, nullptr);
     const int saved = errno;
@@ -445,4 +452,72 @@ IOTH_API int ioth_fcntl(int fd, int cmd, long val) {
             if (p.functions().fcntl == nullptr) return (errno = ENOSYS, -1);
             return p.call([&](const ioth_functions& f) { return f.fcntl(fd, cmd, val); });
         });
+}
+
+// ---- api/ioth_ext.h: what libiothconf.so asks ------------------------------
+
+namespace {
+
+
+bool ours(struct ioth* s) { return s != nullptr && s->stack.has_value(); }
+
+}  // namespace
+
+IOTH_API std::uint64_t vdestack_ioth_serial(struct ioth* s) { return s != nullptr ? s->serial : 0; }
+IOTH_API int vdestack_ioth_is_ours(struct ioth* s) { return ours(s) ? 1 : 0; }
+IOTH_API void vdestack_ioth_set_error(const char* message) {
+    try {
+        t_last_error = message != nullptr ? message : "";
+    } catch (...) {
+        t_last_error.clear();
+    }
+}
+IOTH_API void vdestack_ioth_on_delete(void (*hook)(std::uint64_t)) { g_on_delete.store(hook); }
+
+IOTH_API int vdestack_ioth_config(struct ioth* s, const char* config, int newstackc, int* err, char** message,
+                                  char** debug) {
+    if (err != nullptr) *err = 0;
+    if (message != nullptr) *message = nullptr;
+    if (debug != nullptr) *debug = nullptr;
+    t_last_error.clear();
+    if (!ours(s) || config == nullptr) {
+        errno = EINVAL;
+        return -1;
+    }
+    return guarded(
+        [&]() -> int {
+            const vde::Stack::ConfigResult r = vde::detail::StackAccess::configure(*s->stack, config, newstackc != 0);
+            if (err != nullptr) *err = r.error.value();
+            if (message != nullptr && (*message = c_string(r.message)) == nullptr) throw std::bad_alloc();
+            if (debug != nullptr && !r.debug.empty() && (*debug = c_string(r.debug)) == nullptr) {
+                std::free(message != nullptr ? *message : nullptr);
+                if (message != nullptr) *message = nullptr;
+                throw std::bad_alloc();
+            }
+            return static_cast<int>(r.mask);
+        },
+        -1, &t_last_error);
+}
+
+IOTH_API int vdestack_ioth_query(struct ioth* s, int what, const char* iface, unsigned ifindex, char** text) {
+    if (text != nullptr) *text = nullptr;
+    t_last_error.clear();
+    if (!ours(s) || text == nullptr || (what != 0 && what != 1)) {
+        errno = EINVAL;
+        return -1;
+    }
+    const std::string_view name = iface != nullptr ? iface : "";
+    return guarded(
+        [&]() -> int {
+            if (what == 1) {
+                const std::string lease = s->stack->dhcp_lease(name);
+                if ((*text = c_string(lease)) == nullptr) throw std::bad_alloc();
+                return 0;
+            }
+            std::optional<std::string> r = vde::detail::StackAccess::resolvconf(*s->stack, name, ifindex);
+            if (!r) return 0;
+            if ((*text = c_string(*r)) == nullptr) throw std::bad_alloc();
+            return 1;
+        },
+        -1, &t_last_error);
 }

@@ -23,11 +23,13 @@
 #pragma once
 
 #include "base/tuning.hpp"
+#include "vdestack/stack.hpp"
 
 #include <sys/types.h>
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -86,5 +88,14 @@ private:
 // plugin in <libdir>/ioth/), then the configured install directory.
 // Returns "" if none is executable.
 std::string find_helper(const vdestack::Tuning& t);
+
+// What the library's C shims reach beyond the public vde::Stack API.
+struct StackAccess {
+    // Stack::configure(), or ioth_newstackc's string (stack= and vnl=
+    // allowed) when newstackc. Throws as Stack::configure.
+    static Stack::ConfigResult configure(Stack& s, std::string_view config, bool newstackc);
+    // Stack::resolvconf(), or, with ifname "", of interface ifindex.
+    static std::optional<std::string> resolvconf(Stack& s, std::string_view ifname, unsigned ifindex);
+};
 
 }  // namespace vde::detail

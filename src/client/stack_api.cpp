@@ -109,10 +109,14 @@ void Stack::add_interface(std::string_view vnl, std::string_view ifname) {
 }
 
 Stack::ConfigResult Stack::configure(std::string_view config) {
-    if (!core_) throw Error(EBADF, "configure: moved-from stack");
-    auto a = core_->configure(config);
+    return detail::StackAccess::configure(*this, config, false);
+}
+
+Stack::ConfigResult detail::StackAccess::configure(Stack& s, std::string_view config, bool newstackc) {
+    if (!s.core_) throw Error(EBADF, "configure: moved-from stack");
+    auto a = s.core_->configure(config, newstackc);
     if (a.rval < 0) throw Error(a.err != 0 ? a.err : EIO, a.text.empty() ? "ioth_config" : a.text);
-    ConfigResult r;
+    Stack::ConfigResult r;
     r.mask = static_cast<unsigned>(a.rval);
     if (a.err != 0) r.error = std::error_code(a.err, std::generic_category());
     const std::size_t nl = a.text.find('\n');
@@ -122,17 +126,21 @@ Stack::ConfigResult Stack::configure(std::string_view config) {
 }
 
 std::optional<std::string> Stack::resolvconf(std::string_view ifname) {
-    if (!core_) throw Error(EBADF, "resolvconf: moved-from stack");
-    auto a = core_->conf_query(0, ifname, 0);
-    if (a.rval < 0) throw Error(a.err != 0 ? a.err : EIO, a.text.empty() ? "ioth_resolvconf" : a.text);
-    if (a.rval == 0) return std::nullopt;
-    return a.text;
+    return detail::StackAccess::resolvconf(*this, ifname, 0);
 }
 
 std::string Stack::dhcp_lease(std::string_view ifname) const {
     if (!core_) throw Error(EBADF, "dhcp_lease: moved-from stack");
     auto a = core_->conf_query(1, ifname, 0);
     if (a.rval < 0) throw Error(a.err != 0 ? a.err : EIO, a.text.empty() ? "dhcp_lease" : a.text);
+    return a.text;
+}
+
+std::optional<std::string> detail::StackAccess::resolvconf(Stack& s, std::string_view ifname, unsigned ifindex) {
+    if (!s.core_) throw Error(EBADF, "resolvconf: moved-from stack");
+    auto a = s.core_->conf_query(0, ifname, ifindex);
+    if (a.rval < 0) throw Error(a.err != 0 ? a.err : EIO, a.text.empty() ? "ioth_resolvconf" : a.text);
+    if (a.rval == 0) return std::nullopt;
     return a.text;
 }
 

@@ -189,4 +189,11 @@ ConfigRequest parse_config(std::string_view text, bool allow_stack) {
     return r;
 }
 
+ConfigRequest parse_resolvconf(std::string_view text) {
+    for (const auto& item : split_items(text))
+        if (item.first != "iface" && item.first != "ifindex")
+            fail(EINVAL, "ioth_resolvconf: unknown option " + item.first + " (only iface= and ifindex=)");
+    return parse_config(text);
+}
+
 }  // namespace vdestack::conf

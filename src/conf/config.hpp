@@ -78,6 +78,9 @@ struct ConfigRequest {
 
 // Parses a configuration string; throws Error(EINVAL, "ioth_config: ...").
 ConfigRequest parse_config(std::string_view text, bool allow_stack = false);
+// ioth_resolvconf's string: iface= and ifindex= only; throws
+// Error(EINVAL, "ioth_resolvconf: ...").
+ConfigRequest parse_resolvconf(std::string_view text);
 
 // The items of a configuration string, as libstropt splits them: (tag,
 // value) pairs, value nullopt for a bare tag. Throws Error(EINVAL) on an

@@ -39,6 +39,14 @@ const char* source_name(Source s) {
 
 // ---- InterfaceData ---------------------------------------------------------
 
+std::vector<Record> InterfaceData::merged() const {
+    std::vector<Record> all;
+    for (const auto& [src, recs] : by_source_)
+        for (const Record& r : recs)
+            if (std::find(all.begin(), all.end(), r) == all.end()) all.push_back(r);
+    return all;
+}
+
 bool InterfaceData::provided(const Record& r) const {
     for (const auto& [src, recs] : by_source_)
         if (std::find(recs.begin(), recs.end(), r) != recs.end()) return true;
@@ -130,14 +138,23 @@ unsigned Configurator::resolve(const std::string& iface, unsigned ifindex) {
 }
 
 void Configurator::apply(unsigned ifindex, const InterfaceData::Diff& d) {
+    bool lost_addr = false;
     for (const Record& r : d.removed) {
-        if (r.kind == Record::kAddr) ops_->addr_del(r.addr.family, r.addr.bytes.data(), r.prefix, ifindex);
+        if (r.kind == Record::kAddr) {
+            ops_->addr_del(r.addr.family, r.addr.bytes.data(), r.prefix, ifindex);
+            lost_addr = true;
+        }
         if (r.kind == Record::kRoute) ops_->route_del(r.addr.family, nullptr, 0, r.addr.bytes.data(), ifindex);
     }
-    for (const Record& r : d.added) {
+    // Deleting an IPv4 subnet's primary address also deletes its secondaries
+    // (unless promote_secondaries) and the routes through it: after an
+    // address went, everything still provided is put back (EEXIST for what
+    // stayed). Addresses first: a route needs its gateway on-link.
+    const std::vector<Record> again = lost_addr ? ifs_[ifindex].merged() : d.added;
+    for (const Record& r : again)
         if (r.kind == Record::kAddr) ops_->addr_add(r.addr.family, r.addr.bytes.data(), r.prefix, ifindex);
+    for (const Record& r : again)
         if (r.kind == Record::kRoute) ops_->route_add(r.addr.family, nullptr, 0, r.addr.bytes.data(), ifindex);
-    }
 }
 
 std::vector<Record> Configurator::records_of(const Dhcp4Lease& l) {

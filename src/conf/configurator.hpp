@@ -10,6 +10,9 @@
 // route, DNS server, search domain) each source provides. A source replaces
 // only its own records: the stack loses a record when no source provides
 // it any more, and gains one when a first source does (EEXIST is fine).
+// When an address goes, every address and route still provided is added
+// again: the kernel drops an IPv4 primary address's secondaries and the
+// routes through it along with it.
 // Static data accumulates over calls (ip=A then ip=B: both), '-ip=A' and
 // '-static' remove it, as iothconf does; a DHCP lease replaces the DHCP
 // records of its interface whenever it changes.
@@ -65,6 +68,8 @@ public:
     Diff add(Source source, const Record& r);
     Diff remove(Source source, const Record& r);
     [[nodiscard]] const std::vector<Record>& of(Source source) const;
+    // Every record some source provides, once each.
+    [[nodiscard]] std::vector<Record> merged() const;
     // The resolv.conf text, or nullopt when it is the text the previous
     // call gave (the first call with no DNS data at all: nullopt too).
     std::optional<std::string> resolvconf();

@@ -23,72 +23,16 @@
 #include <thread>
 #include <vector>
 
+#include "support/dnsmasq.hpp"
 #include "support/proc.hpp"
 #include "support/tempdir.hpp"
 #include "vdestack/stack.hpp"
 
 namespace {
 
-bool have_dnsmasq() { return ::access("/usr/sbin/dnsmasq", X_OK) == 0; }
+using vdetest::have_dnsmasq;
 
-// dnsmasq serving DHCP on `server`'s vde0 (10.0.9.1/24): the program runs in
-// the stack's namespace (entered through a socket's SIOCGSKNS), killed on
-// destruction.
-class Dnsmasq {
-public:
-    Dnsmasq(vde::Stack& server, const std::vector<std::string>& extra, const std::string& dir) : log_(dir + "/log") {
-        server.add_address("10.0.9.1/24");
-        server.link_up();
-        vde::Socket s = server.socket(AF_INET, SOCK_DGRAM);
-        const int ns = ::ioctl(s.get(), SIOCGSKNS);
-        if (ns < 0) throw std::runtime_error("SIOCGSKNS");
-        std::vector<std::string> args = {"/usr/sbin/dnsmasq", "--keep-in-foreground", "--no-resolv", "--no-hosts",
-                                         "--port=0", "--interface=vde0", "--bind-interfaces", "--user=root",
-                                         "--log-dhcp", "--log-facility=" + log_, "--no-ping",
-                                         "--dhcp-leasefile=" + dir + "/leases", "--pid-file=" + dir + "/pid",
-                                         "--dhcp-range=10.0.9.50,10.0.9.60,255.255.255.0,2m",
-                                         "--dhcp-option=option:router,10.0.9.1",
-                                         "--dhcp-option=option:dns-server,10.0.9.1,10.0.9.2",
-                                         "--domain=test.lan", "--dhcp-option=option:domain-search,a.lan,b.lan"};
-        args.insert(args.end(), extra.begin(), extra.end());
-        pid_ = ::fork();
-        if (pid_ == 0) {
-            ::prctl(PR_SET_PDEATHSIG, SIGKILL);
-            if (::setns(ns, CLONE_NEWNET) != 0) ::_exit(126);
-            std::vector<char*> argv;
-            for (auto& a : args) argv.push_back(a.data());
-            argv.push_back(nullptr);
-            ::execv(argv[0], argv.data());
-            ::_exit(127);
-        }
-        ::close(ns);
-        // Ready once it logs that it serves the range.
-        vdetest::eventually([&] { return log().find("DHCP, IP range") != std::string::npos; }, 10);
-    }
-    ~Dnsmasq() {
-        if (::getenv("VDESTACK_TEST_DNSMASQ_LOG") != nullptr) std::cerr << log();
-        if (pid_ > 0) {
-            ::kill(pid_, SIGTERM);
-            ::waitpid(pid_, nullptr, 0);
-        }
-    }
-    [[nodiscard]] std::string log() const {
-        std::ifstream f(log_);
-        std::stringstream ss;
-        ss << f.rdbuf();
-        return ss.str();
-    }
-    [[nodiscard]] int count(const std::string& what) const {
-        const std::string l = log();
-        int n = 0;
-        for (std::size_t at = l.find(what); at != std::string::npos; at = l.find(what, at + 1)) n++;
-        return n;
-    }
-
-private:
-    std::string log_;
-    pid_t pid_ = -1;
-};
+using Dnsmasq = vdetest::StackDnsmasq;
 
 // What `command` prints in the stack (its stdout is ours: caught in a file).
 std::string output_of(vde::Stack& stack, const std::string& command, const std::string& dir) {

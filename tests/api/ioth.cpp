@@ -148,6 +148,14 @@ TEST(Ioth, KernelStackAndTheDefaultStack) {
     EXPECT_EQ(ioth_delstack(k), -1);
     ioth_close(fd);
     EXPECT_EQ(ioth_delstack(k), 0);
+    for (const char* none : {static_cast<const char*>(nullptr), ""}) {  // no name: the kernel's, as libioth
+        struct ioth* n = ioth_newstack(none, nullptr);
+        ASSERT_NE(n, nullptr);
+        const int nfd = ioth_msocket(n, AF_INET, SOCK_DGRAM, 0);
+        EXPECT_EQ(netns_of_socket(nfd), our_netns());
+        ioth_close(nfd);
+        EXPECT_EQ(ioth_delstack(n), 0);
+    }
 
     struct ioth* s = ioth_newstack("vdestack++", nullptr);  // loopback only
     ASSERT_NE(s, nullptr);
@@ -170,8 +178,6 @@ TEST(Ioth, ErrorsAreNullOrMinusOneWithErrno) {
     errno = 0;
     EXPECT_EQ(ioth_newstack("nosuchstack", nullptr), nullptr);
     EXPECT_EQ(errno, ENOTSUP);  // as libioth: no plugin ioth_nosuchstack.so
-    EXPECT_EQ(ioth_newstack(nullptr, nullptr), nullptr);
-    EXPECT_EQ(errno, EINVAL);
     EXPECT_EQ(ioth_newstack("vdestack", "nosuchscheme://x"), nullptr);
     EXPECT_EQ(errno, EPROTONOSUPPORT);
     EXPECT_EQ(ioth_newstackl("vdestack", "eth0:null://", "eth0:null://", (char*)nullptr), nullptr);

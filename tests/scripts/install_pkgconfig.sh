@@ -19,7 +19,8 @@ PREFIX="$TMP/prefix"
 cmake --install "$BUILD" --prefix "$PREFIX" >/dev/null
 for f in include/vdestack.h include/vdestack/stack.hpp include/vdestack/error.hpp lib/libvdestack.so.0 \
 	lib/pkgconfig/vdestack.pc lib/cmake/vdestack/vdestackConfig.cmake libexec/vdestack/vdestack-helper \
-	include/ioth.h lib/libioth.so.0 lib/pkgconfig/ioth.pc lib/ioth/ioth_vdestack.so; do
+	include/ioth.h lib/libioth.so.0 lib/pkgconfig/ioth.pc lib/ioth/ioth_vdestack.so \
+	include/iothconf.h lib/libiothconf.so.0 lib/pkgconfig/iothconf.pc share/man/man3/iothconf.3; do
 	[ -e "$PREFIX/$f" ] || { echo "missing after install: $f"; exit 1; }
 done
 readelf -d "$PREFIX/lib/libvdestack.so" | grep -c 'SONAME.*libvdestack.so.0' >/dev/null || { echo "bad SONAME"; exit 1; }
@@ -36,6 +37,13 @@ cp "$SRC/examples/iothecho.c" "$TMP/iothecho.c"
 # shellcheck disable=SC2046
 gcc -o "$TMP/iothecho" "$TMP/iothecho.c" $(pkg-config --define-prefix --cflags --libs ioth) -Wl,-rpath,"$PREFIX/lib"
 ldd "$TMP/iothecho" | grep "$PREFIX/lib/libioth.so.0" >/dev/null || { echo "iothecho is not on the installed library"; exit 1; }
+
+# iothconf's API through iothconf.pc (which requires ioth.pc)
+cp "$SRC/examples/iothconfecho.c" "$TMP/iothconfecho.c"
+# shellcheck disable=SC2046
+gcc -o "$TMP/iothconfecho" "$TMP/iothconfecho.c" $(pkg-config --define-prefix --cflags --libs iothconf) \
+	-Wl,-rpath,"$PREFIX/lib"
+ldd "$TMP/iothconfecho" | grep "$PREFIX/lib/libiothconf.so.0" >/dev/null || { echo "iothconfecho is not on the installed library"; exit 1; }
 
 # our engine as a plugin of upstream libioth, driven as libioth drives it;
 # the plugin finds the installed helper on its own
@@ -57,10 +65,12 @@ cmake -S "$TMP/cxx" -B "$TMP/cxx/build" -DCMAKE_PREFIX_PATH="$PREFIX" >/dev/null
 cmake --build "$TMP/cxx/build" >/dev/null
 
 fail=0
-for entry in "$TMP/prog 50" "$TMP/cxx/build/vdestack6xx 50" "$TMP/iothecho 60"; do
-	server=${entry% *} host=${entry##* }
+CONF="stack=vdestack,vnl=vxvde://234.0.0.1,eth,ip=10.0.0.70/24,gw=10.0.0.1,ip=fc00::1:70/64"
+for entry in "$TMP/prog 50 vxvde://234.0.0.1" "$TMP/cxx/build/vdestack6xx 50 vxvde://234.0.0.1" \
+	"$TMP/iothecho 60 vxvde://234.0.0.1" "$TMP/iothconfecho 70 $CONF"; do
+	read -r server host arg <<<"$entry"
 	echo "== $server, client on our build"
-	start_bg "$TMP/server.out" env -u VDESTACK_HELPER "$server" vxvde://234.0.0.1
+	start_bg "$TMP/server.out" env -u VDESTACK_HELPER "$server" "$arg"
 	if wait_for_line "$TMP/server.out" READY 10; then
 		timeout 60 "$BUILD/tests/echo_client" vxvde://234.0.0.1 10.0.0.1/24 fc00::1:1/64 "10.0.0.$host:5000" \
 			"[fc00::1:$host]:5000" | grep -E "echo|CLIENT" || fail=1

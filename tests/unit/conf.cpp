@@ -4,6 +4,8 @@
 // resolv.conf text.
 #include <arpa/inet.h>
 #include <gtest/gtest.h>
+
+#include <algorithm>
 #include <sys/socket.h>
 
 #include <cerrno>
@@ -206,6 +208,21 @@ TEST(ConfigString, RefusesBadInputWithEinval) {
     }
 }
 
+TEST(ResolvconfString, TakesTheInterfaceOnly) {
+    using vdestack::conf::parse_resolvconf;
+    EXPECT_EQ(parse_resolvconf("").iface, "");
+    EXPECT_EQ(parse_resolvconf("iface=eth1").iface, "eth1");
+    EXPECT_EQ(parse_resolvconf("ifindex=7").ifindex, 7u);
+    for (const char* bad : {"eth", "dhcp", "iface", "ifindex=0", "ip=10.0.0.1/24", "debug"}) {
+        try {
+            parse_resolvconf(bad);
+            ADD_FAILURE() << bad << " was accepted";
+        } catch (const vdestack::Error& e) {
+            EXPECT_EQ(e.errno_value(), EINVAL) << bad;
+        }
+    }
+}
+
 vdestack::conf::Record rec(vdestack::conf::Record::Kind k, const char* a, int prefix = 0) {
     vdestack::conf::Record r;
     r.kind = k;
@@ -241,6 +258,12 @@ TEST(InterfaceData, EachSourceReplacesOnlyItsOwn) {
     diff = d.replace(kStatic, {});
     ASSERT_EQ(diff.removed.size(), 3u);
     EXPECT_EQ(*d.resolvconf(), "nameserver 10.0.9.1\n");
+    // What every source provides, once each.
+    d.add(kStatic, rec(Record::kAddr, "10.0.9.51", 24));
+    d.add(kStatic, rec(Record::kRoute, "10.0.9.1"));
+    const std::vector<Record> all = d.merged();
+    EXPECT_EQ(all.size(), 3u);  // 10.0.9.51/24 (both), the DNS server, the route
+    EXPECT_EQ(std::count(all.begin(), all.end(), rec(Record::kAddr, "10.0.9.51", 24)), 1);
 }
 
 }  // namespace
