@@ -291,7 +291,9 @@ Dhcp4Lease Dhcp4Client::acquire(SteadyTime deadline) {
         }
     start_over:;
     }
-    const auto waited = std::chrono::duration_cast<seconds>(std::chrono::steady_clock::now() - begin).count();
+    // Rounded: the bound is the caller's whole seconds, a little less is spent.
+    const auto waited =
+        std::chrono::round<seconds>(std::chrono::steady_clock::now() - begin).count();
     fail(ETIMEDOUT, "dhcp on " + ifname_ + ": no DHCP server answered in " + std::to_string(waited) + " s");
 }
 

@@ -1,7 +1,8 @@
 #!/bin/bash
 # unprivileged.sh BUILD SRC - stacks work for a user without privileges: the
 # helper runs in a user namespace of its own (mapping only the caller's ids),
-# the tests pass, and the tutorial works between two unprivileged programs.
+# the tests pass, the tutorial works between two unprivileged programs, and
+# vdens takes a DHCP lease through slirp:// (a plugin that starts threads).
 #
 # As root, this script prepares a private network namespace (lo, multicast
 # route) and a private mount namespace where /dev/net/tun is a 0666 node (the
@@ -58,6 +59,17 @@ if wait_for_line "$TMP/server.out" READY 10; then
 	[ "$(head -1 "$TMP/vdens.out")" = 65534 ] || { echo "vdens command must run as the caller (65534)"; fail=1; }
 else
 	cat "$TMP/server.out"; fail=1
+fi
+stop_all
+
+echo "== vdens --dhcp slirp:// as nobody (a threaded plugin, our DHCP client)"
+if [ -e /usr/lib/x86_64-linux-gnu/vdeplug/libvdeplug_slirp.so ]; then
+	out=$(timeout 60 "${AS_NOBODY[@]}" "$BUILD/tools/vdens" --dhcp slirp:// /bin/sh -c \
+		'ip -4 addr show dev vde0 | grep -o "inet 10.0.2.15/24"; cat /etc/resolv.conf' 2>&1) || true
+	echo "$out"
+	[ "$out" = "$(printf "inet 10.0.2.15/24\nnameserver 10.0.2.3")" ] || { echo "slirp as nobody: wrong"; fail=1; }
+else
+	echo "no libvdeplug_slirp: skipped"
 fi
 stop_all
 [ $fail = 0 ] && echo "UNPRIVILEGED OK"

@@ -8,7 +8,14 @@
 #   4. a command that exits at once is never missed (the reference hangs);
 #   5. usage errors and bad VNLs: clear messages, exit 1/2;
 #   6. the command's last bytes get out: a sender that exits with megabytes
-#      still in its socket (a slow reader) has them all delivered.
+#      still in its socket (a slow reader) has them all delivered;
+#   7. --dhcp against dnsmasq (Debian's dnsmasq-base) in another vdens on the
+#      VNL: the lease, the default route, /etc/resolv.conf, the router
+#      reached, renewals (T1 4 s) while the command runs; --config with
+#      static data; bad --config strings refused (exit 2);
+#   8. a threaded vdeplug4 plugin: slirp:// (libslirp) gets 10.0.2.15 from
+#      slirp's DHCP, pings its gateway and reaches a TCP server of this
+#      namespace through it.
 set -euo pipefail
 BUILD="$(cd "$1" && pwd)"
 SRC="$(cd "$2" && pwd)"
@@ -96,6 +103,60 @@ if wait_for_line "$TMP/recv.out" READY 10; then
 	fi
 else
 	cat "$TMP/recv.out"; fail=1
+fi
+
+echo "== 7. --dhcp and --config against dnsmasq"
+if [ -x /usr/sbin/dnsmasq ]; then
+	start_bg "$TMP/dnsmasq.out" "$VDENS" --addr 10.0.9.1/24 "$VNL" /usr/sbin/dnsmasq --no-daemon \
+		--no-resolv --no-hosts --port=0 --interface=vde0 --bind-interfaces --no-ping --log-dhcp \
+		--log-facility="$TMP/dnsmasq.log" --dhcp-leasefile="$TMP/leases" --pid-file="$TMP/dnsmasq.pid" \
+		--dhcp-range=10.0.9.50,10.0.9.59,255.255.255.0,2m --dhcp-option=option:router,10.0.9.1 \
+		--dhcp-option=option:dns-server,10.0.9.1 --domain=test.lan --dhcp-option=option:T1,4 \
+		--dhcp-option=option:T2,100
+	for i in $(seq 100); do grep -q "DHCP, IP range" "$TMP/dnsmasq.log" 2>/dev/null && break; sleep 0.1; done
+	timeout 60 "$VDENS" --dhcp "$VNL" /bin/sh -c '
+		ip -4 addr show dev vde0 | grep -o "inet 10\.0\.9\.5[0-9]/24" && echo "lease ok"
+		ip route | grep -q "default via 10.0.9.1 dev vde0" && echo "route ok"
+		[ "$(cat /etc/resolv.conf)" = "$(printf "search test.lan\nnameserver 10.0.9.1")" ] && echo "resolv.conf ok"
+		ping -c 1 -W 2 10.0.9.1 >/dev/null && echo "router ok"
+		sleep 9' | tee "$TMP/dhcp.out"
+	for what in "lease ok" "route ok" "resolv.conf ok" "router ok"; do
+		grep -q "$what" "$TMP/dhcp.out" || { echo "--dhcp: no '$what'"; fail=1; }
+	done
+	requests=$(grep -c "DHCPREQUEST(vde0)" "$TMP/dnsmasq.log" || true)
+	[ "$requests" -ge 3 ] && echo "renewed while the command ran ($requests REQUESTs)" \
+		|| { echo "--dhcp: $requests DHCPREQUESTs in 9 s with T1 4 s"; fail=1; }
+	out=$(timeout 60 "$VDENS" --config "eth,ip=10.0.9.7/24,gw=10.0.9.1,dns=10.0.9.1,domain=static.lan" "$VNL" \
+		/bin/sh -c 'ip -4 addr show dev vde0 | grep -c "inet 10.0.9.7/24"; cat /etc/resolv.conf; ping -c 1 -W 2 10.0.9.1 >/dev/null && echo pinged')
+	echo "$out"
+	[ "$out" = "$(printf "1\nsearch static.lan\nnameserver 10.0.9.1\npinged")" ] || { echo "--config static: wrong"; fail=1; }
+	stop_all
+else
+	echo "no /usr/sbin/dnsmasq: skipped"
+fi
+for bad in "eth,frobnicate" "ip=10.0.0.300/24" "ip=10.0.0.1/33"; do
+	rc=0; out=$("$VDENS" --config "$bad" "$VNL" /bin/true 2>&1) || rc=$?
+	[ $rc = 2 ] && echo "$out" | grep -q "ioth_config" || { echo "--config $bad: rc $rc: $out"; fail=1; }
+done
+rc=0; "$VDENS" --dhcp - /bin/true 2>/dev/null || rc=$?
+[ $rc = 2 ] || { echo "--dhcp without a VNL: rc $rc"; fail=1; }
+echo "bad --config strings refused"
+
+echo "== 8. a threaded plugin: slirp://"
+if [ -e /usr/lib/x86_64-linux-gnu/vdeplug/libvdeplug_slirp.so ]; then
+	start_bg "$TMP/host.out" nc -l 127.0.0.1 5002
+	sleep 0.2
+	timeout 60 "$VDENS" --dhcp slirp:// /bin/sh -c '
+		ip -4 addr show dev vde0 | grep -q "inet 10.0.2.15/24" && echo "slirp lease ok"
+		ping -c 1 -W 2 10.0.2.2 >/dev/null && echo "slirp gateway ok"
+		echo "through slirp" | timeout 10 nc -N -w 3 10.0.2.2 5002' | tee "$TMP/slirp.out"
+	grep -q "slirp lease ok" "$TMP/slirp.out" && grep -q "slirp gateway ok" "$TMP/slirp.out" || fail=1
+	for i in $(seq 50); do grep -q "through slirp" "$TMP/host.out" && break; sleep 0.1; done
+	grep -q "through slirp" "$TMP/host.out" && echo "slirp reached this namespace's TCP server" \
+		|| { echo "slirp: no TCP to 127.0.0.1 through 10.0.2.2"; fail=1; }
+	stop_all
+else
+	echo "no libvdeplug_slirp: skipped"
 fi
 
 stop_all
