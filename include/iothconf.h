@@ -8,21 +8,27 @@
  * string of items separated by commas (or ';', blanks), each a tag or
  * tag=value ('"' and '\'' quote, '\\' escapes):
  *   iface=NAME          the interface (default vde0); or ifindex=N
- *   fqdn=NAME           the name DHCP sends, and the source of a hash-based MAC
+ *   fqdn=NAME           the name DHCP sends, and the source of a hash-based
+ *                       MAC and SLAAC address
  *   mac=, macaddr=      the MAC address "eth" sets (xx:xx:xx:xx:xx:xx)
  *   eth                 brings the interface up (with mac=, or a MAC hashed
  *                       from fqdn=, when given)
  *   dhcp, dhcp4, dhcpv4 gets an IPv4 lease, renewed for as long as the stack
  *                       lives on our engine's stacks (once elsewhere)
- *   dhcp6, dhcpv6       DHCPv6;  rd, rd6: IPv6 router discovery; slaac
- *                       (vdestack++ does not serve these yet: their bits
- *                       stay out of the mask, errno EOPNOTSUPP)
+ *   dhcp6, dhcpv6       gets a DHCPv6 address (a /128, as iothconf), DNS
+ *                       servers and domains; renewed as DHCPv4's
+ *   rd, rd6             IPv6 router discovery: the default route via the
+ *                       router, its RDNSS servers and DNSSL domains (one RA,
+ *                       waited for at most 3 s)
+ *   slaac               with rd: an address in each /64 prefix of the RA
+ *                       (the hash of fqdn= when given, else the EUI-64)
  *   auto = eth,dhcp,dhcp6,rd   auto4 (autov4) = eth,dhcp
  *   auto6 (autov6) = eth,dhcp6,rd
- *   ip=ADDR[/LEN]       a static address (default /24 IPv4, /64 IPv6);
+ *   ip=ADDR/LEN         a static address (the length is required);
  *   gw=ADDR             a static default route; dns=ADDR a name server;
  *   domain=NAME         a search domain. Static data accumulates over calls.
- *   -ip=, -gw=, -dns=, -domain=  remove one item of static data;
+ *   -ip=, -gw=, -dns=, -domain=  remove one item of static data (-ip=ADDR:
+ *                       that address, whatever its length);
  *   -static, -eth, -dhcp, -dhcp6, -rd, -auto (-all), -auto4, -auto6 (and
  *                       the synonyms): undo what that source configured
  *   debug               prints the configuration state on stderr

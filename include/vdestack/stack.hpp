@@ -123,6 +123,9 @@ public:
     // "ip=10.0.0.15/24,gw=10.0.0.1,dns=10.0.0.1,server=10.0.0.1,lease=120,
     // t1=5,t2=10,renewals=2". Throws Error.
     [[nodiscard]] std::string dhcp_lease(std::string_view ifname = {}) const;
+    // Its DHCPv6 lease, "" when there is none: e.g. "ip=fc00::1:55/128,
+    // dns=fc00::1:1,domain=test.lan,valid=120,t1=60,t2=96,renewals=0".
+    [[nodiscard]] std::string dhcp6_lease(std::string_view ifname = {}) const;
 
     [[nodiscard]] const std::string& vnl() const noexcept;
     [[nodiscard]] const std::string& ifname() const noexcept;

@@ -69,7 +69,7 @@ public:
     // ioth_config(config) carried out by the helper (helper/conf_service.hpp).
     // newstackc: stack= and vnl= are allowed (ioth_newstackc's string).
     ConfAnswer configure(std::string_view config, bool newstackc = false) noexcept;
-    // what 0: the resolv.conf of the interface; 1: its DHCPv4 lease.
+    // what 0: the resolv.conf of the interface; 1: its DHCPv4 lease; 2: its DHCPv6 lease.
     ConfAnswer conf_query(int what, std::string_view iface, unsigned ifindex) noexcept;
 
     [[nodiscard]] const std::string& vnl() const noexcept { return vnl_; }

@@ -136,6 +136,13 @@ std::string Stack::dhcp_lease(std::string_view ifname) const {
     return a.text;
 }
 
+std::string Stack::dhcp6_lease(std::string_view ifname) const {
+    if (!core_) throw Error(EBADF, "dhcp6_lease: moved-from stack");
+    auto a = core_->conf_query(2, ifname, 0);
+    if (a.rval < 0) throw Error(a.err != 0 ? a.err : EIO, a.text.empty() ? "dhcp6_lease" : a.text);
+    return a.text;
+}
+
 std::optional<std::string> detail::StackAccess::resolvconf(Stack& s, std::string_view ifname, unsigned ifindex) {
     if (!s.core_) throw Error(EBADF, "resolvconf: moved-from stack");
     auto a = s.core_->conf_query(0, ifname, ifindex);

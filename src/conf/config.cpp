@@ -146,9 +146,14 @@ ConfigRequest parse_config(std::string_view text, bool allow_stack) {
             if (!addr) bad(tag + "=" + val + ": not an IPv4 or IPv6 address");
             item.addr = *addr;
             if (item.kind == StaticItem::kIp) {
+                // A prefix length is needed to add (iothconf would guess
+                // /24 or /64: a guess that may route wrongly), not to remove.
+                if (!len && !minus)
+                    bad(tag + "=" + val + ": no prefix length (e.g. " + tag + "=" + val +
+                        (addr->family == AF_INET ? "/24)" : "/64)"));
                 const int max = addr->family == AF_INET ? 32 : 128;
-                item.prefix = len.value_or(addr->family == AF_INET ? 24 : 64);
-                if (item.prefix < 1 || item.prefix > max) bad(tag + "=" + val + ": bad prefix length");
+                item.prefix = len.value_or(0);  // 0: -ip= of any prefix
+                if (len && (item.prefix < 1 || item.prefix > max)) bad(tag + "=" + val + ": bad prefix length");
             }
             r.statics.push_back(item);
             r.sources |= kStatic;

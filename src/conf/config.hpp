@@ -9,15 +9,16 @@
 //   iface=NAME, ifindex=N, fqdn=NAME, mac=|macaddr=XX:XX:XX:XX:XX:XX
 //   eth, dhcp|dhcp4|dhcpv4, dhcp6|dhcpv6, rd|rd6, slaac,
 //   auto (eth+dhcp+dhcp6+rd), auto4|autov4 (eth+dhcp), auto6|autov6 (eth+dhcp6+rd)
-//   ip=ADDR[/LEN] (default /24 for IPv4, /64 for IPv6), gw=ADDR, dns=ADDR,
-//   domain=NAME: static data, each also with a leading '-' to remove it
+//   ip=ADDR/LEN (the length is required: iothconf would guess /24 or /64),
+//   gw=ADDR, dns=ADDR, domain=NAME: static data, each also with a leading
+//   '-' to remove it ('-ip=ADDR' without a length: that address, any length)
 //   -static, -eth, -dhcp..., -dhcp6..., -rd..., -auto|-all, -auto4, -auto6:
 //   undo what that source configured
 //   debug
 //   timeout=SECONDS (ours, not iothconf's: how long DHCP may wait, 1..300,
 //   default 10)
 // Errors (vdestack::Error, EINVAL): an unknown tag, a tag that needs a value
-// without one, a malformed address, prefix length, MAC or ifindex; stack=/vnl=
+// without one, ip= without a prefix length, a malformed address, prefix length, MAC or ifindex; stack=/vnl=
 // outside ioth_newstackc. Nothing is parsed partially: it throws or returns
 // the whole request.
 #pragma once
@@ -57,7 +58,7 @@ struct StaticItem {
     enum Kind { kIp, kGw, kDns, kDomain } kind = kIp;
     bool remove = false;
     Addr addr{};            // kIp, kGw, kDns
-    int prefix = 0;         // kIp
+    int prefix = 0;         // kIp (0: a removal of any length)
     std::string domain;     // kDomain
     bool operator==(const StaticItem&) const = default;
 };

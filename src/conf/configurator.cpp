@@ -24,6 +24,13 @@ Addr addr4(const Ip4& a) {
     return r;
 }
 
+Addr addr6(const Ip6& a) {
+    Addr r;
+    r.family = AF_INET6;
+    std::memcpy(r.bytes.data(), a.data(), 16);
+    return r;
+}
+
 const char* source_name(Source s) {
     switch (s) {
     case kStatic: return "static";
@@ -87,7 +94,7 @@ const std::vector<Record>& InterfaceData::of(Source source) const {
 
 std::optional<std::string> InterfaceData::resolvconf() {
     std::vector<std::string> domains;
-    for (Source s : {kStatic, kDhcp4, kDhcp6})
+    for (Source s : {kStatic, kDhcp4, kDhcp6, kRd})
         for (const Record& r : of(s))
             if (r.kind == Record::kDomain && std::find(domains.begin(), domains.end(), r.domain) == domains.end())
                 domains.push_back(r.domain);
@@ -97,14 +104,19 @@ std::optional<std::string> InterfaceData::resolvconf() {
         for (const auto& d : domains) text += " " + d;
         text += "\n";
     }
-    auto servers = [&](Source s, int family) {
+    std::vector<Addr> servers;  // each once, in this order of sources
+    auto add = [&](Source s, int family) {
         for (const Record& r : of(s))
-            if (r.kind == Record::kDns && r.addr.family == family) text += "nameserver " + r.addr.str() + "\n";
+            if (r.kind == Record::kDns && r.addr.family == family &&
+                std::find(servers.begin(), servers.end(), r.addr) == servers.end())
+                servers.push_back(r.addr);
     };
-    servers(kStatic, AF_INET6);
-    servers(kStatic, AF_INET);
-    servers(kDhcp6, AF_INET6);
-    servers(kDhcp4, AF_INET);
+    add(kStatic, AF_INET6);
+    add(kStatic, AF_INET);
+    add(kDhcp6, AF_INET6);
+    add(kRd, AF_INET6);
+    add(kDhcp4, AF_INET);
+    for (const Addr& a : servers) text += "nameserver " + a.str() + "\n";
     if (text == last_resolvconf_) return std::nullopt;
     last_resolvconf_ = text;
     return text;
@@ -152,7 +164,7 @@ void Configurator::apply(unsigned ifindex, const InterfaceData::Diff& d) {
     // stayed). Addresses first: a route needs its gateway on-link.
     const std::vector<Record> again = lost_addr ? ifs_[ifindex].merged() : d.added;
     for (const Record& r : again)
-        if (r.kind == Record::kAddr) ops_->addr_add(r.addr.family, r.addr.bytes.data(), r.prefix, ifindex);
+        if (r.kind == Record::kAddr) ops_->addr_add(r.addr.family, r.addr.bytes.data(), r.prefix, ifindex, true);
     for (const Record& r : again)
         if (r.kind == Record::kRoute) ops_->route_add(r.addr.family, nullptr, 0, r.addr.bytes.data(), ifindex);
 }
@@ -163,6 +175,36 @@ std::vector<Record> Configurator::records_of(const Dhcp4Lease& l) {
     if (!l.routers.empty()) v.push_back(Record{Record::kRoute, addr4(l.routers[0]), 0, {}});
     for (const Ip4& d : l.dns) v.push_back(Record{Record::kDns, addr4(d), 0, {}});
     for (const std::string& d : l.domains) v.push_back(Record{Record::kDomain, {}, 0, d});
+    return v;
+}
+
+std::vector<Record> Configurator::records_of(const Dhcp6Lease& l) {
+    std::vector<Record> v;
+    v.push_back(Record{Record::kAddr, addr6(l.addr), 128, {}});  // as iothconf: the prefix is the RA's
+    for (const Ip6& d : l.dns) v.push_back(Record{Record::kDns, addr6(d), 0, {}});
+    for (const std::string& d : l.domains) v.push_back(Record{Record::kDomain, {}, 0, d});
+    return v;
+}
+
+std::vector<Record> Configurator::records_of(const RouterInfo& ri, bool slaac, const Mac& mac,
+                                             const std::string& fqdn) {
+    std::vector<Record> v;
+    if (ri.lifetime > 0) v.push_back(Record{Record::kRoute, addr6(ri.router), 0, {}});
+    // With slaac, as iothconf: an address in each /64 prefix that allows
+    // autoconfiguration (or any /64, given a name): the name's hash, else
+    // the MAC's EUI-64.
+    if (slaac)
+        for (const auto& p : ri.prefixes) {
+            if (p.length != 64 || p.valid == 0 || ((p.flags & wire::ndp::kPrefixAuto) == 0 && fqdn.empty())) continue;
+            Ip6 a = p.prefix;
+            if (!fqdn.empty())
+                hash_addr6(a, fqdn);
+            else
+                a = eui64(a, mac);
+            v.push_back(Record{Record::kAddr, addr6(a), 64, {}});
+        }
+    for (const Ip6& d : ri.dns) v.push_back(Record{Record::kDns, addr6(d), 0, {}});
+    for (const std::string& d : ri.domains) v.push_back(Record{Record::kDomain, {}, 0, d});
     return v;
 }
 
@@ -181,13 +223,8 @@ Configurator::Result Configurator::configure(const ConfigRequest& r) {
     // Undo first, as iothconf does.
     for (Source s : {kStatic, kRd, kDhcp6, kDhcp4})
         if (r.clean & s) apply(ifindex, data.replace(s, {}));
-    if (r.clean & kDhcp4) {
-        if (auto it = leases_.find(ifindex); it != leases_.end()) {
-            Dhcp4Client c(*ops_, ifindex, it->second.ifname, it->second.mac, it->second.fqdn);
-            if (it->second.valid) c.release(it->second.lease);
-            leases_.erase(it);
-        }
-    }
+    if (r.clean & kDhcp4) release<Dhcp4Client>(leases_, ifindex);
+    if (r.clean & kDhcp6) release<Dhcp6Client>(leases6_, ifindex);
     if (r.clean & kEth) ops_->link_up(ifindex, false);
 
     Mac mac{};
@@ -205,25 +242,32 @@ Configurator::Result Configurator::configure(const ConfigRequest& r) {
         }
         if (ok) res.mask |= kEth;
     }
-    if (r.sources & kDhcp4) {
+    std::string ifname = r.iface.empty() && r.ifindex == 0 ? "vde0" : r.iface;
+    if (ifname.empty()) ifname = "ifindex " + std::to_string(ifindex);
+    if (r.sources & (kDhcp4 | kDhcp6 | kRd)) {
+        if (ops_->get_mac(ifindex, mac.data()) != 0) failed(Error(errno, "ioth_config: reading the MAC address"));
+    }
+    // As iothconf: router discovery, DHCPv6, DHCPv4, each on its own: one
+    // that fails leaves its bit out and the others go on.
+    auto attempt = [&](Source source, auto&& run) {
+        if ((r.sources & source) == 0) return;
         try {
-            if (ops_->get_mac(ifindex, mac.data()) != 0) fail_errno("dhcp: reading the MAC address");
-            std::string ifname = r.iface.empty() && r.ifindex == 0 ? "vde0" : r.iface;
-            if (ifname.empty()) ifname = "ifindex " + std::to_string(ifindex);
-            Dhcp4Client client(*ops_, ifindex, ifname, mac, r.fqdn);
-            const SteadyTime now = std::chrono::steady_clock::now();
-            Lease4 l{client.acquire(now + std::chrono::seconds(r.timeout_s)), ifname, r.fqdn, mac};
-            apply(ifindex, data.replace(kDhcp4, records_of(l.lease)));
-            schedule(l, std::chrono::steady_clock::now());
-            leases_[ifindex] = std::move(l);
-            res.mask |= kDhcp4;
+            run();
+            res.mask |= source;
         } catch (const Error& e) {
             failed(e);
         }
-    }
-    if (r.sources & (kDhcp6 | kRd)) {
-        failed(Error(EOPNOTSUPP, "ioth_config: dhcp6 and rd are not supported yet"));
-    }
+    };
+    attempt(kRd, [&] {
+        // At most 3 s (or timeout=): a network without IPv6 routers must not
+        // hold up "auto" for long.
+        const int wait_s = std::min(r.timeout_s, 3);
+        Rd6Client client(*ops_, ifindex, ifname, mac);
+        const RouterInfo ri = client.discover(std::chrono::steady_clock::now() + std::chrono::seconds(wait_s));
+        apply(ifindex, data.replace(kRd, records_of(ri, (r.sources & kSlaac) != 0, mac, r.fqdn)));
+    });
+    attempt(kDhcp6, [&] { acquire<Dhcp6Client>(kDhcp6, leases6_, ifindex, ifname, mac, r.fqdn, r.timeout_s); });
+    attempt(kDhcp4, [&] { acquire<Dhcp4Client>(kDhcp4, leases_, ifindex, ifname, mac, r.fqdn, r.timeout_s); });
     if (r.sources & kStatic) {
         for (const StaticItem& it : r.statics) {
             Record rec;
@@ -233,6 +277,12 @@ Configurator::Result Configurator::configure(const ConfigRequest& r) {
             case StaticItem::kDns: rec = Record{Record::kDns, it.addr, 0, {}}; break;
             case StaticItem::kDomain: rec = Record{Record::kDomain, {}, 0, it.domain}; break;
             }
+            if (it.remove && it.kind == StaticItem::kIp && it.prefix == 0)  // -ip=ADDR: of any length
+                for (const Record& have : data.of(kStatic))
+                    if (have.kind == Record::kAddr && have.addr == it.addr) {
+                        rec = have;
+                        break;
+                    }
             apply(ifindex, it.remove ? data.remove(kStatic, rec) : data.add(kStatic, rec));
         }
         res.mask |= kStatic;
@@ -241,6 +291,8 @@ Configurator::Result Configurator::configure(const ConfigRequest& r) {
         res.debug = data.debug();
         if (auto it = leases_.find(ifindex); it != leases_.end())
             res.debug += "lease: " + it->second.lease.str() + " renewals=" + std::to_string(it->second.renewals) + "\n";
+        if (auto it = leases6_.find(ifindex); it != leases6_.end())
+            res.debug += "lease6: " + it->second.lease.str() + " renewals=" + std::to_string(it->second.renewals) + "\n";
     }
     return res;
 }
@@ -249,13 +301,18 @@ std::optional<std::string> Configurator::resolvconf(const std::string& iface, un
     return ifs_[resolve(iface, ifindex)].resolvconf();
 }
 
-std::string Configurator::lease_text(const std::string& iface, unsigned ifindex) {
-    auto it = leases_.find(resolve(iface, ifindex));
-    if (it == leases_.end() || !it->second.valid) return "";
-    return it->second.lease.str() + ",renewals=" + std::to_string(it->second.renewals);
+std::string Configurator::lease_text(const std::string& iface, unsigned ifindex, bool v6) {
+    const unsigned i = resolve(iface, ifindex);
+    auto text = [](const auto& held, unsigned at) -> std::string {
+        auto it = held.find(at);
+        if (it == held.end() || !it->second.valid) return "";
+        return it->second.lease.str() + ",renewals=" + std::to_string(it->second.renewals);
+    };
+    return v6 ? text(leases6_, i) : text(leases_, i);
 }
 
-void Configurator::schedule(Lease4& l, SteadyTime now) {
+template <class L>
+void Configurator::schedule(Held<L>& l, SteadyTime now) {
     // Next: T1, then retries halfway to T2 (at least 5 s apart; RFC 2131
     // says 60, scaled down for short leases), T2 and retries halfway to
     // expiry, then expiry.
@@ -278,35 +335,48 @@ void Configurator::schedule(Lease4& l, SteadyTime now) {
 SteadyTime Configurator::next_lease_work() const {
     SteadyTime t = SteadyTime::max();
     for (const auto& [ifindex, l] : leases_) t = std::min(t, l.next);
+    for (const auto& [ifindex, l] : leases6_) t = std::min(t, l.next);
     return t;
 }
 
-void Configurator::lease_work(SteadyTime now) {
-    for (auto& [ifindex, l] : leases_) {
+template <class Client, class L>
+void Configurator::acquire(Source source, std::map<unsigned, Held<L>>& held, unsigned ifindex,
+                           const std::string& ifname, const Mac& mac, const std::string& fqdn, int timeout_s) {
+    Client client(*ops_, ifindex, ifname, mac, fqdn);
+    const SteadyTime now = std::chrono::steady_clock::now();
+    Held<L> l{client.acquire(now + std::chrono::seconds(timeout_s)), ifname, fqdn, mac};
+    apply(ifindex, ifs_[ifindex].replace(source, records_of(l.lease)));
+    schedule(l, std::chrono::steady_clock::now());
+    held[ifindex] = std::move(l);
+}
+
+template <class Client, class L>
+void Configurator::work(Source source, std::map<unsigned, Held<L>>& held, SteadyTime now) {
+    for (auto& [ifindex, l] : held) {
         if (l.next > now) continue;
         try {
-            Dhcp4Client client(*ops_, ifindex, l.ifname, l.mac, l.fqdn);
+            Client client(*ops_, ifindex, l.ifname, l.mac, l.fqdn);
             InterfaceData& data = ifs_[ifindex];
             if (!l.valid) {
                 l.lease = client.acquire(now + std::chrono::seconds(10));
                 l.valid = true;
-                apply(ifindex, data.replace(kDhcp4, records_of(l.lease)));
+                apply(ifindex, data.replace(source, records_of(l.lease)));
             } else if (now >= l.lease.expiry()) {
                 l.valid = false;  // lost: its records go
-                apply(ifindex, data.replace(kDhcp4, {}));
+                apply(ifindex, data.replace(source, {}));
             } else {
                 const bool rebinding = now >= l.lease.t2();
                 const SteadyTime until = std::min(rebinding ? l.lease.expiry() : l.lease.t2(),
                                                   now + std::chrono::seconds(10));
-                Dhcp4Lease fresh = l.lease;
+                L fresh = l.lease;
                 const auto got = client.renew(fresh, rebinding, until);
                 if (got == Dhcp4Client::Renewal::kAck) {
                     l.lease = fresh;
                     l.renewals++;
-                    apply(ifindex, data.replace(kDhcp4, records_of(l.lease)));
+                    apply(ifindex, data.replace(source, records_of(l.lease)));
                 } else if (got == Dhcp4Client::Renewal::kNak) {
-                    l.valid = false;  // a NAK: the lease is void
-                    apply(ifindex, data.replace(kDhcp4, {}));
+                    l.valid = false;  // refused: the lease is void
+                    apply(ifindex, data.replace(source, {}));
                 }
             }
         } catch (const Error&) {
@@ -316,13 +386,25 @@ void Configurator::lease_work(SteadyTime now) {
     }
 }
 
-void Configurator::release_all() {
-    for (auto& [ifindex, l] : leases_) {
-        if (!l.valid) continue;
-        Dhcp4Client c(*ops_, ifindex, l.ifname, l.mac, l.fqdn);
-        c.release(l.lease);
+template <class Client, class L>
+void Configurator::release(std::map<unsigned, Held<L>>& held, unsigned ifindex) {
+    auto it = held.find(ifindex);
+    if (it == held.end()) return;
+    if (it->second.valid) {
+        Client c(*ops_, ifindex, it->second.ifname, it->second.mac, it->second.fqdn);
+        c.release(it->second.lease);
     }
-    leases_.clear();
+    held.erase(it);
+}
+
+void Configurator::lease_work(SteadyTime now) {
+    work<Dhcp4Client>(kDhcp4, leases_, now);
+    work<Dhcp6Client>(kDhcp6, leases6_, now);
+}
+
+void Configurator::release_all() {
+    while (!leases_.empty()) release<Dhcp4Client>(leases_, leases_.begin()->first);
+    while (!leases6_.empty()) release<Dhcp6Client>(leases6_, leases6_.begin()->first);
 }
 
 }  // namespace vdestack::conf

@@ -17,18 +17,29 @@
 // '-static' remove it, as iothconf does; a DHCP lease replaces the DHCP
 // records of its interface whenever it changes.
 //
-// Leases: configure() gets a lease synchronously (a bounded wait, 10 s or
-// the extension option timeout=SECONDS). lease_work() renews it at T1
-// (unicast to its server), rebinds at T2 (broadcast), and at expiry removes
-// its records and tries to get a new one; next_lease_work() says when to
+// Leases (DHCPv4 and DHCPv6 alike): configure() gets a lease synchronously
+// (a bounded wait, 10 s or the extension option timeout=SECONDS).
+// lease_work() renews it at T1 (to its server), rebinds at T2 (to any), and
+// at expiry removes its records and tries to get a new one; next_lease_work() says when to
 // call it. Where the caller never calls lease_work() (libiothconf on a
 // plugin stack, as upstream iothconf) a lease is got once and not renewed.
 // In the helper, the configuration thread calls it for every stack.
 //
-// resolvconf(): "search ..." (the static domains, then DHCP's, without
-// repeats) and a "nameserver" line per server (static IPv6, static IPv4,
-// then DHCP's); nullopt when nothing changed since the previous call for
-// that interface (iothconf's NULL with errno 0).
+// Router discovery takes one Router Advertisement (at most 3 s, or
+// timeout=): a default route via the router (when it is one), RDNSS
+// servers, DNSSL domains, and with "slaac" an address in each /64 prefix
+// (the name's hash with fqdn=, else the MAC's EUI-64); taken once, as
+// iothconf does (our own stacks' kernels also follow the RAs they get).
+// A DHCPv6 address is a /128, as iothconf's: its prefix comes from the RA.
+// IPv6 addresses (static, DHCPv6, SLAAC) are added without duplicate
+// address detection, usable when configure() returns (the server or the
+// name's hash makes them unique; DAD would hold them 1-2 s).
+//
+// resolvconf(): "search ..." (the static domains, then DHCPv4's, DHCPv6's,
+// the RA's, without repeats) and a "nameserver" line per server, each once
+// (static IPv6, static IPv4, DHCPv6, RA, DHCPv4); nullopt when nothing
+// changed since the previous call for that interface (iothconf's NULL with
+// errno 0).
 //
 // Errors: configure() throws Error (ENODEV: no such interface; EINVAL from
 // the parser); a source that fails (DHCP: no server) leaves its bit out of
@@ -44,6 +55,7 @@
 
 #include "conf/config.hpp"
 #include "conf/dhcp4_client.hpp"
+#include "conf/ipv6_clients.hpp"
 #include "conf/netops.hpp"
 
 namespace vdestack::conf {
@@ -99,8 +111,9 @@ public:
     // The resolv.conf text of an interface (iface "" = vde0, or ifindex).
     std::optional<std::string> resolvconf(const std::string& iface, unsigned ifindex);
     // The current DHCPv4 lease of the interface, as Dhcp4Lease::str(), and
-    // how many times it was renewed; "" when there is none.
-    std::string lease_text(const std::string& iface, unsigned ifindex);
+    // how many times it was renewed; "" when there is none. With v6, the
+    // DHCPv6 lease (Dhcp6Lease::str()).
+    std::string lease_text(const std::string& iface, unsigned ifindex, bool v6 = false);
 
     // When lease_work() has something to do (max(): never).
     [[nodiscard]] SteadyTime next_lease_work() const;
@@ -110,8 +123,10 @@ public:
     void release_all();
 
 private:
-    struct Lease4 {
-        Dhcp4Lease lease;
+    // A lease held for an interface, DHCPv4's or DHCPv6's.
+    template <class L>
+    struct Held {
+        L lease;
         std::string ifname, fqdn;
         Mac mac{};
         SteadyTime next{};   // when to act next
@@ -121,11 +136,23 @@ private:
     unsigned resolve(const std::string& iface, unsigned ifindex);
     void apply(unsigned ifindex, const InterfaceData::Diff& d);
     static std::vector<Record> records_of(const Dhcp4Lease& l);
-    void schedule(Lease4& l, SteadyTime now);
+    static std::vector<Record> records_of(const Dhcp6Lease& l);
+    static std::vector<Record> records_of(const RouterInfo& ri, bool slaac, const Mac& mac, const std::string& fqdn);
+    template <class L>
+    static void schedule(Held<L>& l, SteadyTime now);
+    // Gets a lease for `source` with Client; its records replace the source's.
+    template <class Client, class L>
+    void acquire(Source source, std::map<unsigned, Held<L>>& held, unsigned ifindex, const std::string& ifname,
+                 const Mac& mac, const std::string& fqdn, int timeout_s);
+    template <class Client, class L>
+    void work(Source source, std::map<unsigned, Held<L>>& held, SteadyTime now);
+    template <class Client, class L>
+    void release(std::map<unsigned, Held<L>>& held, unsigned ifindex);
 
     NetOps* ops_;
     std::map<unsigned, InterfaceData> ifs_;
-    std::map<unsigned, Lease4> leases_;
+    std::map<unsigned, Held<Dhcp4Lease>> leases_;
+    std::map<unsigned, Held<Dhcp6Lease>> leases6_;
 };
 
 }  // namespace vdestack::conf

@@ -44,7 +44,8 @@ int NetOps::set_mac(unsigned ifindex, const std::uint8_t mac[6]) {
     return confnl_linksetaddr(this, ifindex, const_cast<std::uint8_t*>(mac));
 }
 int NetOps::get_mac(unsigned ifindex, std::uint8_t mac[6]) { return confnl_linkgetaddr(this, ifindex, mac); }
-int NetOps::addr_add(int family, const void* addr, int prefix, unsigned ifindex) {
+int NetOps::addr_add(int family, const void* addr, int prefix, unsigned ifindex, bool nodad) {
+    if (nodad && family == AF_INET6) prefix = nl_addrdata2prefix(static_cast<unsigned char>(prefix), IFA_F_NODAD, 0);
     return confnl_ipaddr_add(this, family, const_cast<void*>(addr), prefix, static_cast<int>(ifindex));
 }
 int NetOps::addr_del(int family, const void* addr, int prefix, unsigned ifindex) {

@@ -37,7 +37,9 @@ public:
     int link_up(unsigned ifindex, bool up);
     int set_mac(unsigned ifindex, const std::uint8_t mac[6]);
     int get_mac(unsigned ifindex, std::uint8_t mac[6]);
-    int addr_add(int family, const void* addr, int prefix, unsigned ifindex);
+    // nodad: an IPv6 address usable at once, without duplicate address
+    // detection (IFA_F_NODAD).
+    int addr_add(int family, const void* addr, int prefix, unsigned ifindex, bool nodad = false);
     int addr_del(int family, const void* addr, int prefix, unsigned ifindex);
     int route_add(int family, const void* dst, int dstlen, const void* gw, unsigned ifindex);
     int route_del(int family, const void* dst, int dstlen, const void* gw, unsigned ifindex);

@@ -117,13 +117,13 @@ void ConfService::serve(Job& job) {
             send_reply(reply, static_cast<int>(res.mask), res.err, job.id, text);
             return;
         }
-        // ConfQuery: flags 0 = resolv.conf, 1 = the DHCPv4 lease.
+        // ConfQuery: flags 0 = resolv.conf, 1 = the DHCPv4 lease, 2 = the DHCPv6 one.
         const unsigned ifindex = static_cast<unsigned>(job.req.domain);
         if (job.req.flags == 0) {
             auto text = sc->conf.resolvconf(job.text, ifindex);
             send_reply(reply, text ? 1 : 0, 0, job.id, text.value_or(""));
         } else {
-            send_reply(reply, 0, 0, job.id, sc->conf.lease_text(job.text, ifindex));
+            send_reply(reply, 0, 0, job.id, sc->conf.lease_text(job.text, ifindex, job.req.flags == 2));
         }
     } catch (const Error& e) {
         send_reply(reply, -1, e.errno_value(), job.id, e.what());

@@ -40,7 +40,7 @@ enum class Op : std::uint32_t {
     Config = 9,    // stack, str1 = an ioth_config string (flags 1: stack=/vnl= allowed) -> rval = mask of what succeeded (or -1),
                    // err/text = the first failure (text + "\n" + state with "debug")
     ConfQuery = 10,  // stack, str1 = iface, domain = ifindex; flags 0: rval 1 + resolv.conf text,
-                     // 0 if unchanged since the last query; flags 1: text = the DHCPv4 lease
+                     // 0 if unchanged since the last query; flags 1: text = the DHCPv4 lease, 2: the DHCPv6 one
 };
 
 struct Request {

@@ -25,6 +25,7 @@
 
 #include "support/dnsmasq.hpp"
 #include "support/proc.hpp"
+#include "support/stack_output.hpp"
 #include "support/tempdir.hpp"
 #include "vdestack/stack.hpp"
 
@@ -34,22 +35,7 @@ using vdetest::have_dnsmasq;
 
 using Dnsmasq = vdetest::StackDnsmasq;
 
-// What `command` prints in the stack (its stdout is ours: caught in a file).
-std::string output_of(vde::Stack& stack, const std::string& command, const std::string& dir) {
-    const std::string path = dir + "/out";
-    std::fflush(stdout);
-    const int saved = ::dup(1);
-    const int f = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-    ::dup2(f, 1);
-    ::close(f);
-    stack.run(command);
-    ::dup2(saved, 1);
-    ::close(saved);
-    std::ifstream in(path);
-    std::stringstream ss;
-    ss << in.rdbuf();
-    return ss.str();
-}
+using vdetest::output_of;
 
 // Whether `from` reaches to_addr over TCP, where `to` listens.
 bool tcp_reaches(vde::Stack& from, vde::Stack& to, const char* to_addr) {

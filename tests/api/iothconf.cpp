@@ -96,6 +96,8 @@ TEST_F(IothConf, NewstackcGetsADhcpLeaseOnOurStack) {
     EXPECT_EQ(ioth_config(s, "-dhcp"), 0);
     EXPECT_TRUE(vdetest::eventually([&] { return dnsmasq.count("DHCPRELEASE(vde0)") == 1; }, 5));
     EXPECT_EQ(ipv4_of(s, "vde0"), "10.0.9.200/24");
+    EXPECT_EQ(ioth_config(s, "-ip=10.0.9.200"), IOTHCONF_STATIC);  // removal: any length
+    EXPECT_EQ(ipv4_of(s, "vde0"), "");
     EXPECT_EQ(ioth_delstack(s), 0);
 }
 
@@ -132,6 +134,7 @@ TEST(IothConfErrors, AreMinusOneOrNullWithErrnoAndAMessage) {
     for (const Case& c : {Case{"eth,frobnicate", EINVAL, "unknown option frobnicate"},
                           Case{"ip=10.0.0.300/24", EINVAL, "not an IPv4 or IPv6 address"},
                           Case{"ip=10.0.0.1/40", EINVAL, "bad prefix length"}, Case{"ip=", EINVAL, "needs a value"},
+                          Case{"ip=10.0.0.1", EINVAL, "no prefix length (e.g. ip=10.0.0.1/24)"},
                           Case{"stack=kernel", EINVAL, "ioth_newstackc only"},
                           Case{"eth,iface=nosuch0", ENODEV, "no interface nosuch0"}}) {
         errno = 0;

@@ -165,7 +165,7 @@ TEST(DnsNames, DecodesListsWithBackwardPointersOnly) {
 
 TEST(ConfigString, ParsesEveryOption) {
     auto r = parse_config("eth,dhcp,auto6,iface=eth1,fqdn=h.v2.lan,mac=02:00:00:00:00:09,ip=10.0.0.1/16,"
-                          "ip=fc00::1,gw=10.0.0.254,dns=fc00::53,domain=v2.lan,-ip=10.0.0.9,debug,timeout=3");
+                          "ip=fc00::1/64,gw=10.0.0.254,dns=fc00::53,domain=v2.lan,-ip=10.0.0.9,debug,timeout=3");
     using namespace vdestack::conf;
     EXPECT_EQ(r.sources, kEth | kDhcp4 | kDhcp6 | kRd | kStatic);
     EXPECT_EQ(r.iface, "eth1");
@@ -173,12 +173,12 @@ TEST(ConfigString, ParsesEveryOption) {
     EXPECT_EQ(r.mac, (std::array<std::uint8_t, 6>{2, 0, 0, 0, 0, 9}));
     ASSERT_EQ(r.statics.size(), 6u);
     EXPECT_EQ(r.statics[0].prefix, 16);
-    EXPECT_EQ(r.statics[1].prefix, 64);  // IPv6 default
+    EXPECT_EQ(r.statics[1].prefix, 64);
     EXPECT_EQ(r.statics[1].addr.family, AF_INET6);
     EXPECT_EQ(r.statics[2].kind, StaticItem::kGw);
     EXPECT_EQ(r.statics[4].domain, "v2.lan");
     EXPECT_TRUE(r.statics[5].remove);
-    EXPECT_EQ(r.statics[5].prefix, 24);  // IPv4 default
+    EXPECT_EQ(r.statics[5].prefix, 0);  // a removal: any length
     EXPECT_TRUE(r.debug);
     EXPECT_EQ(r.timeout_s, 3);
 
@@ -194,7 +194,7 @@ TEST(ConfigString, ParsesEveryOption) {
 }
 
 TEST(ConfigString, RefusesBadInputWithEinval) {
-    for (const char* bad : {"frob", "-iface=x", "ip", "ip=", "ip=10.0.0.256", "ip=10.0.0.1/0", "ip=10.0.0.1/33",
+    for (const char* bad : {"frob", "-iface=x", "ip", "ip=", "ip=10.0.0.1", "ip=fc00::1", "ip=10.0.0.256", "ip=10.0.0.1/0", "ip=10.0.0.1/33",
                             "ip=fc00::1/129", "ip=10.0.0.1/x", "gw=10.0.0.1/24", "dns=host", "mac=02:00:00:00:00",
                             "mac=02:00:00:00:00:0g", "ifindex=0", "ifindex=-1", "timeout=301", "stack=kernel",
                             "vnl=x", "'open"}) {
