@@ -57,21 +57,7 @@
 
 NLINLINE_LIBMULTICOMP(vde_)
 
-static double now_us(void) {
-	struct timespec t;
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	return t.tv_sec * 1e6 + t.tv_nsec / 1e3;
-}
-
-static int cmp_double(const void *a, const void *b) {
-	double x = *(const double *)a, y = *(const double *)b;
-	return x < y ? -1 : x > y;
-}
-static double pct(double *v, int n, double p) {
-	qsort(v, n, sizeof(double), cmp_double);
-	int i = (int)(p * (n - 1) + 0.5);
-	return v[i];
-}
+#include "benchutil.h"
 
 /* The figures' name: NETBENCH_NAME, else the mode's. */
 static const char *figure(const char *mode) {

@@ -220,11 +220,12 @@ Configurator::Result Configurator::configure(const ConfigRequest& r) {
         }
     };
 
-    // Undo first, as iothconf does.
-    for (Source s : {kStatic, kRd, kDhcp6, kDhcp4})
-        if (r.clean & s) apply(ifindex, data.replace(s, {}));
+    // Undo first, as iothconf does; leases go back while their addresses
+    // are still there to send the release from.
     if (r.clean & kDhcp4) release<Dhcp4Client>(leases_, ifindex);
     if (r.clean & kDhcp6) release<Dhcp6Client>(leases6_, ifindex);
+    for (Source s : {kStatic, kRd, kDhcp6, kDhcp4})
+        if (r.clean & s) apply(ifindex, data.replace(s, {}));
     if (r.clean & kEth) ops_->link_up(ifindex, false);
 
     Mac mac{};

@@ -68,7 +68,10 @@ class Dhcp4Client::Link {
 public:
     Link(NetOps& ops, unsigned ifindex, const std::string& ifname)
         : ops_(ops), ifindex_(ifindex), ifname_(ifname),
-          pkt_(ops, ops.socket(AF_PACKET, SOCK_DGRAM | SOCK_CLOEXEC, htons(ETH_P_IP))),
+          // Protocol 0, then bound to ETH_P_IP: a packet socket made with its
+          // protocol hooks in at once, and its bind() then waits for an RCU
+          // grace period to unhook it again (~10 ms on every exchange).
+          pkt_(ops, ops.socket(AF_PACKET, SOCK_DGRAM | SOCK_CLOEXEC, 0)),
           udp_(ops, ops.socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0)) {
         if (!pkt_) fail_errno("dhcp on " + ifname + ": socket(AF_PACKET)");
         sockaddr_ll ll{};
@@ -329,6 +332,8 @@ Dhcp4Client::Renewal Dhcp4Client::renew(Dhcp4Lease& lease, bool rebinding, Stead
 }
 
 void Dhcp4Client::release(const Dhcp4Lease& lease) {
+    // Straight to the server's MAC (RFC 2131 4.4.6: unicast): no ARP, whose
+    // queue the stack would drop when the address goes right after.
     try {
         Link link(ops_, ifindex_, ifname_);
         dhcp::Dhcp4Builder b(dhcp::kRelease, new_xid(), mac_, 0, false);

@@ -82,6 +82,9 @@ void Engine::drop_link(StackEntry& s, int err) {
 std::unique_ptr<StackEntry> Engine::remove(std::uint64_t id) {
     auto it = stacks_.find(id);
     if (it == stacks_.end()) return nullptr;
+    // What the stack sent before it went (a DHCPRELEASE, a last FIN) is in
+    // the tap already: forward it first (one budget's worth).
+    if (it->second->tap) on_tap(*it->second);
     std::unique_ptr<StackEntry> s = std::move(it->second);
     stacks_.erase(it);
     if (s->segment != 0) fabric_->forget(s->id);  // before the caller closes the tap

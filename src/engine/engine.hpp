@@ -126,8 +126,9 @@ public:
     void set_control(int fd, std::function<bool()> on_control);
     // Takes the stack and starts forwarding for it. Throws Error (epoll_ctl).
     void add(std::unique_ptr<StackEntry> entry);
-    // Stops forwarding and hands the stack back (the caller destroys it:
-    // closing a tap is slow, see Reaper). nullptr if there is no such stack.
+    // Forwards what the stack's tap still holds (one read budget), stops
+    // forwarding and hands the stack back (the caller destroys it: closing
+    // a tap is slow, see Reaper). nullptr if there is no such stack.
     std::unique_ptr<StackEntry> remove(std::uint64_t id);
     [[nodiscard]] StackEntry* find(std::uint64_t id);
     [[nodiscard]] std::size_t size() const { return stacks_.size(); }

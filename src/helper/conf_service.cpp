@@ -47,14 +47,17 @@ void ConfService::submit(std::uint64_t id, int netns, const proto::Request& req,
     cv_.notify_all();
 }
 
-void ConfService::forget(std::uint64_t id) {
+std::future<void> ConfService::forget(std::uint64_t id) {
     std::lock_guard lk(mu_);
-    if (!thread_.joinable()) return;  // never configured anything
+    if (!thread_.joinable()) return {};  // never configured anything
     Job job;
     job.kind = Job::kForget;
     job.id = id;
+    job.released = std::make_shared<std::promise<void>>();
+    std::future<void> done = job.released->get_future();
     jobs_.push_back(std::move(job));
     cv_.notify_all();
+    return done;
 }
 
 void ConfService::loop() {
@@ -95,9 +98,9 @@ void ConfService::lease_work() {
 void ConfService::serve(Job& job) {
     if (job.kind == Job::kForget) {
         auto it = stacks_.find(job.id);
-        if (it == stacks_.end()) return;
-        if (::setns(it->second->netns.get(), CLONE_NEWNET) == 0) it->second->conf.release_all();
-        stacks_.erase(it);
+        if (it != stacks_.end() && ::setns(it->second->netns.get(), CLONE_NEWNET) == 0) it->second->conf.release_all();
+        job.released->set_value();  // the control thread may stop the forwarding now
+        if (it != stacks_.end()) stacks_.erase(it);
         return;
     }
     const int reply = job.reply.get();

@@ -16,13 +16,17 @@
 // not wait, other stacks are served meanwhile). Between jobs the thread
 // sleeps until the earliest lease needs renewing (Configurator's
 // next_lease_work) and then does that work. forget() drops a stack's
-// configuration (its leases are released) after the jobs queued before it.
+// configuration after the jobs queued before it: its leases are released
+// (DHCPRELEASE) and then the returned future is ready, so that the control
+// thread can wait (bounded) for the release to be out before the stack's
+// forwarding stops; the stack's sockets are closed after that.
 // Limits: the exchanges of all stacks of a helper run one after another.
 #pragma once
 
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
+#include <future>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -45,8 +49,10 @@ public:
     // `netns`, duplicated here); the answer goes to `reply`. Throws Error
     // when the request cannot be queued (its reply is then the caller's).
     void submit(std::uint64_t id, int netns, const wire::proto::Request& req, std::string text, UniqueFd reply);
-    // Drops stack `id`'s configuration, releasing its leases.
-    void forget(std::uint64_t id);
+    // Drops stack `id`'s configuration, releasing its leases; the future is
+    // ready once the releases are sent (invalid when nothing was ever
+    // configured in this helper).
+    std::future<void> forget(std::uint64_t id);
 
 private:
     struct Job {
@@ -56,6 +62,7 @@ private:
         wire::proto::Request req{};
         std::string text;
         UniqueFd reply;
+        std::shared_ptr<std::promise<void>> released;  // kForget
     };
     struct StackConf;
 

@@ -17,6 +17,8 @@
 
 #include <algorithm>
 #include <array>
+#include <chrono>
+#include <future>
 #include <unordered_map>
 #include <unordered_set>
 #include <cstring>
@@ -120,7 +122,11 @@ private:
         auto it = count_.find(id);
         if (it == count_.end() || --it->second > 0) return;
         count_.erase(it);
-        conf_.forget(id);
+        // Its leases are given back while the stack still forwards: a short
+        // wait (a DHCPRELEASE is one datagram), bounded in case the
+        // configuration thread is busy with another stack's exchange.
+        if (std::future<void> released = conf_.forget(id); released.valid())
+            released.wait_for(std::chrono::milliseconds(500));
         reaper_.destroy(remove(id));  // closing a tap is slow (see Reaper): done aside
         if (auto extra = ifaces_.find(id); extra != ifaces_.end()) {
             for (std::uint64_t e : extra->second) reaper_.destroy(remove(e));

@@ -125,6 +125,16 @@ TEST_F(Dhcp, StaticDataMergesWithTheLease) {
     EXPECT_TRUE(vdetest::eventually([&] { return dnsmasq.count("DHCPRELEASE(vde0)") == 1; }, 5));
 }
 
+TEST_F(Dhcp, DeletingTheStackGivesTheLeaseBack) {
+    vde::Stack server("vxvde://234.0.0.1");
+    Dnsmasq dnsmasq(server, {}, dir.path);
+    for (int i = 0; i < 3; i++) {  // the release is out before the stack's forwarding stops
+        vde::Stack client("vxvde://234.0.0.1");
+        ASSERT_EQ(client.configure("eth,dhcp").mask, 6u);
+    }
+    EXPECT_TRUE(vdetest::eventually([&] { return dnsmasq.count("DHCPRELEASE(vde0)") == 3; }, 5)) << dnsmasq.log();
+}
+
 TEST(DhcpNoServer, WaitsBoundedThenSaysSo) {
     vde::Stack client("vxvde://234.0.0.1");
     const auto t0 = std::chrono::steady_clock::now();

@@ -114,6 +114,15 @@ TEST_F(Dhcp6, Dhcp6GetsAnAddressDnsAndDomainsFromDnsmasq) {
               std::string::npos);
 }
 
+TEST_F(Dhcp6, DeletingTheStackGivesBothLeasesBack) {
+    {
+        vde::Stack client("vxvde://234.0.0.1");
+        ASSERT_EQ(client.configure("eth,dhcp6,dhcp").mask, 2u | 8u | 4u);
+    }
+    // dnsmasq logs a DHCPv4 and a DHCPv6 release alike.
+    EXPECT_TRUE(vdetest::eventually([&] { return dnsmasq_->count("DHCPRELEASE(vde0)") == 2; }, 5)) << dnsmasq_->log();
+}
+
 TEST(Dhcp6NoServer, RouterDiscoveryAndDhcp6WaitBoundedThenSaySo) {
     vde::Stack client("vxvde://234.0.0.1");
     const auto t0 = std::chrono::steady_clock::now();

@@ -1,0 +1,29 @@
+/*
+ * benchutil.h - what the benchmark programs (netbench.c, iothbench.c) share:
+ * a monotonic clock in microseconds and percentiles of a sample.
+ */
+#ifndef VDESTACK_BENCHUTIL_H
+#define VDESTACK_BENCHUTIL_H
+
+#include <stdlib.h>
+#include <time.h>
+
+static inline double now_us(void) {
+	struct timespec t;
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return t.tv_sec * 1e6 + t.tv_nsec / 1e3;
+}
+
+static inline int cmp_double(const void *a, const void *b) {
+	double x = *(const double *)a, y = *(const double *)b;
+	return x < y ? -1 : x > y;
+}
+
+/* The p-quantile (0..1) of v[0..n-1], which it sorts. */
+static inline double pct(double *v, int n, double p) {
+	qsort(v, n, sizeof(double), cmp_double);
+	int i = (int)(p * (n - 1) + 0.5);
+	return v[i];
+}
+
+#endif
