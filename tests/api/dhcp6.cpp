@@ -123,6 +123,21 @@ TEST_F(Dhcp6, DeletingTheStackGivesBothLeasesBack) {
     EXPECT_TRUE(vdetest::eventually([&] { return dnsmasq_->count("DHCPRELEASE(vde0)") == 2; }, 5)) << dnsmasq_->log();
 }
 
+// dnsmasq's shortest lease is 2 minutes, so its T1 is 60 s: the one slow
+// test of the suite, for a renewal seen by the server.
+TEST_F(Dhcp6, TheHelperRenewsTheDhcp6LeaseAtT1) {
+    vde::Stack client("vxvde://234.0.0.1");
+    ASSERT_EQ(client.configure("eth,dhcp6").mask, 2u | 8u);
+    const std::string first = client.dhcp6_lease();
+    ASSERT_NE(first.find("t1=60,"), std::string::npos) << first;
+    EXPECT_TRUE(vdetest::eventually(
+        [&] { return client.dhcp6_lease().find("renewals=1") != std::string::npos; }, 75))
+        << client.dhcp6_lease();
+    EXPECT_GE(dnsmasq_->count("DHCPRENEW(vde0)"), 1) << dnsmasq_->log();
+    // The same address, kept.
+    EXPECT_EQ(client.dhcp6_lease().substr(0, first.find('/')), first.substr(0, first.find('/')));
+}
+
 TEST(Dhcp6NoServer, RouterDiscoveryAndDhcp6WaitBoundedThenSaySo) {
     vde::Stack client("vxvde://234.0.0.1");
     const auto t0 = std::chrono::steady_clock::now();
