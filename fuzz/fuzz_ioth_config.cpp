@@ -18,7 +18,9 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
             const auto r = vdestack::conf::parse_config(text, newstackc);
             if (r.timeout_s < 1 || r.timeout_s > 300) std::abort();
             for (const auto& it : r.statics) {
-                if (it.kind == vdestack::conf::StaticItem::kIp && (it.prefix < 1 || it.prefix > 128)) std::abort();
+                // ip= has a length; -ip=ADDR may leave it 0 (any length).
+                if (it.kind == vdestack::conf::StaticItem::kIp && (it.prefix < (it.remove ? 0 : 1) || it.prefix > 128))
+                    std::abort();
                 if (it.kind != vdestack::conf::StaticItem::kDomain && it.addr.family == 0) std::abort();
             }
         } catch (const vdestack::Error& e) {

@@ -12,7 +12,7 @@ if [ ! -f "$BUILD/CMakeCache.txt" ]; then
 	CC=clang CXX=clang++ cmake -S "$SRC" -B "$BUILD" $(command -v ninja >/dev/null && echo -G Ninja) \
 		-DVDESTACK_FUZZ=ON -DVDESTACK_TESTS=OFF >/dev/null
 fi
-targets=(vnl stream vdectl cmdline vxvde netlink udpvnl offload whole views ifaddrs dhcp4 ioth_config ipv6conf)
+targets=(vnl stream vdectl cmdline vxvde netlink udpvnl offload whole views ifaddrs dhcp4 ioth_config ipv6conf stack_image)
 cmake --build "$BUILD" -j"$(nproc)" --target "${targets[@]/#/fuzz_}"
 fail=0
 for t in "${targets[@]}"; do

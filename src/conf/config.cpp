@@ -53,6 +53,7 @@ std::string Addr::str() const {
 }
 
 std::optional<Addr> Addr::parse(std::string_view text) {
+    if (text.find('\0') != std::string_view::npos) return std::nullopt;  // inet_pton would stop there
     const std::string t(text);
     Addr a;
     if (::inet_pton(AF_INET, t.c_str(), a.bytes.data()) == 1) {

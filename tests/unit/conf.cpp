@@ -208,6 +208,12 @@ TEST(ConfigString, RefusesBadInputWithEinval) {
     }
 }
 
+TEST(ConfigString, RefusesAddressesWithANulInside) {
+    const std::string text("ip=fc00::\0\0/64", 15);
+    EXPECT_THROW(parse_config(text), vdestack::Error);
+    EXPECT_THROW(parse_config(std::string("-ip=10.0.0.1\0", 13)), vdestack::Error);
+}
+
 TEST(ResolvconfString, TakesTheInterfaceOnly) {
     using vdestack::conf::parse_resolvconf;
     EXPECT_EQ(parse_resolvconf("").iface, "");

@@ -1,0 +1,153 @@
+// stack_image.cpp - the saved-stack image format (wire/stack_image.hpp) on
+// golden bytes: a UDP, a listener and a TCP record written and read back,
+// the exact bytes of a small image, and what the view refuses: another
+// version (with a message naming it), a bad magic, a truncated or padded
+// image, a wrong count, malformed records.
+#include <gtest/gtest.h>
+
+#include <string>
+#include <vector>
+
+#include "wire/stack_image.hpp"
+
+namespace {
+
+namespace image = vdestack::wire::image;
+
+std::vector<std::byte> B(std::initializer_list<int> v) {
+    std::vector<std::byte> out;
+    for (int x : v) out.push_back(static_cast<std::byte>(x));
+    return out;
+}
+
+image::Endpoint ep4(int last, std::uint16_t port) {
+    image::Endpoint e;
+    e.family = 2;
+    e.port = port;
+    e.addr = {10, 0, 0, static_cast<std::uint8_t>(last)};
+    return e;
+}
+
+TEST(StackImage, TheBytesOfASmallImage) {
+    image::ImageWriter w;
+    w.add(image::ListenRecord{ep4(1, 5000), 16});
+    const auto img = w.finish();
+    const auto golden = B({'V', 'D', 'E', 'S', 'T', 'K', 'I', 'M', 0, 1, 0, 0, 0, 0, 0, 1, 0, 0, 0, 36,  // header
+                           0, 17, 0, 0, 0, 0, 0, 28,                                                  // kTcpListen
+                           2, 0, 0x13, 0x88, 0, 0, 0, 0, 10, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+                           0, 0, 0, 16});
+    EXPECT_EQ(img, golden);
+}
+
+TEST(StackImage, RecordsGoThroughAndBack) {
+    const auto sndq = B({1, 2, 3, 4, 5}), rcvq = B({9, 8});
+    image::TcpRecord t;
+    t.local = ep4(1, 5000);
+    t.peer = ep4(2, 40000);
+    t.snd_seq = 0x11223344;
+    t.rcv_seq = 0xfffffff0;
+    t.mss = 1448;
+    t.snd_wscale = 7;
+    t.rcv_wscale = 9;
+    t.options = image::kOptTimestamps | image::kOptSack | image::kOptWscale;
+    t.timestamp = 123456;
+    t.snd_wl1 = 1, t.snd_wnd = 2, t.max_window = 3, t.rcv_wnd = 4, t.rcv_wup = 5;
+    t.unsent = 2;
+    t.sndbuf = 87040, t.rcvbuf = 131072;
+    t.sndq = sndq;
+    t.rcvq = rcvq;
+    image::ImageWriter w;
+    w.add(image::UdpRecord{ep4(1, 53), {}});
+    w.add(t);
+    const auto img = w.finish();
+    std::string err;
+    auto v = image::ImageView::parse(img, &err);
+    ASSERT_TRUE(v) << err;
+    EXPECT_EQ(v->count(), 2u);
+    std::vector<image::RecordType> types;
+    v->for_each([&](image::RecordType type, std::span<const std::byte> p) {
+        types.push_back(type);
+        if (type == image::kUdp) {
+            auto u = image::decode_udp(p);
+            ASSERT_TRUE(u);
+            EXPECT_EQ(u->local, ep4(1, 53));
+            EXPECT_EQ(u->peer.family, 0);  // unconnected
+        }
+        if (type == image::kTcp) {
+            auto r = image::decode_tcp(p);
+            ASSERT_TRUE(r);
+            EXPECT_EQ(r->peer, ep4(2, 40000));
+            EXPECT_EQ(r->snd_seq, 0x11223344u);
+            EXPECT_EQ(r->rcv_seq, 0xfffffff0u);
+            EXPECT_EQ(r->mss, 1448);
+            EXPECT_EQ(r->snd_wscale, 7);
+            EXPECT_EQ(r->rcv_wscale, 9);
+            EXPECT_EQ(r->options, t.options);
+            EXPECT_EQ(r->timestamp, 123456u);
+            EXPECT_EQ(r->rcv_wup, 5u);
+            EXPECT_EQ(r->unsent, 2u);
+            EXPECT_EQ(r->sndbuf, 87040u);
+            EXPECT_EQ(std::vector<std::byte>(r->sndq.begin(), r->sndq.end()), sndq);
+            EXPECT_EQ(std::vector<std::byte>(r->rcvq.begin(), r->rcvq.end()), rcvq);
+        }
+    });
+    EXPECT_EQ(types, (std::vector<image::RecordType>{image::kUdp, image::kTcp}));
+}
+
+TEST(StackImage, RefusesWhatIsNotAWholeImageOfOurVersion) {
+    image::ImageWriter w;
+    w.add(image::ListenRecord{ep4(1, 5000), 16});
+    const auto good = w.finish();
+    std::string err;
+    auto newer = good;
+    newer[9] = std::byte{2};
+    EXPECT_FALSE(image::ImageView::parse(newer, &err));
+    EXPECT_NE(err.find("version 2"), std::string::npos) << err;
+    EXPECT_NE(err.find("newer"), std::string::npos) << err;
+    auto magic = good;
+    magic[0] = std::byte{'X'};
+    EXPECT_FALSE(image::ImageView::parse(magic, &err));
+    EXPECT_NE(err.find("magic"), std::string::npos);
+    for (std::size_t cut = 1; cut < good.size(); cut++)
+        EXPECT_FALSE(image::ImageView::parse(std::span(good).first(cut))) << cut;
+    auto padded = good;
+    padded.push_back(std::byte{0});
+    EXPECT_FALSE(image::ImageView::parse(padded));
+    auto count = good;
+    count[15] = std::byte{2};
+    EXPECT_FALSE(image::ImageView::parse(count, &err));
+    EXPECT_NE(err.find("count"), std::string::npos);
+    auto type = good;
+    type[21] = std::byte{99};  // an unknown record type
+    EXPECT_FALSE(image::ImageView::parse(type));
+    auto family = good;
+    family[28] = std::byte{7};  // not IPv4 or IPv6
+    EXPECT_FALSE(image::ImageView::parse(family));
+}
+
+TEST(StackImage, RefusesTcpRecordsWhoseQueuesDoNotAddUp) {
+    image::TcpRecord t;
+    t.local = ep4(1, 1);
+    t.peer = ep4(2, 2);
+    const auto q = B({1, 2, 3});
+    t.sndq = q;
+    t.unsent = 3;
+    image::ImageWriter w;
+    w.add(t);
+    auto img = w.finish();
+    ASSERT_TRUE(image::ImageView::parse(img));
+    auto bad = img;
+    bad[20 + 8 + 91] = std::byte{4};  // unsent 4 > the 3-byte send queue
+    EXPECT_FALSE(image::ImageView::parse(bad));
+    bad = img;
+    bad[20 + 8 + 95] = std::byte{4};  // the send queue longer than the record
+    EXPECT_FALSE(image::ImageView::parse(bad));
+    bad = img;
+    bad[20 + 8 + 58] = std::byte{15};  // a window scale past 14
+    EXPECT_FALSE(image::ImageView::parse(bad));
+    bad = img;
+    bad[20 + 8 + 24] = std::byte{10};  // a peer of another family
+    EXPECT_FALSE(image::ImageView::parse(bad));
+}
+
+}  // namespace
