@@ -400,6 +400,20 @@ StackCore::ConfAnswer StackCore::conf_query(int what, std::string_view iface, un
     return a;
 }
 
+int StackCore::freeze(bool on) noexcept {
+    proto::Request req;
+    req.op = proto::Op::Freeze;
+    req.stack = id_;
+    req.flags = on ? 1 : 0;
+    UniqueFd none;
+    try {
+        proto::Reply r = conn_->call(req, {}, {}, none);
+        return r.rval < 0 ? -(r.err != 0 ? r.err : EIO) : 0;
+    } catch (...) {
+        return -ENOMEM;
+    }
+}
+
 int StackCore::link_error() noexcept {
     proto::Request req;
     req.op = proto::Op::Status;

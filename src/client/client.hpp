@@ -54,6 +54,9 @@ public:
     // The errno that killed the stack's link to its network (0 while it
     // works); -errno when the helper cannot be reached.
     int link_error() noexcept;
+    // Freezes (on) or thaws the stack's forwarding (Engine::freeze): 0, or
+    // -errno when the helper cannot be reached.
+    int freeze(bool on) noexcept;
     // One more interface `ifname` in the stack, joined to `vnl`. Throws Error
     // ("vde_addstack(<vnl>): ...": EINVAL for a bad name, the transport's
     // errors, EEXIST for a name in use).
@@ -94,6 +97,8 @@ struct StackAccess {
     // Stack::configure(), or ioth_newstackc's string (stack= and vnl=
     // allowed) when newstackc. Throws as Stack::configure.
     static Stack::ConfigResult configure(Stack& s, std::string_view config, bool newstackc);
+    // Freezes or thaws the stack's forwarding (for a move). Throws Error.
+    static void freeze(Stack& s, bool on);
     // Stack::resolvconf(), or, with ifname "", of interface ifindex.
     static std::optional<std::string> resolvconf(Stack& s, std::string_view ifname, unsigned ifindex);
 };

@@ -143,6 +143,11 @@ std::string Stack::dhcp6_lease(std::string_view ifname) const {
     return a.text;
 }
 
+void detail::StackAccess::freeze(Stack& s, bool on) {
+    if (!s.core_) throw Error(EBADF, "freeze: moved-from stack");
+    if (int r = s.core_->freeze(on); r < 0) throw Error(-r, on ? "freezing the stack" : "thawing the stack");
+}
+
 std::optional<std::string> detail::StackAccess::resolvconf(Stack& s, std::string_view ifname, unsigned ifindex) {
     if (!s.core_) throw Error(EBADF, "resolvconf: moved-from stack");
     auto a = s.core_->conf_query(0, ifname, ifindex);

@@ -46,7 +46,7 @@ public:
 };
 
 // The calling thread's own network namespace.
-class LibcOps final : public NetOps {
+class LibcOps : public NetOps {
 public:
     int socket(int d, int t, int p) override { return ::socket(d, t, p); }
     int close(int fd) override { return ::close(fd); }

@@ -84,14 +84,36 @@ std::unique_ptr<StackEntry> Engine::remove(std::uint64_t id) {
     if (it == stacks_.end()) return nullptr;
     // What the stack sent before it went (a DHCPRELEASE, a last FIN) is in
     // the tap already: forward it first (one budget's worth).
-    if (it->second->tap) on_tap(*it->second);
+    if (it->second->tap && !it->second->frozen) on_tap(*it->second);
     std::unique_ptr<StackEntry> s = std::move(it->second);
     stacks_.erase(it);
     if (s->segment != 0) fabric_->forget(s->id);  // before the caller closes the tap
-    if (s->tap) ::epoll_ctl(epfd_.get(), EPOLL_CTL_DEL, s->tap.get(), nullptr);
-    if (s->link)
-        for (int fd : s->link->poll_fds()) ::epoll_ctl(epfd_.get(), EPOLL_CTL_DEL, fd, nullptr);
+    if (!s->frozen) {  // a frozen stack's fds are out of the epoll set already
+        if (s->tap) ::epoll_ctl(epfd_.get(), EPOLL_CTL_DEL, s->tap.get(), nullptr);
+        if (s->link)
+            for (int fd : s->link->poll_fds()) ::epoll_ctl(epfd_.get(), EPOLL_CTL_DEL, fd, nullptr);
+    }
     return s;
+}
+
+bool Engine::freeze(std::uint64_t id, bool on) {
+    StackEntry* s = find(id);
+    if (s == nullptr) return false;
+    if (s->frozen == on) return true;
+    if (on) {
+        if (s->segment != 0) fabric_->forget(s->id);  // no other stack's frame enters its tap
+        s->src_mac = {};                               // taught again after the thaw
+        if (s->tap) ::epoll_ctl(epfd_.get(), EPOLL_CTL_DEL, s->tap.get(), nullptr);
+        if (s->link)
+            for (int fd : s->link->poll_fds()) ::epoll_ctl(epfd_.get(), EPOLL_CTL_DEL, fd, nullptr);
+        s->frozen = true;
+        return true;
+    }
+    s->frozen = false;
+    if (s->tap) watch(s->tap.get(), s->id, kTap);
+    if (s->link)
+        for (int fd : s->link->poll_fds()) watch(fd, s->id, kLink);
+    return true;
 }
 
 StackEntry* Engine::find(std::uint64_t id) {
@@ -285,7 +307,7 @@ void Engine::run() {
                 continue;
             }
             StackEntry* s = find(tag >> 2);
-            if (s == nullptr) continue;  // removed earlier in this batch
+            if (s == nullptr || s->frozen) continue;  // removed or frozen earlier in this batch
             if (kind == kTap)
                 on_tap(*s);
             else
@@ -298,6 +320,7 @@ void Engine::run() {
             StackEntry* s = find(id);
             if (s == nullptr) continue;  // removed meanwhile
             s->ready = false;
+            if (s->frozen) continue;  // its link's frames wait for the thaw
             on_link(*s);
         }
         ready_now_.clear();

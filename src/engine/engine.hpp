@@ -103,6 +103,7 @@ struct StackEntry {
     int link_error = 0;  // errno that killed the link, 0 while alive
     bool vnet = false;   // the tap has IFF_VNET_HDR (set by Engine::add)
     bool ready = false;  // on the engine's ready list (its link holds frames)
+    bool frozen = false; // Engine::freeze: nothing forwarded either way
     std::uint32_t segment = 0;            // fabric segment (fabric.hpp), 0: none
     std::array<std::byte, 6> src_mac{};   // the source MAC last taught to the fabric
     std::uint64_t frames_out = 0, frames_in = 0;
@@ -130,6 +131,12 @@ public:
     // forwarding and hands the stack back (the caller destroys it: closing
     // a tap is slow, see Reaper). nullptr if there is no such stack.
     std::unique_ptr<StackEntry> remove(std::uint64_t id);
+    // Freezes (on) or thaws a stack: while frozen no frame leaves its tap or
+    // enters it (from its link or the fabric); frames wait in the tap's and
+    // the link's queues (or are dropped when those are full). A stack being
+    // moved is frozen so that its kernel answers nothing (no RST). False if
+    // there is no such stack. Throws Error (epoll_ctl) on thaw.
+    bool freeze(std::uint64_t id, bool on);
     [[nodiscard]] StackEntry* find(std::uint64_t id);
     [[nodiscard]] std::size_t size() const { return stacks_.size(); }
     std::vector<std::unique_ptr<StackEntry>> remove_all();

@@ -16,9 +16,32 @@ namespace vdestack::helper {
 
 namespace proto = wire::proto;
 
+namespace {
+
+// The configuration thread's own socket calls, with closes handed to the
+// closer thread.
+class ReapingOps final : public conf::LibcOps {
+public:
+    explicit ReapingOps(Reaper<UniqueFd>& closer) noexcept : closer_(&closer) {}
+    int close(int fd) override {
+        try {
+            closer_->destroy(std::make_unique<UniqueFd>(fd));
+            return 0;
+        } catch (...) {
+            return ::close(fd);  // no memory for the hand-over: close here
+        }
+    }
+
+private:
+    Reaper<UniqueFd>* closer_;
+};
+
+}  // namespace
+
 struct ConfService::StackConf {
+    explicit StackConf(Reaper<UniqueFd>& closer) : ops(closer) {}
     UniqueFd netns;
-    conf::LibcOps ops;  // this thread, inside netns
+    ReapingOps ops;  // this thread, inside netns
     conf::Configurator conf{ops};
 };
 
@@ -42,7 +65,10 @@ void ConfService::submit(std::uint64_t id, int netns, const proto::Request& req,
     job.text = std::move(text);
     job.reply = std::move(reply);
     std::lock_guard lk(mu_);
-    if (!thread_.joinable()) thread_ = std::thread([this] { loop(); });
+    if (!thread_.joinable()) {
+        closer_ = std::make_unique<Reaper<UniqueFd>>();
+        thread_ = std::thread([this] { loop(); });
+    }
     jobs_.push_back(std::move(job));
     cv_.notify_all();
 }
@@ -107,7 +133,7 @@ void ConfService::serve(Job& job) {
     try {
         auto& sc = stacks_[job.id];
         if (!sc) {
-            sc = std::make_unique<StackConf>();
+            sc = std::make_unique<StackConf>(*closer_);
             sc->netns = std::move(job.netns);
         }
         if (::setns(sc->netns.get(), CLONE_NEWNET) != 0) fail_errno("ioth_config: setns");

@@ -20,6 +20,9 @@
 // (DHCPRELEASE) and then the returned future is ready, so that the control
 // thread can wait (bounded) for the release to be out before the stack's
 // forwarding stops; the stack's sockets are closed after that.
+// Sockets are closed on a thread of their own (a Reaper, started with the
+// configuration thread): closing a packet socket waits for an RCU grace
+// period (10-15 ms), which must not delay the answer.
 // Limits: the exchanges of all stacks of a helper run one after another.
 #pragma once
 
@@ -34,6 +37,7 @@
 #include <thread>
 
 #include "base/fd.hpp"
+#include "helper/nsworker.hpp"
 #include "wire/helper_proto.hpp"
 
 namespace vdestack::helper {
@@ -74,6 +78,7 @@ private:
     std::condition_variable cv_;
     std::deque<Job> jobs_;
     bool stop_ = false;
+    std::unique_ptr<Reaper<UniqueFd>> closer_;  // before stacks_: outlives their sockets
     std::map<std::uint64_t, std::unique_ptr<StackConf>> stacks_;  // the thread's own
     std::thread thread_;  // started by the first submit
 };

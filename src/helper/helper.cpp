@@ -117,6 +117,13 @@ private:
         bool closed = false;
     };
 
+    // Freezes or thaws the forwarding of one interface (a stack's entry).
+    void freeze(std::uint64_t id, bool on) {
+        auto it = where_.find(id);
+        if (it == where_.end()) return;
+        engines_[it->second.engine]->call([id, on](Engine& en) { return en.freeze(id, on); });
+    }
+
     // Drops one reference; the last one destroys the stack.
     void release(std::uint64_t id) {
         auto it = count_.find(id);
@@ -213,6 +220,14 @@ private:
                     return e != nullptr ? e->link_error : EBADF;
                 });
                 send_reply(reply, 0, err, req.stack, err != 0 ? std::strerror(err) : "");
+                break;
+            }
+            case Op::Freeze: {
+                if (where_.find(req.stack) == where_.end()) fail(EBADF, "no such stack");
+                freeze(req.stack, req.flags == 1);
+                if (auto extra = ifaces_.find(req.stack); extra != ifaces_.end())
+                    for (std::uint64_t e : extra->second) freeze(e, req.flags == 1);
+                send_reply(reply, 0, 0, req.stack, "");
                 break;
             }
             case Op::Shutdown:

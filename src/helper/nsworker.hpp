@@ -1,5 +1,6 @@
 // nsworker.hpp - the helper's two auxiliary threads: NsWorker, which runs
-// jobs inside other network namespaces, and Reaper, which destroys stacks.
+// jobs inside other network namespaces, and Reaper, which destroys stacks
+// (and the configuration thread's sockets) aside.
 //
 // The helper's main thread must stay in the caller's original network
 // namespace (transports open their sockets there), and a thread that entered

@@ -41,6 +41,7 @@ enum class Op : std::uint32_t {
                    // err/text = the first failure (text + "\n" + state with "debug")
     ConfQuery = 10,  // stack, str1 = iface, domain = ifindex; flags 0: rval 1 + resolv.conf text,
                      // 0 if unchanged since the last query; flags 1: text = the DHCPv4 lease, 2: the DHCPv6 one
+    Freeze = 11,     // stack; flags 1: freeze it (its interfaces forward nothing), 0: thaw it
 };
 
 struct Request {
