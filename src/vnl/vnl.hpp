@@ -31,7 +31,7 @@
 namespace vdestack::vnl {
 
 struct Locator {
-    std::string scheme;  // lower-case as given, e.g. "vxvde"
+    std::string scheme;  // as given, e.g. "vxvde" (case-sensitive, as vdeplug4 takes it)
     std::string rest;    // what follows "://" (or the whole string for a bare path)
 };
 
