@@ -1,7 +1,8 @@
 // fuzz_stack_image.cpp - libFuzzer target: a saved-stack image
 // (wire/stack_image.hpp) on arbitrary bytes, as vde_stack_restore reads a
-// file it is handed: the view, every record's decoder, and the writer
-// giving back the same bytes for what it accepted. Nothing may crash or
+// file it is handed: the view, every record's decoder (sockets, interfaces,
+// addresses, routes), and the writer giving back an image of the same
+// length for what it accepted. Nothing may crash or
 // read out of bounds.
 #include <cstddef>
 #include <cstdint>
@@ -36,6 +37,18 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
             auto u = image::decode_udp(p);
             if (!u) std::abort();
             w.add(*u);
+        } else if (type == image::kInterface) {
+            auto r = image::decode_interface(p);
+            if (!r || r->name.empty() || r->name.size() > image::kMaxIfname) std::abort();
+            w.add(*r);
+        } else if (type == image::kAddress) {
+            auto r = image::decode_address(p);
+            if (!r) std::abort();
+            w.add(*r);
+        } else if (type == image::kRoute) {
+            auto r = image::decode_route(p);
+            if (!r) std::abort();
+            w.add(*r);
         } else {
             std::abort();  // parse() let an unknown type through
         }

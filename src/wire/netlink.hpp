@@ -241,6 +241,21 @@ private:
     using HeadView::HeadView;
 };
 
+// The payload of RTM_NEWROUTE / RTM_GETROUTE: struct rtmsg, RTA_* attributes.
+class RtMsgView : public nl_detail::HeadView<RtMsgView, rtmsg> {
+public:
+    [[nodiscard]] std::uint8_t family() const noexcept { return u8(p_.data() + offsetof(rtmsg, rtm_family)); }
+    [[nodiscard]] std::uint8_t dst_len() const noexcept { return u8(p_.data() + offsetof(rtmsg, rtm_dst_len)); }
+    [[nodiscard]] std::uint8_t table() const noexcept { return u8(p_.data() + offsetof(rtmsg, rtm_table)); }
+    [[nodiscard]] std::uint8_t protocol() const noexcept { return u8(p_.data() + offsetof(rtmsg, rtm_protocol)); }
+    [[nodiscard]] std::uint8_t scope() const noexcept { return u8(p_.data() + offsetof(rtmsg, rtm_scope)); }
+    [[nodiscard]] std::uint8_t type() const noexcept { return u8(p_.data() + offsetof(rtmsg, rtm_type)); }
+
+private:
+    friend HeadView;
+    using HeadView::HeadView;
+};
+
 // The payload of NLMSG_ERROR: struct nlmsgerr (the error, negative, or 0
 // for an acknowledgement; the request's header), extended-ack attributes after it.
 class NlErrorView : public nl_detail::HeadView<NlErrorView, nlmsgerr> {

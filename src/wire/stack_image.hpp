@@ -1,8 +1,8 @@
 // stack_image.hpp - the byte format of a saved stack (vde_stack_save /
 // vde_stack_restore, a live migration): a checked view of an image and its
-// writer. Version 1 carries sockets; the stack's own records (VNL,
-// interfaces, addresses, routes, neighbours) join it with the save and
-// restore calls.
+// writer. Version 1 carries the stack's interfaces, addresses and routes
+// and its sockets (the VNL and the neighbours join it with the save and
+// restore calls).
 //
 // Format (every number big-endian):
 //   header, 20 bytes: magic "VDESTKIM", version u16 (1), reserved u16 (0),
@@ -22,6 +22,11 @@
 //     far); then the send queue's bytes, then the receive queue's.
 //   kTcpListen: local endpoint, backlog u32 (28 bytes).
 //   kUdp: local endpoint, peer endpoint (48 bytes).
+//   name: length u8 (1..15) and the interface's name.
+//   kInterface: MAC 6 bytes, MTU u32, flags u32 (kIfUp), name.
+//   kAddress: family u8, prefix length u8, address 16 bytes, name.
+//   kRoute: family u8, destination length u8, destination 16, gateway 16
+//     (zero: on-link), name (the output interface).
 //
 // ImageView::parse() validates once: the magic, the version (another one is
 // refused: parse_error() says which), the lengths (the header's count and
@@ -31,6 +36,7 @@
 // does not own the bytes; the records it gives point into them.
 #pragma once
 
+#include <algorithm>
 #include <array>
 #include <cstddef>
 #include <cstdint>
@@ -49,7 +55,9 @@ inline constexpr std::uint16_t kVersion = 1;
 inline constexpr std::size_t kHeader = 20, kRecordHeader = 8, kEndpoint = 24, kTcpFixed = 108;
 inline constexpr std::size_t kMaxQueue = 64u << 20;  // per queue: more than any socket buffer holds
 
-enum RecordType : std::uint16_t { kTcp = 16, kTcpListen = 17, kUdp = 18 };
+enum RecordType : std::uint16_t { kInterface = 1, kAddress = 2, kRoute = 3, kTcp = 16, kTcpListen = 17, kUdp = 18 };
+inline constexpr std::uint32_t kIfUp = 1;
+inline constexpr std::size_t kMaxIfname = 15;  // IFNAMSIZ - 1
 enum TcpOption : std::uint8_t { kOptTimestamps = 1, kOptSack = 2, kOptWscale = 4, kOptNodelay = 8 };
 
 struct Endpoint {
@@ -81,6 +89,27 @@ struct UdpRecord {
     Endpoint local, peer;
 };
 
+struct InterfaceRecord {
+    std::string name;
+    std::array<std::uint8_t, 6> mac{};
+    std::uint32_t mtu = 0, flags = 0;
+    bool operator==(const InterfaceRecord&) const = default;
+};
+
+struct AddressRecord {
+    std::string name;
+    std::uint8_t family = 0, prefix = 0;
+    std::array<std::uint8_t, 16> addr{};
+    bool operator==(const AddressRecord&) const = default;
+};
+
+struct RouteRecord {
+    std::string name;
+    std::uint8_t family = 0, dst_len = 0;
+    std::array<std::uint8_t, 16> dst{}, gw{};
+    bool operator==(const RouteRecord&) const = default;
+};
+
 namespace detail {
 
 inline bool family_ok(std::uint8_t f, bool none_ok) noexcept { return f == 2 || f == 10 || (none_ok && f == 0); }
@@ -101,9 +130,59 @@ inline void put_endpoint(std::byte* p, const Endpoint& e) noexcept {
     std::memcpy(p + 8, e.addr.data(), 16);
 }
 
+// A name at p (len u8 + bytes) that ends the payload exactly.
+inline std::optional<std::string> name_at(std::span<const std::byte> p, std::size_t at) {
+    if (at >= p.size()) return std::nullopt;
+    const std::size_t len = u8(p.data() + at);
+    if (len == 0 || len > kMaxIfname || at + 1 + len != p.size()) return std::nullopt;
+    std::string n(reinterpret_cast<const char*>(p.data() + at + 1), len);
+    for (char c : n)
+        if (c == '\0' || c == '/' || c == ' ') return std::nullopt;
+    return n;
+}
+
+inline std::size_t max_prefix(std::uint8_t family) noexcept { return family == 2 ? 32 : 128; }
+
 }  // namespace detail
 
 // The decoders: nullopt when the payload is not a valid record of the type.
+[[nodiscard]] inline std::optional<InterfaceRecord> decode_interface(std::span<const std::byte> p) {
+    if (p.size() < 14) return std::nullopt;
+    InterfaceRecord r;
+    std::memcpy(r.mac.data(), p.data(), 6);
+    r.mtu = be32(p.data() + 6);
+    r.flags = be32(p.data() + 10);
+    auto n = detail::name_at(p, 14);
+    if (!n || r.mtu > 65535) return std::nullopt;
+    r.name = std::move(*n);
+    return r;
+}
+
+[[nodiscard]] inline std::optional<AddressRecord> decode_address(std::span<const std::byte> p) {
+    if (p.size() < 18) return std::nullopt;
+    AddressRecord r;
+    r.family = u8(p.data());
+    r.prefix = u8(p.data() + 1);
+    std::memcpy(r.addr.data(), p.data() + 2, 16);
+    auto n = detail::name_at(p, 18);
+    if (!n || !detail::family_ok(r.family, false) || r.prefix > detail::max_prefix(r.family)) return std::nullopt;
+    r.name = std::move(*n);
+    return r;
+}
+
+[[nodiscard]] inline std::optional<RouteRecord> decode_route(std::span<const std::byte> p) {
+    if (p.size() < 34) return std::nullopt;
+    RouteRecord r;
+    r.family = u8(p.data());
+    r.dst_len = u8(p.data() + 1);
+    std::memcpy(r.dst.data(), p.data() + 2, 16);
+    std::memcpy(r.gw.data(), p.data() + 18, 16);
+    auto n = detail::name_at(p, 34);
+    if (!n || !detail::family_ok(r.family, false) || r.dst_len > detail::max_prefix(r.family)) return std::nullopt;
+    r.name = std::move(*n);
+    return r;
+}
+
 [[nodiscard]] inline std::optional<TcpRecord> decode_tcp(std::span<const std::byte> p) noexcept {
     if (p.size() < kTcpFixed) return std::nullopt;
     const std::byte* b = p.data();
@@ -179,7 +258,8 @@ public:
             if (len > m.size() - at - kRecordHeader) return bad("a stack image record longer than the image");
             const auto payload = m.subspan(at + kRecordHeader, len);
             const bool ok = (type == kTcp && decode_tcp(payload)) || (type == kTcpListen && decode_listen(payload)) ||
-                            (type == kUdp && decode_udp(payload));
+                            (type == kUdp && decode_udp(payload)) || (type == kInterface && decode_interface(payload)) ||
+                            (type == kAddress && decode_address(payload)) || (type == kRoute && decode_route(payload));
             if (!ok) return bad("a malformed or unknown record in the stack image");
             at += kRecordHeader + len;
             n++;
@@ -246,6 +326,28 @@ public:
         detail::put_endpoint(p, u.local);
         detail::put_endpoint(p + kEndpoint, u.peer);
     }
+    void add(const InterfaceRecord& r) {
+        std::byte* p = record(kInterface, 14 + 1 + name_len(r.name));
+        std::memcpy(p, r.mac.data(), 6);
+        put_be32(p + 6, r.mtu);
+        put_be32(p + 10, r.flags);
+        put_name(p + 14, r.name);
+    }
+    void add(const AddressRecord& r) {
+        std::byte* p = record(kAddress, 18 + 1 + name_len(r.name));
+        p[0] = std::byte{r.family};
+        p[1] = std::byte{r.prefix};
+        std::memcpy(p + 2, r.addr.data(), 16);
+        put_name(p + 18, r.name);
+    }
+    void add(const RouteRecord& r) {
+        std::byte* p = record(kRoute, 34 + 1 + name_len(r.name));
+        p[0] = std::byte{r.family};
+        p[1] = std::byte{r.dst_len};
+        std::memcpy(p + 2, r.dst.data(), 16);
+        std::memcpy(p + 18, r.gw.data(), 16);
+        put_name(p + 34, r.name);
+    }
     // The image (the writer is empty afterwards).
     [[nodiscard]] std::vector<std::byte> finish() {
         put_be32(b_.data() + 12, count_);
@@ -256,6 +358,13 @@ public:
     }
 
 private:
+    // Callers pass names of 1..15 bytes (longer ones are cut: the reader
+    // refuses an empty one).
+    static std::size_t name_len(const std::string& n) noexcept { return std::min(n.size(), kMaxIfname); }
+    static void put_name(std::byte* p, const std::string& n) noexcept {
+        p[0] = static_cast<std::byte>(name_len(n));
+        std::memcpy(p + 1, n.data(), name_len(n));
+    }
     std::byte* record(RecordType type, std::size_t len) {
         const std::size_t at = b_.size();
         b_.resize(at + kRecordHeader + len);

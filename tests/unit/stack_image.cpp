@@ -5,6 +5,8 @@
 // image, a wrong count, malformed records.
 #include <gtest/gtest.h>
 
+#include <algorithm>
+
 #include <string>
 #include <vector>
 
@@ -148,6 +150,37 @@ TEST(StackImage, RefusesTcpRecordsWhoseQueuesDoNotAddUp) {
     bad = img;
     bad[20 + 8 + 24] = std::byte{10};  // a peer of another family
     EXPECT_FALSE(image::ImageView::parse(bad));
+}
+
+TEST(StackImage, TheStacksInterfacesAddressesAndRoutes) {
+    image::ImageWriter w;
+    w.add(image::InterfaceRecord{"vde0", {2, 0, 0, 0, 1, 1}, 1400, image::kIfUp});
+    w.add(image::AddressRecord{"vde0", 2, 24, {10, 0, 0, 1}});
+    image::RouteRecord r{"vde0", 10, 0, {}, {0xfc, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0xfe}};
+    w.add(r);
+    const auto img = w.finish();
+    // The interface record, byte for byte.
+    const auto iface = B({0, 1, 0, 0, 0, 0, 0, 19, 2, 0, 0, 0, 1, 1, 0, 0, 5, 0x78, 0, 0, 0, 1, 4, 'v', 'd', 'e', '0'});
+    EXPECT_TRUE(std::equal(iface.begin(), iface.end(), img.begin() + 20));
+    auto v = image::ImageView::parse(img);
+    ASSERT_TRUE(v);
+    int n = 0;
+    v->for_each([&](image::RecordType type, std::span<const std::byte> p) {
+        n++;
+        if (type == image::kInterface) EXPECT_EQ(image::decode_interface(p)->mtu, 1400u);
+        if (type == image::kAddress) EXPECT_EQ(image::decode_address(p)->prefix, 24);
+        if (type == image::kRoute) EXPECT_EQ(*image::decode_route(p), r);
+    });
+    EXPECT_EQ(n, 3);
+    // Names: 1..15 bytes, ending the record, without NUL, '/' or blanks.
+    for (std::size_t at : {std::size_t{22}, std::size_t{23}}) {
+        auto bad = img;
+        bad[20 + 8 + 14 + (at - 22)] = at == 22 ? std::byte{0} : std::byte{'/'};
+        EXPECT_FALSE(image::ImageView::parse(bad)) << at;
+    }
+    EXPECT_FALSE(image::decode_address(B({2, 33, 10, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 'x'})));  // /33
+    EXPECT_FALSE(image::decode_route(B({7, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+                                        0, 0, 0, 0, 0, 0, 0, 0, 1, 'x'})));  // family 7
 }
 
 }  // namespace
