@@ -1,10 +1,12 @@
 /*
  * benchutil.h - what the benchmark programs (netbench.c, iothbench.c) share:
- * a monotonic clock in microseconds and percentiles of a sample.
+ * a monotonic clock in microseconds, percentiles of a sample, and the
+ * number of entries of a /proc directory (fds, tasks).
  */
 #ifndef VDESTACK_BENCHUTIL_H
 #define VDESTACK_BENCHUTIL_H
 
+#include <dirent.h>
 #include <stdlib.h>
 #include <time.h>
 
@@ -24,6 +26,19 @@ static inline double pct(double *v, int n, double p) {
 	qsort(v, n, sizeof(double), cmp_double);
 	int i = (int)(p * (n - 1) + 0.5);
 	return v[i];
+}
+
+/* Entries of directory `path` but "." and "..", -1 if it cannot be read
+ * (for /proc/self/fd: one more than before the call, opendir's own). */
+static inline int count_dir(const char *path) {
+	DIR *d = opendir(path);
+	int n = 0;
+	struct dirent *e;
+	if (!d) return -1;
+	while ((e = readdir(d)))
+		if (e->d_name[0] != '.') n++;
+	closedir(d);
+	return n;
 }
 
 #endif

@@ -49,16 +49,6 @@
 NLINLINE_LIBMULTICOMP(vde_) /* as netbench.c: libvdestack's generator */
 
 #include "benchutil.h"
-static int count_fds(void) {
-	DIR *d = opendir("/proc/self/fd");
-	int n = 0;
-	struct dirent *e;
-	if (!d) return -1;
-	while ((e = readdir(d)))
-		if (e->d_name[0] != '.') n++;
-	closedir(d);
-	return n - 1; /* opendir's own */
-}
 
 static void die(const char *what) {
 	fprintf(stderr, "iothbench: %s: %s%s%s\n", what, strerror(errno), *ioth_last_error() ? " - " : "",
@@ -152,9 +142,9 @@ static int lifecycle(int n, char *vnl) {
 	for (int i = 0; i < n; i++)
 		for (int j = 0; j < NPATHS; j++) {
 			int p = (i + j) % NPATHS; /* the order rotates: no path always follows the same one */
-			int f0 = count_fds();
+			int f0 = count_dir("/proc/self/fd");
 			cycle(p, vnl, conf, confc, t);
-			sm[p].fd_delta += count_fds() - f0;
+			sm[p].fd_delta += count_dir("/proc/self/fd") - f0;
 			for (int k = 0; k < NPHASES; k++) sm[p].v[k][sm[p].n] = t[k];
 			sm[p].n++;
 		}
@@ -179,7 +169,7 @@ static int dhcp(int n, char *vnl) {
 	for (int k = 0; k < ND; k++) v[k] = calloc(2 * n, sizeof(double));
 	int nd = 0;                 /* delete samples: both variants */
 	for (int i = -1; i < n; i++) { /* i == -1: uncounted */
-		if (i == 0) fds0 = count_fds();
+		if (i == 0) fds0 = count_dir("/proc/self/fd");
 		for (int variant = 0; variant < 2; variant++) {
 			char a[64];
 			struct ioth *s = ioth_newstack("vdestack", vnl);
@@ -212,7 +202,7 @@ static int dhcp(int n, char *vnl) {
 			v[D_DELETE][nd++] = t4 - t3;
 		}
 	}
-	int fds1 = count_fds();
+	int fds1 = count_dir("/proc/self/fd");
 	for (int k = 0; k < ND; k++) {
 		int cnt = k == D_DELETE ? nd : n;
 		printf("dhcp.%s_median %.2f ms\n", dname[k], pct(v[k], cnt, 0.5) / 1e3);

@@ -65,17 +65,6 @@ static const char *figure(const char *mode) {
 	return n && *n ? n : mode;
 }
 
-static int count_dir(const char *path) {
-	DIR *d = opendir(path);
-	int n = 0;
-	struct dirent *e;
-	if (!d) return -1;
-	while ((e = readdir(d)))
-		if (e->d_name[0] != '.') n++;
-	closedir(d);
-	return n;
-}
-
 /* Configures vde0 with addr4/24 (and addr6/64 without DAD when given), link up. */
 static int configure(struct vdestack *s, uint8_t last, int v6) {
 	uint8_t a4[4] = {10, 0, 0, last};
