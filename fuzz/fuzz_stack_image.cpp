@@ -49,6 +49,14 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
             auto r = image::decode_route(p);
             if (!r) std::abort();
             w.add(*r);
+        } else if (type == image::kVnl) {
+            auto r = image::decode_vnl(p);
+            if (!r || r->vnl.size() > image::kMaxVnl) std::abort();
+            w.add(*r);
+        } else if (type == image::kNeighbour) {
+            auto r = image::decode_neighbour(p);
+            if (!r) std::abort();
+            w.add(*r);
         } else {
             std::abort();  // parse() let an unknown type through
         }

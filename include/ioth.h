@@ -52,6 +52,18 @@ struct ioth *ioth_newstackv(const char *stack, const char *vnlv[]);
 /* Deletes the stack: 0, or -1 with EBUSY while sockets of it are open. */
 int ioth_delstack(struct ioth *iothstack);
 
+/* ---- moving a live stack: an extension of vdestack++, not in libioth ----
+ * vde_stack_save/vde_stack_restore (vdestack.h) for a stack of our engine
+ * ("vdestack"): the same image, the same errors. ioth_savestack returns 0,
+ * or -1 with errno: EOPNOTSUPP for a kernel or plugin stack, EBADF for a
+ * socket that is not this stack's (as ioth_msocket made them), and
+ * vde_stack_save's. Afterwards ioth_close the saved sockets (nothing is
+ * sent) and ioth_delstack the stack. ioth_restorestack gives a "vdestack"
+ * stack and its sockets (socks[i] for the i-th saved one), or NULL with
+ * errno as vde_stack_restore; ioth_last_error() says why. */
+int ioth_savestack(struct ioth *iothstack, const int *socks, int nsocks, int fd);
+struct ioth *ioth_restorestack(int fd, const char *vnl, int *socks, int nsocks);
+
 /* The stack ioth_socket() and ioth_msocket(NULL, ...) use (NULL: the kernel's). */
 void ioth_set_defstack(struct ioth *iothstack);
 struct ioth *ioth_get_defstack(void);

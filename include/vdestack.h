@@ -52,6 +52,31 @@ int vde_stackcmd(struct vdestack *stack, char *stackcmd);
  * stack is gone). */
 int vde_msocket(struct vdestack *stack, int domain, int type, int protocol);
 
+/* ---- moving a live stack (vdestack++; not in libvdestack 0.1.2) ----------
+ * See "Moving a live stack" in vdestack(3). */
+
+/* Freezes `stack` (no frame leaves or enters it from now on) and writes to
+ * the file descriptor `fd` what is needed to rebuild it elsewhere: its VNL,
+ * interfaces (MAC, MTU), addresses, routes and neighbours, and the sockets
+ * socks[0..nsocks-1] (TCP listening and established, with the unread data of
+ * their receive queues and the unacknowledged and unsent data of their send
+ * queues; UDP bound or connected). Afterwards closing those sockets sends
+ * nothing, and vde_delstack(stack) removes the stack silently.
+ * Returns 0, or -1 with errno (EOPNOTSUPP for a socket it cannot carry,
+ * e.g. a TCP socket in SYN_SENT; EBADF for a socket of another stack; the
+ * errno of a failed write); on failure the stack forwards again and the
+ * sockets are unchanged. */
+int vde_stack_save(struct vdestack *stack, const int *socks, int nsocks, int fd);
+
+/* Rebuilds a saved stack from the file descriptor `fd` (read to its end),
+ * joined to `vnl` (NULL: the saved VNL), with the same MAC, addresses and
+ * routes; announces its new place (gratuitous ARP, unsolicited neighbour
+ * advertisement); socks[i] receives the socket that stands for the i-th
+ * saved one, live. NULL with errno on failure (EINVAL: not an image of ours,
+ * a truncated or a newer one; ENOSPC: nsocks does not match the image; the
+ * errors of vde_addstack). */
+struct vdestack *vde_stack_restore(int fd, const char *vnl, int *socks, int nsocks);
+
 #ifdef __cplusplus
 }
 #endif

@@ -24,9 +24,11 @@
 #include <cstdint>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <system_error>
+#include <vector>
 
 #include "vdestack/error.hpp"
 #include "vdestack/fd.hpp"
@@ -44,6 +46,8 @@ struct StackOptions {
     // move TCP several times faster (see bench/).
     unsigned mtu = 0;
 };
+
+struct Restored;
 
 namespace detail {
 class StackCore;
@@ -127,12 +131,38 @@ public:
     // dns=fc00::1:1,domain=test.lan,valid=120,t1=60,t2=96,renewals=0".
     [[nodiscard]] std::string dhcp6_lease(std::string_view ifname = {}) const;
 
+    // ---- moving a live stack (vde_stack_save / vde_stack_restore) ----------
+    // Freezes the stack (no frame leaves or enters it from now on) and writes
+    // to `fd` an image of it (wire format: src/wire/stack_image.hpp): its
+    // VNLs, interfaces, addresses, routes and neighbours, and `sockets`, each
+    // a TCP socket established or listening or a UDP socket of this stack,
+    // with their queues. Afterwards closing those sockets sends nothing and
+    // destroying the stack is silent. Throws Error: EBADF (a socket of
+    // another stack, a moved-from stack), EOPNOTSUPP (a socket it cannot
+    // carry), the errno of a failed write; then nothing changed (the stack
+    // forwards again, the sockets are as they were).
+    void save(std::span<const int> sockets, int fd);
+    // Rebuilds a saved stack from `fd` (read to its end), joined to `vnl`
+    // ("": the saved VNL), with its MAC, addresses, routes and neighbours;
+    // announces it (gratuitous ARP, unsolicited neighbour advertisements) and
+    // returns it with its sockets, live, in the saved order. Throws Error:
+    // EINVAL (not an image of ours, a truncated, corrupted or newer one: the
+    // message says which), the errors of Stack's constructor, of
+    // add_interface and of the rebuilds (their calls named).
+    [[nodiscard]] static Restored restore(int fd, std::string_view vnl = {});
+
     [[nodiscard]] const std::string& vnl() const noexcept;
     [[nodiscard]] const std::string& ifname() const noexcept;
 
 private:
     friend struct detail::StackAccess;
     std::unique_ptr<detail::StackCore> core_;
+};
+
+// What Stack::restore() gives: the stack and its sockets, in the saved order.
+struct Restored {
+    Stack stack;
+    std::vector<Socket> sockets;
 };
 
 }  // namespace vde

@@ -42,6 +42,7 @@
 #include <memory>
 #include <mutex>
 #include <new>
+#include <span>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -55,6 +56,7 @@
 #include "api/ioth_stack.hpp"
 #include "base/tuning.hpp"
 #include "client/client.hpp"
+#include "client/restore.hpp"
 #include "vdestack/stack.hpp"
 
 std::atomic<std::uint64_t> g_serials{0};
@@ -302,6 +304,55 @@ IOTH_API int ioth_delstack(struct ioth* s) {
     delete s;
     errno = saved;
     return 0;
+}
+
+IOTH_API int ioth_savestack(struct ioth* s, const int* socks, int nsocks, int fd) {
+    t_last_error.clear();
+    if (s == nullptr || nsocks < 0 || (nsocks > 0 && socks == nullptr)) {
+        errno = EINVAL;
+        return -1;
+    }
+    if (!s->stack) {
+        errno = EOPNOTSUPP;
+        t_last_error = "ioth_savestack: only a vdestack stack moves";
+        return -1;
+    }
+    {
+        std::lock_guard lk(s->mu);
+        for (int i = 0; i < nsocks; i++)
+            if (!s->owns(socks[i])) {
+                errno = EBADF;
+                t_last_error = "ioth_savestack: fd " + std::to_string(socks[i]) + " is not a socket of this stack";
+                return -1;
+            }
+    }
+    return guarded(
+        [&] {
+            s->stack->save(std::span<const int>(socks, static_cast<std::size_t>(nsocks)), fd);
+            return 0;
+        },
+        -1, &t_last_error);
+}
+
+IOTH_API struct ioth* ioth_restorestack(int fd, const char* vnl, int* socks, int nsocks) {
+    t_last_error.clear();
+    if (nsocks < 0 || (nsocks > 0 && socks == nullptr)) {
+        errno = EINVAL;
+        return nullptr;
+    }
+    return guarded(
+        [&]() -> struct ioth* {
+            auto owned = std::make_unique<::ioth>();
+            vde::Restored r =
+                vde::detail::restore_expecting(fd, vnl != nullptr ? vnl : "", static_cast<std::size_t>(nsocks));
+            owned->stack.emplace(std::move(r.stack));
+            for (std::size_t i = 0; i < r.sockets.size(); i++) {
+                if (!record(owned.get(), r.sockets[i].get())) throw vde::Error(errno, "ioth_restorestack: recording a socket");
+                socks[i] = r.sockets[i].release();
+            }
+            return owned.release();
+        },
+        nullptr, &t_last_error);
 }
 
 IOTH_API void ioth_set_defstack(struct ioth* s) { g_default.store(s); }

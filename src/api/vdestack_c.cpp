@@ -14,8 +14,10 @@
 #include <atomic>
 #include <cerrno>
 #include <new>
+#include <span>
 
 #include "api/c_result.hpp"
+#include "client/restore.hpp"
 #include "vdestack/stack.hpp"
 
 struct vdestack {
@@ -75,4 +77,32 @@ VDESTACK_C_API int socket(int domain, int type, int protocol) noexcept {
     struct vdestack* def = g_default.load();
     if (def != nullptr) return vde_msocket(def, domain, type, protocol);
     return static_cast<int>(::syscall(SYS_socket, domain, type, protocol));
+}
+
+VDESTACK_C_API int vde_stack_save(struct vdestack* stack, const int* socks, int nsocks, int fd) {
+    if (stack == nullptr || nsocks < 0 || (nsocks > 0 && socks == nullptr)) {
+        errno = stack == nullptr ? EBADF : EINVAL;
+        return -1;
+    }
+    return guarded(
+        [&] {
+            stack->stack.save(std::span<const int>(socks, static_cast<std::size_t>(nsocks)), fd);
+            return 0;
+        },
+        -1);
+}
+
+VDESTACK_C_API struct vdestack* vde_stack_restore(int fd, const char* vnl, int* socks, int nsocks) {
+    if (nsocks < 0 || (nsocks > 0 && socks == nullptr)) {
+        errno = EINVAL;
+        return nullptr;
+    }
+    return guarded(
+        [&]() -> struct vdestack* {
+            vde::Restored r = vde::detail::restore_expecting(fd, vnl != nullptr ? vnl : "", static_cast<std::size_t>(nsocks));
+            auto* s = new ::vdestack{std::move(r.stack)};
+            for (std::size_t i = 0; i < r.sockets.size(); i++) socks[i] = r.sockets[i].release();
+            return s;
+        },
+        nullptr);
 }

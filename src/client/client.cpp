@@ -363,6 +363,15 @@ void StackCore::add_interface(std::string_view vnl, std::string_view ifname) {
     proto::Reply r = conn_->call(req, vnl, ifname, none, &msg);
     if (r.rval < 0)
         throw Error(r.err != 0 ? r.err : EIO, "vde_addstack(" + std::string(vnl) + ")" + (msg.empty() ? "" : ": " + msg));
+    std::lock_guard lk(mu_);
+    extra_.emplace_back(std::string(ifname), std::string(vnl));
+}
+
+std::vector<std::pair<std::string, std::string>> StackCore::interfaces() const {
+    std::vector<std::pair<std::string, std::string>> all{{ifname_, vnl_}};
+    std::lock_guard lk(mu_);
+    all.insert(all.end(), extra_.begin(), extra_.end());
+    return all;
 }
 
 StackCore::ConfAnswer StackCore::configure(std::string_view config, bool newstackc) noexcept {

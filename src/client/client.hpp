@@ -23,15 +23,19 @@
 #pragma once
 
 #include "base/tuning.hpp"
+#include "client/netconf.hpp"
 #include "vdestack/stack.hpp"
 
 #include <sys/types.h>
 
 #include <cstdint>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
+#include <vector>
 
 
 namespace vde::detail {
@@ -75,6 +79,10 @@ public:
     // what 0: the resolv.conf of the interface; 1: its DHCPv4 lease; 2: its DHCPv6 lease.
     ConfAnswer conf_query(int what, std::string_view iface, unsigned ifindex) noexcept;
 
+    // The stack's interfaces with their VNLs: its own (ifname(), vnl())
+    // first, then those add_interface() added.
+    [[nodiscard]] std::vector<std::pair<std::string, std::string>> interfaces() const;
+
     [[nodiscard]] const std::string& vnl() const noexcept { return vnl_; }
     [[nodiscard]] const std::string& ifname() const noexcept { return ifname_; }
 
@@ -83,6 +91,8 @@ private:
     std::uint64_t id_ = 0;
     std::string vnl_;
     std::string ifname_;
+    mutable std::mutex mu_;  // guards extra_
+    std::vector<std::pair<std::string, std::string>> extra_;  // (ifname, VNL) of add_interface
 };
 
 // Where the helper binary is looked for: Tuning::helper ($VDESTACK_HELPER)
@@ -92,6 +102,12 @@ private:
 // Returns "" if none is executable.
 std::string find_helper(const vdestack::Tuning& t);
 
+// socket(2) in the stack `core` (a StackCore*): the fd, or -1 with errno.
+int stack_socket(void* core, int domain, int type, int protocol) noexcept;
+// A NetConf whose netlink sockets are made inside the stack and whose errors
+// name the VNL. Throws Error(EBADF) for a null core (a moved-from stack).
+vdestack::client::NetConf netconf_of(StackCore* core, const std::string& vnl);
+
 // What the library's C shims reach beyond the public vde::Stack API.
 struct StackAccess {
     // Stack::configure(), or ioth_newstackc's string (stack= and vnl=
@@ -99,6 +115,9 @@ struct StackAccess {
     static Stack::ConfigResult configure(Stack& s, std::string_view config, bool newstackc);
     // Freezes or thaws the stack's forwarding (for a move). Throws Error.
     static void freeze(Stack& s, bool on);
+    // Stack::restore(); with `sockets`, ENOSPC (before anything is made)
+    // when the image holds another number of sockets.
+    static Restored restore(int fd, std::string_view vnl, std::optional<std::size_t> sockets);
     // Stack::resolvconf(), or, with ifname "", of interface ifindex.
     static std::optional<std::string> resolvconf(Stack& s, std::string_view ifname, unsigned ifindex);
 };

@@ -45,10 +45,8 @@ int Stack::run(std::string_view commands) {
     return r;
 }
 
-namespace {
-
-int stack_socket(void* ctx, int domain, int type, int protocol) {
-    int fd = static_cast<detail::StackCore*>(ctx)->msocket(domain, type, protocol);
+int detail::stack_socket(void* core, int domain, int type, int protocol) noexcept {
+    int fd = static_cast<detail::StackCore*>(core)->msocket(domain, type, protocol);
     if (fd < 0) {
         errno = -fd;
         return -1;
@@ -56,51 +54,53 @@ int stack_socket(void* ctx, int domain, int type, int protocol) {
     return fd;
 }
 
-// A NetConf whose netlink sockets are made inside the stack and whose errors name the VNL.
-vdestack::client::NetConf netconf(detail::StackCore* core, const std::string& vnl) {
+vdestack::client::NetConf detail::netconf_of(detail::StackCore* core, const std::string& vnl) {
     if (core == nullptr) throw Error(EBADF, "moved-from stack");
     return vdestack::client::NetConf(vnl.empty() ? std::string("stack") : vnl, &stack_socket, core);
 }
+
+namespace {
+using detail::netconf_of;
 }  // namespace
 
 unsigned Stack::if_index(std::string_view ifname) const {
-    auto nc = netconf(core_.get(), vnl());
+    auto nc = netconf_of(core_.get(), vnl());
     return nc.index(ifname.empty() ? this->ifname() : ifname);
 }
 void Stack::link_up(std::string_view ifname) {
-    auto nc = netconf(core_.get(), vnl());
+    auto nc = netconf_of(core_.get(), vnl());
     nc.set_up(ifname.empty() ? this->ifname() : ifname, true);
 }
 void Stack::link_down(std::string_view ifname) {
-    auto nc = netconf(core_.get(), vnl());
+    auto nc = netconf_of(core_.get(), vnl());
     nc.set_up(ifname.empty() ? this->ifname() : ifname, false);
 }
 void Stack::set_mtu(unsigned mtu, std::string_view ifname) {
-    auto nc = netconf(core_.get(), vnl());
+    auto nc = netconf_of(core_.get(), vnl());
     nc.set_mtu(ifname.empty() ? this->ifname() : ifname, mtu);
 }
 void Stack::set_mac(const std::array<std::uint8_t, 6>& mac, std::string_view ifname) {
-    auto nc = netconf(core_.get(), vnl());
+    auto nc = netconf_of(core_.get(), vnl());
     nc.set_mac(ifname.empty() ? this->ifname() : ifname, mac);
 }
 std::array<std::uint8_t, 6> Stack::mac(std::string_view ifname) const {
-    auto nc = netconf(core_.get(), vnl());
+    auto nc = netconf_of(core_.get(), vnl());
     return nc.mac(ifname.empty() ? this->ifname() : ifname);
 }
 void Stack::add_address(std::string_view cidr, std::string_view ifname, bool nodad) {
-    auto nc = netconf(core_.get(), vnl());
+    auto nc = netconf_of(core_.get(), vnl());
     nc.add_address(ifname.empty() ? this->ifname() : ifname, cidr, nodad);
 }
 void Stack::del_address(std::string_view cidr, std::string_view ifname) {
-    auto nc = netconf(core_.get(), vnl());
+    auto nc = netconf_of(core_.get(), vnl());
     nc.del_address(ifname.empty() ? this->ifname() : ifname, cidr);
 }
 void Stack::add_route(std::string_view dest, std::string_view gateway, std::string_view ifname) {
-    auto nc = netconf(core_.get(), vnl());
+    auto nc = netconf_of(core_.get(), vnl());
     nc.add_route(dest, gateway, ifname);
 }
 void Stack::del_route(std::string_view dest, std::string_view gateway, std::string_view ifname) {
-    auto nc = netconf(core_.get(), vnl());
+    auto nc = netconf_of(core_.get(), vnl());
     nc.del_route(dest, gateway, ifname);
 }
 void Stack::add_interface(std::string_view vnl, std::string_view ifname) {

@@ -67,6 +67,43 @@ std::vector<std::byte> dump(NetConf& nc, std::uint16_t type, std::uint8_t family
     }
 }
 
+// Sends one request (type, flags, head, attributes already laid out in
+// `msg` after its nlmsghdr) and waits for its acknowledgement.
+void request(NetConf& nc, std::vector<std::byte>& msg, const std::string& what) {
+    UniqueFd s(nc.make_socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE));
+    if (!s) fail_errno("restoring the stack: socket(AF_NETLINK) to " + what);
+    auto* h = reinterpret_cast<nlmsghdr*>(msg.data());
+    h->nlmsg_len = static_cast<std::uint32_t>(msg.size());
+    h->nlmsg_flags |= NLM_F_REQUEST | NLM_F_ACK;
+    h->nlmsg_seq = 1;
+    if (::send(s.get(), msg.data(), msg.size(), 0) != static_cast<ssize_t>(msg.size()))
+        fail_errno("restoring the stack: sending the request to " + what);
+    std::vector<std::byte> buf(8192);
+    for (;;) {
+        pollfd p{s.get(), POLLIN, 0};
+        const int r = ::poll(&p, 1, kDumpTimeoutMs);
+        if (r == 0) fail(ETIMEDOUT, "restoring the stack: " + what);
+        if (r < 0) fail_errno("restoring the stack: poll to " + what);
+        const ssize_t n = ::recv(s.get(), buf.data(), buf.size(), 0);
+        if (n < 0) fail_errno("restoring the stack: recv to " + what);
+        for (const wire::NlMsgView& m : wire::NlMessages(std::span<const std::byte>(buf.data(), static_cast<std::size_t>(n)))) {
+            if (m.type() != NLMSG_ERROR) continue;
+            const auto e = wire::NlErrorView::parse(m.payload());
+            if (!e) fail(EPROTO, "restoring the stack: a malformed acknowledgement to " + what);
+            if (e->errno_value() != 0) fail(e->errno_value(), "restoring the stack: " + what);
+            return;
+        }
+    }
+}
+
+void put_attr(std::vector<std::byte>& msg, std::uint16_t type, const void* data, std::size_t len) {
+    const std::size_t at = msg.size();
+    msg.resize(at + wire::nl_align(NLA_HDRLEN + len));
+    nlattr a{static_cast<std::uint16_t>(NLA_HDRLEN + len), type};
+    std::memcpy(msg.data() + at, &a, sizeof a);
+    std::memcpy(msg.data() + at + NLA_HDRLEN, data, len);
+}
+
 std::string text(std::uint8_t family, const std::array<std::uint8_t, 16>& a) {
     char b[INET6_ADDRSTRLEN] = {};
     ::inet_ntop(family, a.data(), b, sizeof b);
@@ -140,7 +177,48 @@ StackState read_state(NetConf& nc) {
             st.routes.push_back(std::move(r));
         }
     }
+    const std::vector<std::byte> neighbours = dump<ndmsg>(nc, RTM_GETNEIGH, AF_UNSPEC, "neighbours");
+    for (const wire::NlMsgView& m : wire::NlMessages(neighbours)) {
+        auto v = wire::NdMsgView::parse(m.payload());
+        if (!v || (v->family() != AF_INET && v->family() != AF_INET6)) continue;
+        constexpr std::uint16_t kKnown = NUD_REACHABLE | NUD_STALE | NUD_DELAY | NUD_PROBE | NUD_PERMANENT;
+        if ((v->state() & kKnown) == 0 || v->type() != RTN_UNICAST) continue;
+        auto it = names.find(v->index());
+        if (it == names.end()) continue;
+        image::NeighbourRecord r;
+        r.name = it->second;
+        r.family = v->family();
+        r.flags = (v->state() & NUD_PERMANENT) != 0 ? image::kNeighPermanent : 0;
+        bool ll = false, dst = false;
+        for (const wire::NlAttrView& a : v->attrs()) {
+            if (a.type() == NDA_DST && a.payload().size() == (r.family == AF_INET ? 4u : 16u)) {
+                copy_addr(r.addr, a.payload(), r.family);
+                dst = true;
+            }
+            if (a.type() == NDA_LLADDR && a.payload().size() == 6) {
+                std::memcpy(r.mac.data(), a.payload().data(), 6);
+                ll = true;
+            }
+        }
+        if (ll && dst) st.neighbours.push_back(std::move(r));
+    }
     return st;
+}
+
+void add_neighbour(const image::NeighbourRecord& n, NetConf& nc) {
+    std::vector<std::byte> msg(NLMSG_HDRLEN + NLMSG_ALIGN(sizeof(ndmsg)));
+    auto* h = reinterpret_cast<nlmsghdr*>(msg.data());
+    h->nlmsg_type = RTM_NEWNEIGH;
+    h->nlmsg_flags = NLM_F_CREATE | NLM_F_REPLACE;
+    ndmsg nd{};
+    nd.ndm_family = n.family;
+    nd.ndm_ifindex = static_cast<int>(nc.index(n.name));
+    nd.ndm_state = (n.flags & image::kNeighPermanent) != 0 ? NUD_PERMANENT : NUD_STALE;
+    nd.ndm_type = RTN_UNICAST;
+    std::memcpy(msg.data() + NLMSG_HDRLEN, &nd, sizeof nd);
+    put_attr(msg, NDA_DST, n.addr.data(), n.family == AF_INET ? 4 : 16);
+    put_attr(msg, NDA_LLADDR, n.mac.data(), 6);
+    request(nc, msg, "add neighbour " + text(n.family, n.addr) + " on " + n.name);
 }
 
 void apply_state(const StackState& state, NetConf& nc) {
@@ -157,6 +235,7 @@ void apply_state(const StackState& state, NetConf& nc) {
         const bool on_link = r.gw == std::array<std::uint8_t, 16>{};
         nc.add_route(dst, on_link ? "" : text(r.family, r.gw), r.name);
     }
+    for (const auto& n : state.neighbours) add_neighbour(n, nc);
 }
 
 }  // namespace vdestack::client

@@ -256,6 +256,20 @@ private:
     using HeadView::HeadView;
 };
 
+// The payload of RTM_NEWNEIGH / RTM_GETNEIGH: struct ndmsg, NDA_* attributes.
+class NdMsgView : public nl_detail::HeadView<NdMsgView, ndmsg> {
+public:
+    [[nodiscard]] std::uint8_t family() const noexcept { return u8(p_.data() + offsetof(ndmsg, ndm_family)); }
+    [[nodiscard]] int index() const noexcept { return field<int>(offsetof(ndmsg, ndm_ifindex)); }
+    [[nodiscard]] std::uint16_t state() const noexcept { return field<std::uint16_t>(offsetof(ndmsg, ndm_state)); }
+    [[nodiscard]] std::uint8_t flags() const noexcept { return u8(p_.data() + offsetof(ndmsg, ndm_flags)); }
+    [[nodiscard]] std::uint8_t type() const noexcept { return u8(p_.data() + offsetof(ndmsg, ndm_type)); }
+
+private:
+    friend HeadView;
+    using HeadView::HeadView;
+};
+
 // The payload of NLMSG_ERROR: struct nlmsgerr (the error, negative, or 0
 // for an acknowledgement; the request's header), extended-ack attributes after it.
 class NlErrorView : public nl_detail::HeadView<NlErrorView, nlmsgerr> {

@@ -1,8 +1,7 @@
 // stack_image.hpp - the byte format of a saved stack (vde_stack_save /
 // vde_stack_restore, a live migration): a checked view of an image and its
-// writer. Version 1 carries the stack's interfaces, addresses and routes
-// and its sockets (the VNL and the neighbours join it with the save and
-// restore calls).
+// writer. Version 1 carries the stack's interfaces with their VNLs, its
+// addresses, routes and neighbours, and its sockets.
 //
 // Format (every number big-endian):
 //   header, 20 bytes: magic "VDESTKIM", version u16 (1), reserved u16 (0),
@@ -27,6 +26,13 @@
 //   kAddress: family u8, prefix length u8, address 16 bytes, name.
 //   kRoute: family u8, destination length u8, destination 16, gateway 16
 //     (zero: on-link), name (the output interface).
+//   kVnl: VNL length u16 (0..4095), the VNL's bytes (no NUL), name (the
+//     interface it joins; the first kVnl record is the stack's own
+//     interface, vde_addstack's, the others vde::Stack::add_interface's).
+//   kNeighbour: family u8, flags u8 (kNeighPermanent), address 16, MAC 6,
+//     name.
+// Writers put the records in this order: kVnl, kInterface, kAddress,
+// kRoute, kNeighbour, then the sockets in the order the caller gave them.
 //
 // ImageView::parse() validates once: the magic, the version (another one is
 // refused: parse_error() says which), the lengths (the header's count and
@@ -55,7 +61,18 @@ inline constexpr std::uint16_t kVersion = 1;
 inline constexpr std::size_t kHeader = 20, kRecordHeader = 8, kEndpoint = 24, kTcpFixed = 108;
 inline constexpr std::size_t kMaxQueue = 64u << 20;  // per queue: more than any socket buffer holds
 
-enum RecordType : std::uint16_t { kInterface = 1, kAddress = 2, kRoute = 3, kTcp = 16, kTcpListen = 17, kUdp = 18 };
+enum RecordType : std::uint16_t {
+    kInterface = 1,
+    kAddress = 2,
+    kRoute = 3,
+    kVnl = 4,
+    kNeighbour = 5,
+    kTcp = 16,
+    kTcpListen = 17,
+    kUdp = 18,
+};
+inline constexpr std::size_t kMaxVnl = 4095;
+inline constexpr std::uint8_t kNeighPermanent = 1;
 inline constexpr std::uint32_t kIfUp = 1;
 inline constexpr std::size_t kMaxIfname = 15;  // IFNAMSIZ - 1
 enum TcpOption : std::uint8_t { kOptTimestamps = 1, kOptSack = 2, kOptWscale = 4, kOptNodelay = 8 };
@@ -108,6 +125,20 @@ struct RouteRecord {
     std::uint8_t family = 0, dst_len = 0;
     std::array<std::uint8_t, 16> dst{}, gw{};
     bool operator==(const RouteRecord&) const = default;
+};
+
+struct VnlRecord {
+    std::string name;  // the interface
+    std::string vnl;
+    bool operator==(const VnlRecord&) const = default;
+};
+
+struct NeighbourRecord {
+    std::string name;
+    std::uint8_t family = 0, flags = 0;
+    std::array<std::uint8_t, 16> addr{};
+    std::array<std::uint8_t, 6> mac{};
+    bool operator==(const NeighbourRecord&) const = default;
 };
 
 namespace detail {
@@ -179,6 +210,32 @@ inline std::size_t max_prefix(std::uint8_t family) noexcept { return family == 2
     std::memcpy(r.gw.data(), p.data() + 18, 16);
     auto n = detail::name_at(p, 34);
     if (!n || !detail::family_ok(r.family, false) || r.dst_len > detail::max_prefix(r.family)) return std::nullopt;
+    r.name = std::move(*n);
+    return r;
+}
+
+[[nodiscard]] inline std::optional<VnlRecord> decode_vnl(std::span<const std::byte> p) {
+    if (p.size() < 2) return std::nullopt;
+    const std::size_t len = be16(p.data());
+    if (len > kMaxVnl || p.size() < 2 + len) return std::nullopt;
+    VnlRecord r;
+    r.vnl.assign(reinterpret_cast<const char*>(p.data() + 2), len);
+    if (r.vnl.find('\0') != std::string::npos) return std::nullopt;
+    auto n = detail::name_at(p, 2 + len);
+    if (!n) return std::nullopt;
+    r.name = std::move(*n);
+    return r;
+}
+
+[[nodiscard]] inline std::optional<NeighbourRecord> decode_neighbour(std::span<const std::byte> p) {
+    if (p.size() < 24) return std::nullopt;
+    NeighbourRecord r;
+    r.family = u8(p.data());
+    r.flags = u8(p.data() + 1);
+    std::memcpy(r.addr.data(), p.data() + 2, 16);
+    std::memcpy(r.mac.data(), p.data() + 18, 6);
+    auto n = detail::name_at(p, 24);
+    if (!n || !detail::family_ok(r.family, false) || (r.flags & ~kNeighPermanent) != 0) return std::nullopt;
     r.name = std::move(*n);
     return r;
 }
@@ -259,7 +316,8 @@ public:
             const auto payload = m.subspan(at + kRecordHeader, len);
             const bool ok = (type == kTcp && decode_tcp(payload)) || (type == kTcpListen && decode_listen(payload)) ||
                             (type == kUdp && decode_udp(payload)) || (type == kInterface && decode_interface(payload)) ||
-                            (type == kAddress && decode_address(payload)) || (type == kRoute && decode_route(payload));
+                            (type == kAddress && decode_address(payload)) || (type == kRoute && decode_route(payload)) ||
+                            (type == kVnl && decode_vnl(payload)) || (type == kNeighbour && decode_neighbour(payload));
             if (!ok) return bad("a malformed or unknown record in the stack image");
             at += kRecordHeader + len;
             n++;
@@ -347,6 +405,21 @@ public:
         std::memcpy(p + 2, r.dst.data(), 16);
         std::memcpy(p + 18, r.gw.data(), 16);
         put_name(p + 34, r.name);
+    }
+    void add(const VnlRecord& r) {
+        const std::size_t len = std::min(r.vnl.size(), kMaxVnl);
+        std::byte* p = record(kVnl, 2 + len + 1 + name_len(r.name));
+        put_be16(p, static_cast<std::uint16_t>(len));
+        if (len != 0) std::memcpy(p + 2, r.vnl.data(), len);
+        put_name(p + 2 + len, r.name);
+    }
+    void add(const NeighbourRecord& r) {
+        std::byte* p = record(kNeighbour, 24 + 1 + name_len(r.name));
+        p[0] = std::byte{r.family};
+        p[1] = std::byte{r.flags};
+        std::memcpy(p + 2, r.addr.data(), 16);
+        std::memcpy(p + 18, r.mac.data(), 6);
+        put_name(p + 24, r.name);
     }
     // The image (the writer is empty afterwards).
     [[nodiscard]] std::vector<std::byte> finish() {

@@ -21,6 +21,7 @@
 #include "base/error.hpp"
 #include "repair/socket_state.hpp"
 #include "vdestack/stack.hpp"
+#include "support/pattern.hpp"
 #include "wire/stack_image.hpp"
 
 namespace {
@@ -28,9 +29,8 @@ namespace {
 namespace image = vdestack::wire::image;
 using vde::UniqueFd;
 using vdestack::repair::Captured;
-
-// The byte at offset i of the test stream: no two nearby runs alike.
-std::byte pattern(std::size_t i) { return static_cast<std::byte>((i * 2654435761u) >> 13); }
+using vdetest::read_pattern;
+using vdetest::send_some;
 
 struct Pair {
     UniqueFd listener, client, server;
@@ -63,34 +63,6 @@ Pair connect_pair(int family) {
     EXPECT_EQ(::connect(p.client.get(), reinterpret_cast<sockaddr*>(&ss), len), 0);
     p.server = UniqueFd(::accept(p.listener.get(), nullptr, nullptr));
     return p;
-}
-
-std::size_t send_some(int fd, std::size_t from, std::size_t max) {
-    std::vector<std::byte> b(max);
-    for (std::size_t i = 0; i < max; i++) b[i] = pattern(from + i);
-    std::size_t done = 0;
-    while (done < max) {
-        const ssize_t n = ::send(fd, b.data() + done, max - done, MSG_DONTWAIT | MSG_NOSIGNAL);
-        if (n <= 0) break;
-        done += static_cast<std::size_t>(n);
-    }
-    return done;
-}
-
-// Reads exactly n bytes (5 s at most) and checks them against the pattern.
-bool read_pattern(int fd, std::size_t from, std::size_t n) {
-    std::vector<std::byte> b(65536);
-    std::size_t got = 0;
-    while (got < n) {
-        pollfd p{fd, POLLIN, 0};
-        if (::poll(&p, 1, 5000) <= 0) return false;
-        const ssize_t r = ::recv(fd, b.data(), std::min(b.size(), n - got), 0);
-        if (r <= 0) return false;
-        for (ssize_t i = 0; i < r; i++)
-            if (b[static_cast<std::size_t>(i)] != pattern(from + got + static_cast<std::size_t>(i))) return false;
-        got += static_cast<std::size_t>(r);
-    }
-    return true;
 }
 
 int plain_socket(int d, int t, int p) { return ::socket(d, t, p); }

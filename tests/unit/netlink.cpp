@@ -18,6 +18,7 @@
 namespace {
 
 using vdestack::wire::IfAddrView;
+using vdestack::wire::NdMsgView;
 using vdestack::wire::IfInfoView;
 using vdestack::wire::NlAttrs;
 using vdestack::wire::NlAttrView;
@@ -249,6 +250,28 @@ TEST_F(Netlink, ReadsIfaddrmsg) {
     EXPECT_EQ(std::to_integer<int>(addr->payload()[0]), 0xfe);
     for (std::size_t n = 0; n < sizeof(ifaddrmsg); n++) EXPECT_FALSE(IfAddrView::parse(first(kAddr, n))) << n;
     EXPECT_FALSE(IfAddrView::parse(first(kAddr, 27))->attrs().find(IFA_ADDRESS));  // cut by one byte
+}
+
+// struct ndmsg: AF_INET, index 3, NUD_STALE, no flags, RTN_UNICAST;
+// NDA_DST 10.0.0.1, NDA_LLADDR 02:00:00:00:00:09 (padded).
+const std::vector<std::byte> kNeigh = hex(
+    "02 00 00 00  03 00 00 00  04 00 00 01"
+    "08 00 01 00  0a 00 00 01  0a 00 02 00  02 00 00 00  00 09 00 00");
+
+TEST_F(Netlink, ReadsNdmsg) {
+    const auto n = NdMsgView::parse(kNeigh);
+    ASSERT_TRUE(n);
+    EXPECT_EQ(n->family(), AF_INET);
+    EXPECT_EQ(n->index(), 3);
+    EXPECT_EQ(n->state(), NUD_STALE);
+    EXPECT_EQ(n->flags(), 0);
+    EXPECT_EQ(n->type(), RTN_UNICAST);
+    const auto ll = n->attrs().find(NDA_LLADDR);
+    ASSERT_TRUE(ll);
+    ASSERT_EQ(ll->payload().size(), 6u);
+    EXPECT_EQ(std::to_integer<int>(ll->payload()[5]), 9);
+    EXPECT_EQ(n->attrs().find(NDA_DST)->payload().size(), 4u);
+    for (std::size_t k = 0; k < sizeof(ndmsg); k++) EXPECT_FALSE(NdMsgView::parse(first(kNeigh, k))) << k;
 }
 
 TEST_F(Netlink, ReadsNlmsgerr) {

@@ -183,4 +183,39 @@ TEST(StackImage, TheStacksInterfacesAddressesAndRoutes) {
                                         0, 0, 0, 0, 0, 0, 0, 0, 1, 'x'})));  // family 7
 }
 
+TEST(StackImage, VnlsAndNeighbours) {
+    image::ImageWriter w;
+    w.add(image::VnlRecord{"vde0", "vxvde://234.0.0.1"});
+    w.add(image::VnlRecord{"lo2", ""});  // a stack of loopback only
+    image::NeighbourRecord nb{"vde0", 10, image::kNeighPermanent, {0xfe, 0x80, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1},
+                              {2, 0, 0, 0, 0, 9}};
+    w.add(nb);
+    const auto img = w.finish();
+    // The first VNL record, byte for byte.
+    const auto vnl = B({0, 4, 0, 0, 0, 0, 0, 24, 0, 17, 'v', 'x', 'v', 'd', 'e', ':', '/', '/', '2', '3', '4', '.', '0',
+                        '.', '0', '.', '1', 4, 'v', 'd', 'e', '0'});
+    ASSERT_GE(img.size(), 20 + vnl.size());
+    EXPECT_TRUE(std::equal(vnl.begin(), vnl.end(), img.begin() + 20));
+    auto v = image::ImageView::parse(img);
+    ASSERT_TRUE(v);
+    std::vector<image::VnlRecord> vnls;
+    std::vector<image::NeighbourRecord> neigh;
+    v->for_each([&](image::RecordType type, std::span<const std::byte> p) {
+        if (type == image::kVnl) vnls.push_back(*image::decode_vnl(p));
+        if (type == image::kNeighbour) neigh.push_back(*image::decode_neighbour(p));
+    });
+    ASSERT_EQ(vnls.size(), 2u);
+    EXPECT_EQ(vnls[0].vnl, "vxvde://234.0.0.1");
+    EXPECT_EQ(vnls[1], (image::VnlRecord{"lo2", ""}));
+    ASSERT_EQ(neigh.size(), 1u);
+    EXPECT_EQ(neigh[0], nb);
+    // A VNL length past the payload, a NUL in the VNL, an unknown flag.
+    EXPECT_FALSE(image::decode_vnl(B({0, 9, 'a', 1, 'x'})));
+    EXPECT_FALSE(image::decode_vnl(B({0, 1, 0, 1, 'x'})));
+    EXPECT_TRUE(image::decode_vnl(B({0, 1, 'a', 1, 'x'})));
+    auto bad = img;
+    bad[20 + 32 + 14 + 8 + 1] = std::byte{2};  // the neighbour's flags
+    EXPECT_FALSE(image::ImageView::parse(bad));
+}
+
 }  // namespace

@@ -1,0 +1,350 @@
+// migrate.cpp - moving a live stack: vde::Stack::save() and
+// vde::Stack::restore() (include/vdestack/stack.hpp; the C forms are
+// vde_stack_save/vde_stack_restore), over the repair layer (a socket's
+// state) and stack_state (a namespace's configuration).
+//
+// Theory of operation
+// -------------------
+// save(): every socket is checked first (a socket of this stack, by the
+// network namespace cookie; TCP established or listening, or UDP), so that
+// a refusal changes nothing. Then the stack is frozen (its helper's engine
+// stops forwarding both ways: from here its kernel can say nothing to the
+// network, no RST, no retransmission), the sockets are captured (TCP ones
+// are left in repair mode: closing them later sends nothing), the
+// configuration is read through netlink, and the image is written to the fd
+// in one piece (ImageWriter, wire/stack_image.hpp). Any failure after the
+// freeze takes the captured sockets out of repair mode and thaws the stack:
+// frames that waited in the tap's and the link's queues flow again.
+//
+// restore(): reads exactly one image from the fd (its header gives its
+// length: the fd may carry more after it), checks it once (ImageView), and
+// only then makes the stack: its own interface and the extra ones on their
+// VNLs, frozen before anything is configured (a peer's retransmission
+// reaching the new stack before its socket exists would be answered by a
+// RST), the configuration applied (MAC first, IPv6 addresses without DAD:
+// they were in use a moment ago), listeners rebuilt before the rest (an
+// accepted connection shares its listener's port), then the thaw, and the
+// announcements: a gratuitous ARP request per IPv4 address and an
+// unsolicited neighbour advertisement (override, to ff02::1) per IPv6 one,
+// so that switches and vxvde peers learn where the MAC is now. The
+// announcements are best effort: the first frame the stack sends teaches
+// the network as well.
+//
+// Costs: a save is a freeze (one request to the helper), one capture per
+// socket (a dozen getsockopt calls and a peek of each queue), four netlink
+// dumps and one write; a restore is a stack's creation, a few netlink
+// requests per address and route, one rebuild per socket and a thaw.
+//
+// What is not carried: connections a listener has not accepted yet (accept
+// them and pass them along), a TCP socket in any state but established and
+// listening (EOPNOTSUPP), DHCP leases' renewal (the addresses are carried;
+// the new stack's configuration is static). Bytes a peer sends while the
+// stack is in flight are lost on the wire and come again by the peer's
+// retransmission (its RTO: 200 ms at least on Linux).
+//
+// Errors: Error whose what() starts "vde_stack_save(<vnl>)" or
+// "vde_stack_restore(<vnl>)". Thread-safety: as the Stack's other members;
+// the sockets must not be used by other threads during a save.
+#include "client/client.hpp"
+#include "client/restore.hpp"
+#include "client/stack_state.hpp"
+#include "repair/socket_state.hpp"
+#include "vdestack/stack.hpp"
+#include "wire/bytes.hpp"
+#include "wire/stack_image.hpp"
+
+#include <arpa/inet.h>
+#include <linux/if_ether.h>
+#include <linux/if_packet.h>
+#include <netinet/icmp6.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstring>
+#include <map>
+#include <set>
+#include <string>
+#include <variant>
+
+#include "base/error.hpp"
+
+#ifndef SO_NETNS_COOKIE
+#define SO_NETNS_COOKIE 71
+#endif
+
+namespace vde {
+
+namespace image = vdestack::wire::image;
+namespace repair = vdestack::repair;
+using vdestack::fail;
+using vdestack::fail_errno;
+using vdestack::client::StackState;
+
+namespace {
+
+using SocketRecord = std::variant<image::TcpRecord, image::ListenRecord, image::UdpRecord>;
+
+// e's message without the errno text std::system_error appended (the
+// caller puts it back once, with its own context).
+std::string context_of(const Error& e) {
+    std::string m = e.what();
+    const std::string tail = ": " + e.code().message();
+    if (m.size() >= tail.size() && m.compare(m.size() - tail.size(), tail.size(), tail) == 0)
+        m.resize(m.size() - tail.size());
+    return m;
+}
+
+// Waits until fd can be read (or written); for fds in non-blocking mode.
+void wait_for(int fd, short events, const char* what) {
+    pollfd p{fd, events, 0};
+    if (::poll(&p, 1, -1) < 0 && errno != EINTR) fail_errno(what);
+}
+
+void write_all(int fd, std::span<const std::byte> b) {
+    for (std::size_t done = 0; done < b.size();) {
+        const ssize_t n = ::write(fd, b.data() + done, b.size() - done);
+        if (n < 0) {
+            if (errno == EINTR) continue;
+            if (errno == EAGAIN) {
+                wait_for(fd, POLLOUT, "writing the image: poll");
+                continue;
+            }
+            fail_errno("writing the image");
+        }
+        done += static_cast<std::size_t>(n);
+    }
+}
+
+// Appends exactly n bytes read from fd to out, in pieces (a hostile header
+// does not make us allocate what it claims). EINVAL at an early end.
+void read_exactly(int fd, std::vector<std::byte>& out, std::size_t n) {
+    constexpr std::size_t kPiece = 1u << 20;
+    while (n > 0) {
+        const std::size_t at = out.size(), want = std::min(n, kPiece);
+        out.resize(at + want);
+        const ssize_t r = ::read(fd, out.data() + at, want);
+        if (r < 0) {
+            out.resize(at);
+            if (errno == EINTR) continue;
+            if (errno == EAGAIN) {
+                wait_for(fd, POLLIN, "reading the image: poll");
+                continue;
+            }
+            fail_errno("reading the image");
+        }
+        out.resize(at + static_cast<std::size_t>(r));
+        if (r == 0) fail(EINVAL, "a truncated stack image (the file ends inside it)");
+        n -= static_cast<std::size_t>(r);
+    }
+}
+
+std::vector<std::byte> read_image(int fd) {
+    std::vector<std::byte> m;
+    read_exactly(fd, m, image::kHeader);
+    // The header's length, once the magic says it is one of ours (parse()
+    // says the rest).
+    if (std::memcmp(m.data(), image::kMagic.data(), image::kMagic.size()) != 0)
+        fail(EINVAL, "not a stack image: bad magic");
+    read_exactly(fd, m, vdestack::wire::be32(m.data() + 16));
+    return m;
+}
+
+std::uint64_t netns_cookie(int fd) {
+    std::uint64_t c = 0;
+    socklen_t l = sizeof c;
+    if (::getsockopt(fd, SOL_SOCKET, SO_NETNS_COOKIE, &c, &l) != 0) return 0;
+    return c;
+}
+
+int sockopt(int fd, int level, int name) {
+    int v = 0;
+    socklen_t l = sizeof v;
+    return ::getsockopt(fd, level, name, &v, &l) == 0 ? v : -1;
+}
+
+// Refuses, before anything changes, a socket save() cannot carry.
+void check_socket(int fd, std::size_t i, std::uint64_t cookie) {
+    const std::string which = "socket " + std::to_string(i) + " (fd " + std::to_string(fd) + ")";
+    const int domain = sockopt(fd, SOL_SOCKET, SO_DOMAIN);
+    if (domain < 0) fail(EBADF, which + ": not a socket");
+    // 0: a kernel without SO_NETNS_COOKIE (before 5.14): not checked.
+    if (cookie != 0 && netns_cookie(fd) != cookie) fail(EBADF, which + " is not one of this stack's");
+    const int type = sockopt(fd, SOL_SOCKET, SO_TYPE), proto = sockopt(fd, SOL_SOCKET, SO_PROTOCOL);
+    const bool inet = domain == AF_INET || domain == AF_INET6;
+    const bool tcp = inet && type == SOCK_STREAM && proto == IPPROTO_TCP;
+    const bool udp = inet && type == SOCK_DGRAM && proto == IPPROTO_UDP;
+    if (!tcp && !udp) fail(EOPNOTSUPP, which + ": not a TCP or UDP socket");
+    if (tcp) {
+        tcp_info info{};
+        socklen_t l = sizeof info;
+        if (::getsockopt(fd, IPPROTO_TCP, TCP_INFO, &info, &l) != 0) fail_errno(which + ": TCP_INFO");
+        if (info.tcpi_state != TCP_ESTABLISHED && info.tcpi_state != TCP_LISTEN)
+            fail(EOPNOTSUPP, which + ": a TCP socket in state " + std::to_string(info.tcpi_state) +
+                                 " (only established and listening ones move)");
+    }
+}
+
+// A gratuitous ARP request for each IPv4 address, an unsolicited neighbour
+// advertisement for each IPv6 one. Best effort: never throws.
+void announce(const StackState& st, detail::StackCore* core, vdestack::client::NetConf& nc) noexcept {
+    std::map<std::string, std::array<std::uint8_t, 6>> macs;
+    for (const auto& i : st.interfaces) macs[i.name] = i.mac;
+    UniqueFd arp;
+    for (const auto& a : st.addresses) {
+        try {
+            auto m = macs.find(a.name);
+            if (m == macs.end() || m->second == std::array<std::uint8_t, 6>{}) continue;
+            const int ifindex = static_cast<int>(nc.index(a.name));
+            if (a.family == AF_INET) {
+                if (!arp) arp = UniqueFd(detail::stack_socket(core, AF_PACKET, SOCK_DGRAM | SOCK_CLOEXEC, htons(ETH_P_ARP)));
+                if (!arp) continue;
+                std::array<std::byte, 28> p{};
+                vdestack::wire::put_be16(p.data(), 1);  // Ethernet
+                vdestack::wire::put_be16(p.data() + 2, ETH_P_IP);
+                p[4] = std::byte{6};
+                p[5] = std::byte{4};
+                vdestack::wire::put_be16(p.data() + 6, 1);  // a request: every host updates its cache
+                std::memcpy(p.data() + 8, m->second.data(), 6);
+                std::memcpy(p.data() + 14, a.addr.data(), 4);  // sender and target: the address
+                std::memcpy(p.data() + 24, a.addr.data(), 4);
+                sockaddr_ll to{};
+                to.sll_family = AF_PACKET;
+                to.sll_protocol = htons(ETH_P_ARP);
+                to.sll_ifindex = ifindex;
+                to.sll_halen = 6;
+                std::memset(to.sll_addr, 0xff, 6);
+                (void)::sendto(arp.get(), p.data(), p.size(), MSG_DONTWAIT, reinterpret_cast<sockaddr*>(&to), sizeof to);
+            } else {
+                UniqueFd s(detail::stack_socket(core, AF_INET6, SOCK_RAW | SOCK_CLOEXEC, IPPROTO_ICMPV6));
+                if (!s) continue;
+                sockaddr_in6 from{};
+                from.sin6_family = AF_INET6;
+                std::memcpy(&from.sin6_addr, a.addr.data(), 16);
+                if (IN6_IS_ADDR_LINKLOCAL(&from.sin6_addr)) from.sin6_scope_id = static_cast<std::uint32_t>(ifindex);
+                if (::bind(s.get(), reinterpret_cast<sockaddr*>(&from), sizeof from) != 0) continue;
+                const int hops = 255;  // RFC 4861 7.1.2: receivers drop anything else
+                (void)::setsockopt(s.get(), IPPROTO_IPV6, IPV6_MULTICAST_HOPS, &hops, sizeof hops);
+                (void)::setsockopt(s.get(), IPPROTO_IPV6, IPV6_MULTICAST_IF, &ifindex, sizeof ifindex);
+                std::array<std::byte, 32> p{};
+                p[0] = std::byte{ND_NEIGHBOR_ADVERT};
+                p[4] = std::byte{0x20};  // override (not solicited, not a router); the kernel sums it
+                std::memcpy(p.data() + 8, a.addr.data(), 16);
+                p[24] = std::byte{ND_OPT_TARGET_LINKADDR};
+                p[25] = std::byte{1};
+                std::memcpy(p.data() + 26, m->second.data(), 6);
+                sockaddr_in6 to{};
+                to.sin6_family = AF_INET6;
+                ::inet_pton(AF_INET6, "ff02::1", &to.sin6_addr);
+                to.sin6_scope_id = static_cast<std::uint32_t>(ifindex);
+                (void)::sendto(s.get(), p.data(), p.size(), MSG_DONTWAIT, reinterpret_cast<sockaddr*>(&to), sizeof to);
+            }
+        } catch (...) {
+        }
+    }
+}
+
+}  // namespace
+
+void Stack::save(std::span<const int> sockets, int fd) {
+    if (!core_) throw Error(EBADF, "vde_stack_save: moved-from stack");
+    const std::string ctx = "vde_stack_save(" + vnl() + ")";
+    try {
+        {
+            UniqueFd probe(detail::stack_socket(core_.get(), AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0));
+            if (!probe) fail_errno("a socket in the stack");
+            const std::uint64_t cookie = netns_cookie(probe.get());
+            std::set<int> seen;
+            for (std::size_t i = 0; i < sockets.size(); i++) {
+                if (!seen.insert(sockets[i]).second)
+                    fail(EINVAL, "fd " + std::to_string(sockets[i]) + " given twice");
+                check_socket(sockets[i], i, cookie);
+            }
+        }
+        if (int r = core_->freeze(true); r < 0) fail(-r, "freezing the stack");
+        std::vector<repair::Captured> caps;
+        try {
+            caps.reserve(sockets.size());
+            for (int s : sockets) caps.push_back(repair::capture(s));
+            auto nc = detail::netconf_of(core_.get(), vnl());
+            const StackState st = vdestack::client::read_state(nc);
+            image::ImageWriter w;
+            for (const auto& [name, v] : core_->interfaces()) w.add(image::VnlRecord{name, v});
+            for (const auto& r : st.interfaces) w.add(r);
+            for (const auto& r : st.addresses) w.add(r);
+            for (const auto& r : st.routes) w.add(r);
+            for (const auto& r : st.neighbours) w.add(r);
+            for (const auto& c : caps) std::visit([&](const auto& r) { w.add(r); }, c.record);
+            const std::vector<std::byte> img = w.finish();
+            write_all(fd, img);
+        } catch (...) {
+            for (std::size_t i = 0; i < caps.size(); i++)
+                if (std::holds_alternative<image::TcpRecord>(caps[i].record)) repair::release(sockets[i]);
+            (void)core_->freeze(false);
+            throw;
+        }
+    } catch (const Error& e) {
+        throw Error(e.code().value(), ctx + ": " + context_of(e));
+    }
+}
+
+Restored Stack::restore(int fd, std::string_view vnl) { return detail::StackAccess::restore(fd, vnl, std::nullopt); }
+
+Restored detail::restore_expecting(int fd, std::string_view vnl, std::size_t sockets) {
+    return StackAccess::restore(fd, vnl, sockets);
+}
+
+Restored detail::StackAccess::restore(int fd, std::string_view vnl, std::optional<std::size_t> expect) {
+    std::string ctx = "vde_stack_restore(" + std::string(vnl) + ")";
+    try {
+        const std::vector<std::byte> bytes = read_image(fd);
+        std::string why;
+        const auto view = image::ImageView::parse(bytes, &why);
+        if (!view) fail(EINVAL, why);
+        std::vector<image::VnlRecord> vnls;
+        StackState st;
+        std::vector<SocketRecord> socks;
+        view->for_each([&](image::RecordType type, std::span<const std::byte> p) {
+            // parse() checked every record: the decoders cannot refuse them.
+            switch (type) {
+            case image::kVnl: vnls.push_back(*image::decode_vnl(p)); break;
+            case image::kInterface: st.interfaces.push_back(*image::decode_interface(p)); break;
+            case image::kAddress: st.addresses.push_back(*image::decode_address(p)); break;
+            case image::kRoute: st.routes.push_back(*image::decode_route(p)); break;
+            case image::kNeighbour: st.neighbours.push_back(*image::decode_neighbour(p)); break;
+            case image::kTcp: socks.emplace_back(*image::decode_tcp(p)); break;
+            case image::kTcpListen: socks.emplace_back(*image::decode_listen(p)); break;
+            case image::kUdp: socks.emplace_back(*image::decode_udp(p)); break;
+            }
+        });
+        if (expect && *expect != socks.size())
+            fail(ENOSPC, "the image holds " + std::to_string(socks.size()) + " sockets, not " + std::to_string(*expect));
+        image::VnlRecord own = vnls.empty() ? image::VnlRecord{"vde0", ""} : vnls.front();
+        if (!vnl.empty()) own.vnl = std::string(vnl);
+        ctx = "vde_stack_restore(" + own.vnl + ")";
+        StackOptions opts;
+        opts.ifname = own.name;
+        Stack s(own.vnl, opts);
+        for (std::size_t i = 1; i < vnls.size(); i++) s.add_interface(vnls[i].vnl, vnls[i].name);
+        StackAccess::freeze(s, true);
+        auto nc = netconf_of(s.core_.get(), own.vnl);
+        vdestack::client::apply_state(st, nc);
+        StackCore* core = s.core_.get();
+        const repair::SocketFn make = [core](int d, int t, int p) { return stack_socket(core, d, t, p); };
+        std::vector<Socket> out(socks.size());
+        for (bool listeners : {true, false})
+            for (std::size_t i = 0; i < socks.size(); i++)
+                if (std::holds_alternative<image::ListenRecord>(socks[i]) == listeners)
+                    out[i] = std::visit([&](const auto& r) { return repair::rebuild(r, make); }, socks[i]);
+        StackAccess::freeze(s, false);
+        announce(st, core, nc);
+        return Restored{std::move(s), std::move(out)};
+    } catch (const Error& e) {
+        throw Error(e.code().value(), ctx + ": " + context_of(e));
+    }
+}
+
+}  // namespace vde
