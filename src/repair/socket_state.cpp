@@ -13,6 +13,10 @@
 
 #include "base/error.hpp"
 
+#ifndef SO_BUF_LOCK
+#define SO_BUF_LOCK 72  // Linux 5.14
+#endif
+
 namespace vdestack::repair {
 
 namespace image = wire::image;
@@ -109,6 +113,12 @@ Captured capture_tcp(int fd) {
     t.options = get_int(fd, IPPROTO_TCP, TCP_NODELAY, "TCP_NODELAY") != 0 ? image::kOptNodelay : 0;
     t.sndbuf = static_cast<std::uint32_t>(get_int(fd, SOL_SOCKET, SO_SNDBUF, "SO_SNDBUF"));
     t.rcvbuf = static_cast<std::uint32_t>(get_int(fd, SOL_SOCKET, SO_RCVBUF, "SO_RCVBUF"));
+    // Which sizes the program set (kept), which the kernel tunes (tuned
+    // again after the move); a kernel without SO_BUF_LOCK: both kept.
+    int locks = 0;
+    socklen_t ll = sizeof locks;
+    if (::getsockopt(fd, SOL_SOCKET, SO_BUF_LOCK, &locks, &ll) != 0) locks = image::kLockSndbuf | image::kLockRcvbuf;
+    t.locks = static_cast<std::uint8_t>(locks & (image::kLockSndbuf | image::kLockRcvbuf));
     // Repair mode first: from here nothing the socket does goes on the wire.
     set_int(fd, IPPROTO_TCP, TCP_REPAIR, TCP_REPAIR_ON, "TCP_REPAIR");
     try {
@@ -287,6 +297,9 @@ UniqueFd rebuild(const image::TcpRecord& t, const SocketFn& make) {
     if (t.options & image::kOptNodelay) set_int(fd, IPPROTO_TCP, TCP_NODELAY, 1, "TCP_NODELAY");
     set_int(fd, IPPROTO_TCP, TCP_REPAIR, TCP_REPAIR_OFF, "TCP_REPAIR");  // live: a window probe goes out
     write_all(fd, t.sndq.last(t.unsent), "the unsent data");
+    // The sizes set above lock them; the kernel tunes again those it tuned.
+    const int locks = t.locks;
+    (void)::setsockopt(fd, SOL_SOCKET, SO_BUF_LOCK, &locks, sizeof locks);
     return s;
 }
 

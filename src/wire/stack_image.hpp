@@ -14,7 +14,8 @@
 //     local, peer endpoints (48); snd_seq (the sequence number after the
 //     last byte of the send queue) u32, rcv_seq (the next expected) u32;
 //     mss u16, snd_wscale u8, rcv_wscale u8; options u8 (kOpt* bits),
-//     reserved 3; timestamp u32; window: snd_wl1, snd_wnd, max_window,
+//     buffer locks u8 (SO_BUF_LOCK: kLockSndbuf, kLockRcvbuf: a buffer
+//     size the program set, else the kernel's autotuning), reserved 2; timestamp u32; window: snd_wl1, snd_wnd, max_window,
 //     rcv_wnd, rcv_wup u32 each; unsent u32 (how many of the send queue's
 //     last bytes were never sent), sndq length u32, rcvq length u32;
 //     SO_SNDBUF u32, SO_RCVBUF u32 (as getsockopt gives them; 108 bytes so
@@ -76,6 +77,7 @@ inline constexpr std::uint8_t kNeighPermanent = 1;
 inline constexpr std::uint32_t kIfUp = 1;
 inline constexpr std::size_t kMaxIfname = 15;  // IFNAMSIZ - 1
 enum TcpOption : std::uint8_t { kOptTimestamps = 1, kOptSack = 2, kOptWscale = 4, kOptNodelay = 8 };
+enum BufferLock : std::uint8_t { kLockSndbuf = 1, kLockRcvbuf = 2 };  // SOCK_SNDBUF_LOCK, SOCK_RCVBUF_LOCK
 
 struct Endpoint {
     std::uint8_t family = 0;  // 0: none
@@ -90,6 +92,7 @@ struct TcpRecord {
     std::uint32_t snd_seq = 0, rcv_seq = 0;
     std::uint16_t mss = 0;
     std::uint8_t snd_wscale = 0, rcv_wscale = 0, options = 0;
+    std::uint8_t locks = 0;  // BufferLock bits
     std::uint32_t timestamp = 0;
     std::uint32_t snd_wl1 = 0, snd_wnd = 0, max_window = 0, rcv_wnd = 0, rcv_wup = 0;
     std::uint32_t unsent = 0;
@@ -253,6 +256,8 @@ inline std::size_t max_prefix(std::uint8_t family) noexcept { return family == 2
     t.snd_wscale = u8(b + 58);
     t.rcv_wscale = u8(b + 59);
     t.options = u8(b + 60);
+    t.locks = u8(b + 61);
+    if ((t.locks & ~(kLockSndbuf | kLockRcvbuf)) != 0) return std::nullopt;
     t.timestamp = be32(b + 64);
     t.snd_wl1 = be32(b + 68);
     t.snd_wnd = be32(b + 72);
@@ -360,6 +365,7 @@ public:
         p[58] = std::byte{t.snd_wscale};
         p[59] = std::byte{t.rcv_wscale};
         p[60] = std::byte{t.options};
+        p[61] = std::byte{t.locks};
         put_be32(p + 64, t.timestamp);
         put_be32(p + 68, t.snd_wl1);
         put_be32(p + 72, t.snd_wnd);

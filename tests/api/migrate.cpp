@@ -26,10 +26,13 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include <atomic>
+#include <climits>
+#include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <optional>
+#include <span>
 #include <string>
 #include <thread>
 #include <vector>
@@ -251,5 +254,339 @@ TEST_P(MigrateProcess, AConnectionMovesWithoutAResetOrALostByte) {
 
 INSTANTIATE_TEST_SUITE_P(Families, MigrateProcess, ::testing::Values(kV4, kV6),
                          [](const auto& i) { return i.param.af == AF_INET ? "IPv4" : "IPv6"; });
+
+// ---- a bulk transfer both ways, moved mid-stream (C++ API) ----------------
+
+constexpr std::size_t kBulk = 100u << 20;
+
+std::uint64_t fnv(std::uint64_t h, const std::byte* b, std::size_t n) {
+    for (std::size_t i = 0; i < n; i++) h = (h ^ std::to_integer<std::uint8_t>(b[i])) * 1099511628211ull;
+    return h;
+}
+std::uint64_t pattern_hash(std::size_t n) {
+    std::uint64_t h = 14695981039346656037ull;
+    for (std::size_t i = 0; i < n; i++) {
+        const std::byte b = vdetest::pattern(i);
+        h = fnv(h, &b, 1);
+    }
+    return h;
+}
+
+// One end's pumps: sends the stream from `sent` and reads it from `got`
+// until the whole of it went each way, or until `stop_after` bytes came in;
+// `ok` false at a byte out of place, a reset or 10 s without progress.
+struct Pump {
+    std::size_t sent = 0, got = 0;
+    std::uint64_t hash = 14695981039346656037ull;
+    bool ok = true;
+    void run(int fd, std::size_t stop_after = SIZE_MAX) {
+        std::vector<std::byte> out(1 << 16), in(1 << 16);
+        int idle = 0;
+        while (ok && (sent < kBulk || got < kBulk) && got < stop_after) {
+            pollfd p{fd, static_cast<short>(POLLIN | (sent < kBulk ? POLLOUT : 0)), 0};
+            const int r = ::poll(&p, 1, 10);
+            if (r == 0) {
+                if (++idle > 1000) ok = false;  // 10 s
+                continue;
+            }
+            idle = 0;
+            if ((p.revents & POLLOUT) && sent < kBulk) {
+                const std::size_t n = std::min(out.size(), kBulk - sent);
+                for (std::size_t i = 0; i < n; i++) out[i] = vdetest::pattern(sent + i);
+                const ssize_t w = ::send(fd, out.data(), n, MSG_DONTWAIT | MSG_NOSIGNAL);
+                if (w < 0 && errno != EAGAIN) ok = false;
+                if (w > 0) sent += static_cast<std::size_t>(w);
+            }
+            if (p.revents & (POLLIN | POLLERR | POLLHUP)) {
+                const ssize_t n = ::recv(fd, in.data(), std::min(in.size(), kBulk - got), MSG_DONTWAIT);
+                if (n == 0 || (n < 0 && errno != EAGAIN)) ok = false;
+                for (ssize_t i = 0; i < n && ok; i++)
+                    if (in[static_cast<std::size_t>(i)] != vdetest::pattern(got + static_cast<std::size_t>(i))) ok = false;
+                if (n > 0) {
+                    hash = fnv(hash, in.data(), static_cast<std::size_t>(n));
+                    got += static_cast<std::size_t>(n);
+                }
+            }
+        }
+    }
+};
+
+TEST(Migrate, ABulkTransferBothWaysMovesMidStream) {
+    set_helper();
+    vde::Stack c = make_stack(kV4.c_cidr, 2);
+    std::optional<vde::Stack> a(make_stack(kV4.a_cidr, 1));
+    UniqueFd l = listener(*a, kV4.a);
+    UniqueFd cconn = connect_to(c, kV4.a);
+    UniqueFd aconn = accept_one(l.get());
+    ASSERT_TRUE(aconn);
+    Pump client, server;
+    std::thread ct([&] { client.run(cconn.get()); });
+    // A serves until it has read 30 MB; then it is saved mid-stream.
+    server.run(aconn.get(), 30u << 20);
+    ASSERT_TRUE(server.ok);
+    UniqueFd image = image_file();
+    const int socks[] = {aconn.get()};
+    a->save(socks, image.get());
+    aconn.reset();
+    l.reset();
+    a.reset();
+    rewind(image.get());
+    vde::Restored b = vde::Stack::restore(image.get());
+    ASSERT_EQ(b.sockets.size(), 1u);
+    server.run(b.sockets[0].get());
+    ct.join();
+    EXPECT_TRUE(server.ok);
+    EXPECT_TRUE(client.ok);
+    EXPECT_EQ(server.got, kBulk);
+    EXPECT_EQ(client.got, kBulk);
+    const std::uint64_t want = pattern_hash(kBulk);
+    EXPECT_EQ(server.hash, want);
+    EXPECT_EQ(client.hash, want);
+}
+
+// ---- what cannot move, bad images, faults ---------------------------------
+
+struct Connected {
+    vde::Stack a, c;
+    UniqueFd l, aconn, cconn;
+};
+
+Connected connected(const Family& f = kV4) {
+    vde::Stack a = make_stack(f.a_cidr, 1);
+    vde::Stack c = make_stack(f.c_cidr, 2);
+    UniqueFd l = listener(a, f.a);
+    UniqueFd cconn = connect_to(c, f.a);
+    UniqueFd aconn = accept_one(l.get());
+    EXPECT_TRUE(aconn);
+    return Connected{std::move(a), std::move(c), std::move(l), std::move(aconn), std::move(cconn)};
+}
+
+// The connection still carries bytes both ways: nothing was frozen or broken.
+void still_works(Connected& k, std::size_t at) {
+    ASSERT_EQ(send_some(k.cconn.get(), at, 100), 100u);
+    EXPECT_TRUE(read_pattern(k.aconn.get(), at, 100));
+    ASSERT_EQ(send_some(k.aconn.get(), at, 100), 100u);
+    EXPECT_TRUE(read_pattern(k.cconn.get(), at, 100));
+}
+
+int save_errno(vde::Stack& s, std::vector<int> socks, int fd) {
+    try {
+        s.save(socks, fd);
+    } catch (const vde::Error& e) {
+        return e.errno_value();
+    }
+    return 0;
+}
+
+TEST(Migrate, WhatCannotMoveIsRefusedAndTheStackLeftAsItWas) {
+    set_helper();
+    Connected k = connected();
+    UniqueFd image = image_file();
+    // Not TCP or UDP: a ping socket, a raw one, a netlink one.
+    UniqueFd raw = k.a.socket(AF_INET, SOCK_RAW, IPPROTO_ICMP);
+    UniqueFd nl = k.a.socket(AF_NETLINK, SOCK_RAW, 0);
+    EXPECT_EQ(save_errno(k.a, {k.aconn.get(), raw.get()}, image.get()), EOPNOTSUPP);
+    still_works(k, 0);
+    EXPECT_EQ(save_errno(k.a, {nl.get(), k.aconn.get()}, image.get()), EOPNOTSUPP);
+    // A TCP socket in SYN_SENT (nobody at 10.0.0.99 answers).
+    UniqueFd syn = k.a.socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK);
+    socklen_t len;
+    sockaddr_storage nobody = make_addr("10.0.0.99", 9, len);
+    ASSERT_EQ(::connect(syn.get(), reinterpret_cast<sockaddr*>(&nobody), len), -1);
+    EXPECT_EQ(save_errno(k.a, {k.aconn.get(), syn.get()}, image.get()), EOPNOTSUPP);
+    // A socket of another stack, of no stack, the same one twice.
+    EXPECT_EQ(save_errno(k.a, {k.aconn.get(), k.cconn.get()}, image.get()), EBADF);
+    EXPECT_EQ(save_errno(k.a, {image.get()}, image.get()), EBADF);
+    EXPECT_EQ(save_errno(k.a, {k.aconn.get(), k.aconn.get()}, image.get()), EINVAL);
+    // An image that cannot be written (a read-only fd): refused after the
+    // freeze, which is undone, and the socket taken out of repair mode.
+    UniqueFd ro(::open("/dev/null", O_RDONLY));
+    EXPECT_EQ(save_errno(k.a, {k.aconn.get()}, ro.get()), EBADF);
+    still_works(k, 100);
+    EXPECT_EQ(::lseek(image.get(), 0, SEEK_END), 0);  // nothing was written
+    // The C API says the same.
+    const int bad[] = {raw.get()};
+    struct vdestack* none = nullptr;
+    errno = 0;
+    EXPECT_EQ(vde_stack_save(none, bad, 1, image.get()), -1);
+    EXPECT_EQ(errno, EBADF);
+}
+
+// An image of the connected stack, saved; the stacks stay (frozen A).
+std::vector<std::byte> saved_image(Connected& k, int nsocks_out[1]) {
+    UniqueFd image = image_file();
+    const int socks[] = {k.l.get(), k.aconn.get()};
+    k.a.save(socks, image.get());
+    nsocks_out[0] = 2;
+    const off_t n = ::lseek(image.get(), 0, SEEK_END);
+    std::vector<std::byte> b(static_cast<std::size_t>(n));
+    EXPECT_EQ(::pread(image.get(), b.data(), b.size(), 0), n);
+    return b;
+}
+
+UniqueFd file_with(std::span<const std::byte> b) {
+    UniqueFd f = image_file();
+    EXPECT_EQ(::write(f.get(), b.data(), b.size()), static_cast<ssize_t>(b.size()));
+    ::lseek(f.get(), 0, SEEK_SET);
+    return f;
+}
+
+std::string restore_error(std::span<const std::byte> b, int* err) {
+    UniqueFd f = file_with(b);
+    try {
+        (void)vde::Stack::restore(f.get());
+    } catch (const vde::Error& e) {
+        *err = e.errno_value();
+        return e.what();
+    }
+    *err = 0;
+    return "";
+}
+
+TEST(Migrate, ABadImageIsEINVALAndAWrongCountENOSPC) {
+    set_helper();
+    Connected k = connected();
+    int n[1];
+    const std::vector<std::byte> img = saved_image(k, n);
+    const int fds_before = vdetest::count_fds();
+    int err = 0;
+    // Empty, garbage, cut short, a byte changed inside a record, a newer version.
+    EXPECT_NE(restore_error({}, &err), "");
+    EXPECT_EQ(err, EINVAL);
+    std::vector<std::byte> junk(100, std::byte{'x'});
+    EXPECT_NE(restore_error(junk, &err).find("not a stack image"), std::string::npos);
+    EXPECT_EQ(err, EINVAL);
+    EXPECT_NE(restore_error(std::span(img).first(img.size() / 2), &err).find("truncated"), std::string::npos);
+    EXPECT_EQ(err, EINVAL);
+    std::vector<std::byte> bad = img;
+    bad[20 + 1] = std::byte{0x7f};  // the first record's type
+    restore_error(bad, &err);
+    EXPECT_EQ(err, EINVAL);
+    bad = img;
+    bad[9] = std::byte{2};  // version 2
+    const std::string why = restore_error(bad, &err);
+    EXPECT_EQ(err, EINVAL);
+    EXPECT_NE(why.find("version 2"), std::string::npos) << why;
+    EXPECT_NE(why.find("newer"), std::string::npos) << why;
+    // The C API: ENOSPC when nsocks does not match, before anything is made.
+    UniqueFd f = file_with(img);
+    int socks[3];
+    errno = 0;
+    EXPECT_EQ(vde_stack_restore(f.get(), nullptr, socks, 3), nullptr);
+    EXPECT_EQ(errno, ENOSPC);
+    ::lseek(f.get(), 0, SEEK_SET);
+    EXPECT_EQ(vde_stack_restore(f.get(), nullptr, socks, 1), nullptr);
+    EXPECT_EQ(errno, ENOSPC);
+    EXPECT_EQ(vdetest::count_fds(), fds_before + 1);  // f only: nothing leaked
+}
+
+TEST(Migrate, ARestoreThatDiesLeavesTheImageForARetry) {
+    set_helper();
+    Connected k = connected();
+    ASSERT_EQ(send_some(k.cconn.get(), 0, 1000), 1000u);
+    ::usleep(50000);
+    int n[1];
+    const std::vector<std::byte> img = saved_image(k, n);
+    k.aconn.reset();
+    k.l.reset();
+    { vde::Stack gone = std::move(k.a); }
+    // B reads the image from a pipe that gives it half, and dies there.
+    int p[2];
+    ASSERT_EQ(::pipe(p), 0);
+    UniqueFd rd(p[0]), wr(p[1]);
+    const pid_t pid = ::fork();
+    ASSERT_GE(pid, 0);
+    if (pid == 0) {
+        wr.reset();
+        int socks[2];
+        (void)vde_stack_restore(rd.get(), nullptr, socks, 2);
+        ::_exit(3);  // not reached while the pipe stays open
+    }
+    rd.reset();
+    ASSERT_EQ(::write(wr.get(), img.data(), img.size() / 2), static_cast<ssize_t>(img.size() / 2));
+    ::usleep(200000);
+    ASSERT_EQ(::kill(pid, SIGKILL), 0);
+    int status = 0;
+    ASSERT_EQ(::waitpid(pid, &status, 0), pid);
+    EXPECT_TRUE(WIFSIGNALED(status));
+    // The retry, from the intact image: the connection carries on.
+    UniqueFd f = file_with(img);
+    vde::Restored b = vde::Stack::restore(f.get());
+    ASSERT_EQ(b.sockets.size(), 2u);
+    EXPECT_TRUE(read_pattern(b.sockets[1].get(), 0, 1000));
+    ASSERT_EQ(send_some(b.sockets[1].get(), 0, 100), 100u);
+    EXPECT_TRUE(read_pattern(k.cconn.get(), 0, 100));
+}
+
+// Two copies of one stack on one network (the image restored twice, or the
+// old stack still there): both restores succeed, the network delivers each
+// frame to the copy that spoke last, and the connection is the copies'
+// quarrel (duplicate segments, perhaps resets). Nothing crashes, nothing
+// leaks, and each copy goes when deleted.
+TEST(Migrate, TwoCopiesOnOneNetworkDoNotCrash) {
+    set_helper();
+    Connected k = connected();
+    int n[1];
+    const std::vector<std::byte> img = saved_image(k, n);
+    const int fds_before = vdetest::count_fds();
+    {
+        UniqueFd f1 = file_with(img), f2 = file_with(img);
+        vde::Restored b1 = vde::Stack::restore(f1.get());
+        vde::Restored b2 = vde::Stack::restore(f2.get());
+        ASSERT_EQ(b2.sockets.size(), 2u);
+        (void)send_some(k.cconn.get(), 0, 1000);
+        (void)send_some(b1.sockets[1].get(), 0, 1000);
+        (void)send_some(b2.sockets[1].get(), 0, 1000);
+        ::usleep(300000);
+        char buf[4096];
+        for (int fd : {b1.sockets[1].get(), b2.sockets[1].get(), k.cconn.get()})
+            (void)::recv(fd, buf, sizeof buf, MSG_DONTWAIT);  // whatever came, or an error: no crash
+        EXPECT_EQ(b1.stack.mac(), b2.stack.mac());
+    }
+    EXPECT_TRUE(vdetest::eventually([&] { return vdetest::count_fds() == fds_before; }));
+}
+
+// ---- libioth's stacks ------------------------------------------------------
+
+TEST(Migrate, AnIothStackMovesToo) {
+    set_helper();
+    vde::Stack c = make_stack(kV6.c_cidr, 2);
+    struct ioth* a = ioth_newstack("vdestack", kVnl);
+    ASSERT_NE(a, nullptr);
+    ASSERT_GE(ioth_config(a, "eth,ip=fc00::1/64,mac=02:00:00:00:77:01"), 0) << ioth_last_error();
+    const int l = ioth_msocket(a, AF_INET6, SOCK_STREAM, 0);
+    socklen_t len;
+    sockaddr_storage ss = make_addr(kV6.a, kPort, len);
+    ASSERT_EQ(ioth_bind(l, reinterpret_cast<sockaddr*>(&ss), len), 0);
+    ASSERT_EQ(ioth_listen(l, 4), 0);
+    UniqueFd cconn = connect_to(c, kV6.a);
+    const int conn = ioth_accept(l, nullptr, nullptr);
+    ASSERT_GE(conn, 0);
+    // A kernel stack and a socket of another stack are refused.
+    struct ioth* kernel = ioth_newstack(nullptr, nullptr);
+    UniqueFd image = image_file();
+    const int socks[] = {l, conn};
+    EXPECT_EQ(ioth_savestack(kernel, socks, 2, image.get()), -1);
+    EXPECT_EQ(errno, EOPNOTSUPP);
+    const int other[] = {cconn.get()};
+    EXPECT_EQ(ioth_savestack(a, other, 1, image.get()), -1);
+    EXPECT_EQ(errno, EBADF);
+    ASSERT_EQ(ioth_savestack(a, socks, 2, image.get()), 0) << ioth_last_error();
+    EXPECT_EQ(ioth_close(l), 0);
+    EXPECT_EQ(ioth_close(conn), 0);
+    EXPECT_EQ(ioth_delstack(a), 0);
+    EXPECT_EQ(ioth_delstack(kernel), 0);
+    rewind(image.get());
+    int back[2] = {-1, -1};
+    struct ioth* b = ioth_restorestack(image.get(), nullptr, back, 2);
+    ASSERT_NE(b, nullptr) << ioth_last_error();
+    ASSERT_EQ(send_some(cconn.get(), 0, 500), 500u);
+    EXPECT_TRUE(read_pattern(back[1], 0, 500));
+    EXPECT_EQ(ioth_delstack(b), -1);  // its sockets are open
+    EXPECT_EQ(errno, EBUSY);
+    EXPECT_EQ(ioth_close(back[0]), 0);
+    EXPECT_EQ(ioth_close(back[1]), 0);
+    EXPECT_EQ(ioth_delstack(b), 0);
+}
 
 }  // namespace

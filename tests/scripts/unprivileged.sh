@@ -27,7 +27,7 @@ fail=0
 echo "== stack tests as nobody"
 "${AS_NOBODY[@]}" VDESTACK_TEST_NETNS_READY=1 VDESTACK_HELPER="$BUILD/vdestack-helper" \
 	"$BUILD/tests/stack_tests" \
-	--gtest_filter='CApi.TwoStacks*:CApi.StackCmd*:CApi.Msocket*:CApi.Forked*:CApi.LoopbackOnly*:CApi.DefaultStack*:CxxApi.*:RepairInStack.*' \
+	--gtest_filter='CApi.TwoStacks*:CApi.StackCmd*:CApi.Msocket*:CApi.Forked*:CApi.LoopbackOnly*:CApi.DefaultStack*:CxxApi.*:RepairInStack.*:*Migrate*' \
 	|| fail=1
 
 echo "== the tutorial between two unprivileged programs"

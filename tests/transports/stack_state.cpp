@@ -2,10 +2,12 @@
 // (client/stack_state.hpp), through the image (wire/stack_image.hpp): the
 // interface's MAC, MTU and state, its IPv4 and IPv6 addresses and the routes
 // set on it (defaults and prefixes, via gateways and on-link) come out of
-// the copy as they went in; what the kernel makes by itself stays out.
+// the copy as they went in, and its neighbours; what the kernel makes by
+// itself stays out.
 #include <arpa/inet.h>
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <string>
 
@@ -35,6 +37,7 @@ StackState through_an_image(const StackState& st) {
     for (const auto& r : st.interfaces) w.add(r);
     for (const auto& r : st.addresses) w.add(r);
     for (const auto& r : st.routes) w.add(r);
+    for (const auto& r : st.neighbours) w.add(r);
     const auto bytes = w.finish();
     std::string err;
     auto v = image::ImageView::parse(bytes, &err);
@@ -45,6 +48,7 @@ StackState through_an_image(const StackState& st) {
             if (type == image::kInterface) back.interfaces.push_back(*image::decode_interface(p));
             if (type == image::kAddress) back.addresses.push_back(*image::decode_address(p));
             if (type == image::kRoute) back.routes.push_back(*image::decode_route(p));
+            if (type == image::kNeighbour) back.neighbours.push_back(*image::decode_neighbour(p));
         });
     return back;
 }
@@ -63,6 +67,13 @@ TEST(StackState, TheConfigurationMovesToAnotherStack) {
     a.add_route("default", "fc00::1:fe");
     a.add_route("fc00:9::/48", "", "vde0");  // on-link
     NetConf nca("a", &stack_socket, &a);
+    // Neighbours: a learned one (stale) and a permanent one; one without a
+    // link address (failed) stays out.
+    const image::NeighbourRecord learned{"vde0", 2, 0, {10, 0, 0, 9}, {2, 0, 0, 0, 0, 9}};
+    const image::NeighbourRecord fixed{"vde0", 10, image::kNeighPermanent,
+                                       {0xfc, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 7}, {2, 0, 0, 0, 0, 7}};
+    vdestack::client::add_neighbour(learned, nca);
+    vdestack::client::add_neighbour(fixed, nca);
     const StackState st = vdestack::client::read_state(nca);
 
     ASSERT_EQ(st.interfaces.size(), 1u);  // vde0 (lo stays out)
@@ -72,6 +83,9 @@ TEST(StackState, TheConfigurationMovesToAnotherStack) {
     EXPECT_EQ(st.interfaces[0].mac, (std::array<std::uint8_t, 6>{0x02, 0, 0, 0, 1, 1}));
     EXPECT_EQ(st.addresses.size(), 3u);  // not the fe80:: one
     EXPECT_EQ(st.routes.size(), 4u);     // not the connected ones
+    ASSERT_EQ(st.neighbours.size(), 2u);
+    EXPECT_NE(std::find(st.neighbours.begin(), st.neighbours.end(), learned), st.neighbours.end());
+    EXPECT_NE(std::find(st.neighbours.begin(), st.neighbours.end(), fixed), st.neighbours.end());
 
     const StackState carried = through_an_image(st);
     EXPECT_EQ(carried, st);
