@@ -24,11 +24,13 @@
 // RST), the configuration applied (MAC first, IPv6 addresses without DAD:
 // they were in use a moment ago), listeners rebuilt before the rest (an
 // accepted connection shares its listener's port), then the thaw, and the
-// announcements: a gratuitous ARP request per IPv4 address and an
-// unsolicited neighbour advertisement (override, to ff02::1) per IPv6 one,
-// so that switches and vxvde peers learn where the MAC is now. The
-// announcements are best effort: the first frame the stack sends teaches
-// the network as well.
+// announcements, so that switches and vxvde peers learn where the MAC is
+// now: a gratuitous ARP per IPv4 address, sent by the kernel itself as the
+// interface comes up (arp_notify, set before; the frames wait in the frozen
+// tap and leave at the thaw: no packet socket, whose close would cost an
+// RCU grace period, 10-20 ms), and an unsolicited neighbour advertisement
+// (override, to ff02::1) per IPv6 one from a raw ICMPv6 socket. They are
+// best effort: the first frame the stack sends teaches the network as well.
 //
 // Costs: a save is a freeze (one request to the helper), one capture per
 // socket (a dozen getsockopt calls and a peek of each queue), four netlink
@@ -54,8 +56,6 @@
 #include "wire/stack_image.hpp"
 
 #include <arpa/inet.h>
-#include <linux/if_ether.h>
-#include <linux/if_packet.h>
 #include <netinet/icmp6.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -188,60 +188,40 @@ void check_socket(int fd, std::size_t i, std::uint64_t cookie) {
     }
 }
 
-// A gratuitous ARP request for each IPv4 address, an unsolicited neighbour
-// advertisement for each IPv6 one. Best effort: never throws.
+// An unsolicited neighbour advertisement (override, to ff02::1) for each
+// IPv6 address, from a raw ICMPv6 socket bound to it (the kernel sums it).
+// The IPv4 addresses' gratuitous ARPs went out with the link's coming up
+// (arp_notify, apply_state). Best effort: never throws.
 void announce(const StackState& st, detail::StackCore* core, vdestack::client::NetConf& nc) noexcept {
     std::map<std::string, std::array<std::uint8_t, 6>> macs;
     for (const auto& i : st.interfaces) macs[i.name] = i.mac;
-    UniqueFd arp;
     for (const auto& a : st.addresses) {
         try {
             auto m = macs.find(a.name);
-            if (m == macs.end() || m->second == std::array<std::uint8_t, 6>{}) continue;
+            if (a.family != AF_INET6 || m == macs.end() || m->second == std::array<std::uint8_t, 6>{}) continue;
             const int ifindex = static_cast<int>(nc.index(a.name));
-            if (a.family == AF_INET) {
-                if (!arp) arp = UniqueFd(detail::stack_socket(core, AF_PACKET, SOCK_DGRAM | SOCK_CLOEXEC, htons(ETH_P_ARP)));
-                if (!arp) continue;
-                std::array<std::byte, 28> p{};
-                vdestack::wire::put_be16(p.data(), 1);  // Ethernet
-                vdestack::wire::put_be16(p.data() + 2, ETH_P_IP);
-                p[4] = std::byte{6};
-                p[5] = std::byte{4};
-                vdestack::wire::put_be16(p.data() + 6, 1);  // a request: every host updates its cache
-                std::memcpy(p.data() + 8, m->second.data(), 6);
-                std::memcpy(p.data() + 14, a.addr.data(), 4);  // sender and target: the address
-                std::memcpy(p.data() + 24, a.addr.data(), 4);
-                sockaddr_ll to{};
-                to.sll_family = AF_PACKET;
-                to.sll_protocol = htons(ETH_P_ARP);
-                to.sll_ifindex = ifindex;
-                to.sll_halen = 6;
-                std::memset(to.sll_addr, 0xff, 6);
-                (void)::sendto(arp.get(), p.data(), p.size(), MSG_DONTWAIT, reinterpret_cast<sockaddr*>(&to), sizeof to);
-            } else {
-                UniqueFd s(detail::stack_socket(core, AF_INET6, SOCK_RAW | SOCK_CLOEXEC, IPPROTO_ICMPV6));
-                if (!s) continue;
-                sockaddr_in6 from{};
-                from.sin6_family = AF_INET6;
-                std::memcpy(&from.sin6_addr, a.addr.data(), 16);
-                if (IN6_IS_ADDR_LINKLOCAL(&from.sin6_addr)) from.sin6_scope_id = static_cast<std::uint32_t>(ifindex);
-                if (::bind(s.get(), reinterpret_cast<sockaddr*>(&from), sizeof from) != 0) continue;
-                const int hops = 255;  // RFC 4861 7.1.2: receivers drop anything else
-                (void)::setsockopt(s.get(), IPPROTO_IPV6, IPV6_MULTICAST_HOPS, &hops, sizeof hops);
-                (void)::setsockopt(s.get(), IPPROTO_IPV6, IPV6_MULTICAST_IF, &ifindex, sizeof ifindex);
-                std::array<std::byte, 32> p{};
-                p[0] = std::byte{ND_NEIGHBOR_ADVERT};
-                p[4] = std::byte{0x20};  // override (not solicited, not a router); the kernel sums it
-                std::memcpy(p.data() + 8, a.addr.data(), 16);
-                p[24] = std::byte{ND_OPT_TARGET_LINKADDR};
-                p[25] = std::byte{1};
-                std::memcpy(p.data() + 26, m->second.data(), 6);
-                sockaddr_in6 to{};
-                to.sin6_family = AF_INET6;
-                ::inet_pton(AF_INET6, "ff02::1", &to.sin6_addr);
-                to.sin6_scope_id = static_cast<std::uint32_t>(ifindex);
-                (void)::sendto(s.get(), p.data(), p.size(), MSG_DONTWAIT, reinterpret_cast<sockaddr*>(&to), sizeof to);
-            }
+            UniqueFd s(detail::stack_socket(core, AF_INET6, SOCK_RAW | SOCK_CLOEXEC, IPPROTO_ICMPV6));
+            if (!s) continue;
+            sockaddr_in6 from{};
+            from.sin6_family = AF_INET6;
+            std::memcpy(&from.sin6_addr, a.addr.data(), 16);
+            if (IN6_IS_ADDR_LINKLOCAL(&from.sin6_addr)) from.sin6_scope_id = static_cast<std::uint32_t>(ifindex);
+            if (::bind(s.get(), reinterpret_cast<sockaddr*>(&from), sizeof from) != 0) continue;
+            const int hops = 255;  // RFC 4861 7.1.2: receivers drop anything else
+            (void)::setsockopt(s.get(), IPPROTO_IPV6, IPV6_MULTICAST_HOPS, &hops, sizeof hops);
+            (void)::setsockopt(s.get(), IPPROTO_IPV6, IPV6_MULTICAST_IF, &ifindex, sizeof ifindex);
+            std::array<std::byte, 32> p{};
+            p[0] = std::byte{ND_NEIGHBOR_ADVERT};
+            p[4] = std::byte{0x20};  // override (not solicited, not a router)
+            std::memcpy(p.data() + 8, a.addr.data(), 16);
+            p[24] = std::byte{ND_OPT_TARGET_LINKADDR};
+            p[25] = std::byte{1};
+            std::memcpy(p.data() + 26, m->second.data(), 6);
+            sockaddr_in6 to{};
+            to.sin6_family = AF_INET6;
+            ::inet_pton(AF_INET6, "ff02::1", &to.sin6_addr);
+            to.sin6_scope_id = static_cast<std::uint32_t>(ifindex);
+            (void)::sendto(s.get(), p.data(), p.size(), MSG_DONTWAIT, reinterpret_cast<sockaddr*>(&to), sizeof to);
         } catch (...) {
         }
     }
@@ -331,7 +311,7 @@ Restored detail::StackAccess::restore(int fd, std::string_view vnl, std::optiona
         for (std::size_t i = 1; i < vnls.size(); i++) s.add_interface(vnls[i].vnl, vnls[i].name);
         StackAccess::freeze(s, true);
         auto nc = netconf_of(s.core_.get(), own.vnl);
-        vdestack::client::apply_state(st, nc);
+        vdestack::client::apply_state(st, nc, true);
         StackCore* core = s.core_.get();
         const repair::SocketFn make = [core](int d, int t, int p) { return stack_socket(core, d, t, p); };
         std::vector<Socket> out(socks.size());

@@ -5,6 +5,7 @@
 #include <arpa/inet.h>
 #include <net/if.h>
 #include <net/if_arp.h>
+#include <linux/ip.h>
 #include <linux/netlink.h>
 #include <linux/rtnetlink.h>
 #include <poll.h>
@@ -221,10 +222,32 @@ void add_neighbour(const image::NeighbourRecord& n, NetConf& nc) {
     request(nc, msg, "add neighbour " + text(n.family, n.addr) + " on " + n.name);
 }
 
-void apply_state(const StackState& state, NetConf& nc) {
+// net.ipv4.conf.<ifname>.arp_notify = 1, through netlink (RTM_SETLINK,
+// IFLA_AF_SPEC / AF_INET / IFLA_INET_CONF): the interface sends a
+// gratuitous ARP for each of its addresses when it comes up.
+void set_arp_notify(const std::string& ifname, NetConf& nc) {
+    std::vector<std::byte> msg(NLMSG_HDRLEN + NLMSG_ALIGN(sizeof(ifinfomsg)));
+    auto* h = reinterpret_cast<nlmsghdr*>(msg.data());
+    h->nlmsg_type = RTM_SETLINK;
+    ifinfomsg ifi{};
+    ifi.ifi_family = AF_UNSPEC;
+    ifi.ifi_index = static_cast<int>(nc.index(ifname));
+    std::memcpy(msg.data() + NLMSG_HDRLEN, &ifi, sizeof ifi);
+    // Three nested attributes, innermost first: {IPV4_DEVCONF_ARP_NOTIFY: 1}.
+    const std::uint32_t on = 1;
+    std::vector<std::byte> conf, inet, spec;
+    put_attr(conf, IPV4_DEVCONF_ARP_NOTIFY, &on, sizeof on);
+    put_attr(inet, static_cast<std::uint16_t>(IFLA_INET_CONF | NLA_F_NESTED), conf.data(), conf.size());
+    put_attr(spec, static_cast<std::uint16_t>(AF_INET | NLA_F_NESTED), inet.data(), inet.size());
+    put_attr(msg, static_cast<std::uint16_t>(IFLA_AF_SPEC | NLA_F_NESTED), spec.data(), spec.size());
+    request(nc, msg, "set arp_notify on " + ifname);
+}
+
+void apply_state(const StackState& state, NetConf& nc, bool announce) {
     for (const auto& i : state.interfaces) {
         if (i.mac != std::array<std::uint8_t, 6>{}) nc.set_mac(i.name, i.mac);
         if (i.mtu != 0) nc.set_mtu(i.name, i.mtu);
+        if (announce) set_arp_notify(i.name, nc);
     }
     for (const auto& a : state.addresses)
         nc.add_address(a.name, text(a.family, a.addr) + "/" + std::to_string(a.prefix), a.family == AF_INET6);

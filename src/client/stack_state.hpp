@@ -44,6 +44,9 @@ struct StackState {
 StackState read_state(NetConf& nc);
 // One neighbour entry (replacing one for the same address).
 void add_neighbour(const wire::image::NeighbourRecord& n, NetConf& nc);
-void apply_state(const StackState& state, NetConf& nc);
+// announce: each interface sends a gratuitous ARP for its IPv4 addresses as
+// it comes up (its arp_notify set, and left set; IPv6's ndisc_notify is not
+// settable through netlink: vde::Stack::restore sends those itself).
+void apply_state(const StackState& state, NetConf& nc, bool announce = false);
 
 }  // namespace vdestack::client

@@ -8,7 +8,8 @@
 //   sent while the stack was in flight come again by retransmission; the
 //   saved send queue reaches the client; timestamps, SACK and window
 //   scaling stay; the listener accepts new connections; a UDP socket keeps
-//   its binding and its peer;
+//   its binding and its peer; the new stack announces itself (gratuitous
+//   ARP, unsolicited neighbour advertisement);
 // - a bulk transfer of 100 MB each way, moved mid-stream, checked at both
 //   ends by hash and byte by byte;
 // - what cannot be carried is refused and leaves the stack as it was; a bad
@@ -18,6 +19,8 @@
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <gtest/gtest.h>
+#include <linux/if_ether.h>
+#include <linux/if_packet.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
@@ -30,6 +33,7 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
+#include <array>
 #include <cstring>
 #include <optional>
 #include <span>
@@ -117,6 +121,30 @@ std::uint8_t tcp_options(int fd) {
     socklen_t l = sizeof info;
     if (::getsockopt(fd, IPPROTO_TCP, TCP_INFO, &info, &l) != 0) return 0;
     return info.tcpi_options;
+}
+
+// Waits (1 s at most) on a packet socket for the restored stack's
+// announcement of `ip`: a gratuitous ARP (sender and target both ip) or an
+// unsolicited neighbour advertisement with the override flag, from `mac`.
+bool announced(int packets, const Family& f, const std::array<std::uint8_t, 6>& mac) {
+    std::uint8_t ip[16] = {};
+    ::inet_pton(f.af, f.a, ip);
+    std::uint8_t b[2048];
+    for (int i = 0; i < 200; i++) {
+        pollfd p{packets, POLLIN, 0};
+        if (::poll(&p, 1, 5) != 1) continue;
+        const ssize_t n = ::recv(packets, b, sizeof b, 0);
+        if (n < 14 || std::memcmp(b + 6, mac.data(), 6) != 0) continue;
+        const unsigned type = (b[12] << 8) | b[13];
+        if (f.af == AF_INET && type == 0x0806 && n >= 42 && std::memcmp(b + 28, ip, 4) == 0 &&
+            std::memcmp(b + 38, ip, 4) == 0)
+            return true;
+        // IPv6 (40) then ICMPv6: type 136, flags with override (0x20), target.
+        if (f.af == AF_INET6 && type == 0x86dd && n >= 14 + 40 + 24 && b[14 + 6] == IPPROTO_ICMPV6 &&
+            b[54] == 136 && (b[58] & 0x20) != 0 && std::memcmp(b + 62, ip, 16) == 0)
+            return true;
+    }
+    return false;
 }
 
 void set_helper() { ASSERT_EQ(::setenv("VDESTACK_HELPER", VDESTACK_TEST_HELPER, 1), 0); }
@@ -210,10 +238,20 @@ TEST_P(MigrateProcess, AConnectionMovesWithoutAResetOrALostByte) {
     // A is gone: these bytes find nobody, and come again by retransmission.
     ASSERT_EQ(send_some(conn.get(), 3000, 2000), 2000u);
 
+    // What C's interface receives from here: B's announcement among it.
+    UniqueFd packets = c.socket(AF_PACKET, SOCK_RAW, htons(ETH_P_ALL));
+    sockaddr_ll sll{};
+    sll.sll_family = AF_PACKET;
+    sll.sll_protocol = htons(ETH_P_ALL);
+    sll.sll_ifindex = static_cast<int>(c.if_index());
+    ASSERT_EQ(::bind(packets.get(), reinterpret_cast<sockaddr*>(&sll), sizeof sll), 0);
+
     rewind(image.get());
     int socks[3] = {-1, -1, -1};
     struct vdestack* b = vde_stack_restore(image.get(), nullptr, socks, 3);
     ASSERT_NE(b, nullptr) << std::strerror(errno);
+    EXPECT_TRUE(announced(packets.get(), f, {0x02, 0, 0, 0, 0x77, 0x01}));
+    packets.reset();
     {
         UniqueFd bl(socks[0]), bconn(socks[1]), bu(socks[2]);
         // The receive queue first, then the retransmitted bytes, then new ones.
