@@ -142,8 +142,9 @@ public:
     // carry), the errno of a failed write; then nothing changed (the stack
     // forwards again, the sockets are as they were).
     void save(std::span<const int> sockets, int fd);
-    // Rebuilds a saved stack from `fd` (read to its end), joined to `vnl`
-    // ("": the saved VNL), with its MAC, addresses, routes and neighbours;
+    // Rebuilds a saved stack from `fd` (exactly one image, from the fd's
+    // offset), its own interface joined to `vnl` ("": the saved VNL; other
+    // interfaces keep theirs), with its MAC, addresses, routes and neighbours;
     // announces it (gratuitous ARP, unsolicited neighbour advertisements) and
     // returns it with its sockets, live, in the saved order. Throws Error:
     // EINVAL (not an image of ours, a truncated, corrupted or newer one: the

@@ -126,15 +126,24 @@ StackState read_state(NetConf& nc) {
     const std::vector<std::byte> links = dump<ifinfomsg>(nc, RTM_GETLINK, AF_UNSPEC, "links");
     for (const wire::NlMsgView& m : wire::NlMessages(links)) {
         auto v = wire::IfInfoView::parse(m.payload());
-        if (!v || v->type() == ARPHRD_LOOPBACK) continue;
+        if (!v) continue;
+        const bool loopback = v->type() == ARPHRD_LOOPBACK;
         image::InterfaceRecord r;
         for (const wire::NlAttrView& a : v->attrs()) {
             if (a.type() == IFLA_IFNAME) r.name = std::string(a.str());
             if (a.type() == IFLA_ADDRESS && a.payload().size() == 6) std::memcpy(r.mac.data(), a.payload().data(), 6);
             if (a.type() == IFLA_MTU && a.u32()) r.mtu = *a.u32();
         }
+        if (loopback) {  // only whether it is up: its MAC, MTU and addresses are the kernel's
+            r.mac = {};
+            r.mtu = 0;
+        }
         if (r.name.empty() || r.name.size() > image::kMaxIfname) continue;
         r.flags = (v->flags() & IFF_UP) != 0 ? image::kIfUp : 0;
+        if (loopback) {
+            st.interfaces.push_back(std::move(r));
+            continue;  // nothing else of it is kept
+        }
         names[v->index()] = r.name;
         st.interfaces.push_back(std::move(r));
     }
@@ -245,7 +254,8 @@ void set_arp_notify(const std::string& ifname, NetConf& nc) {
 
 void apply_state(const StackState& state, NetConf& nc, bool announce) {
     for (const auto& i : state.interfaces) {
-        if (i.mac != std::array<std::uint8_t, 6>{}) nc.set_mac(i.name, i.mac);
+        if (i.mac == std::array<std::uint8_t, 6>{}) continue;  // loopback: only brought up
+        nc.set_mac(i.name, i.mac);
         if (i.mtu != 0) nc.set_mtu(i.name, i.mtu);
         if (announce) set_arp_notify(i.name, nc);
     }

@@ -8,7 +8,8 @@
 // netlink socket made by the NetConf's socket function, replies read through
 // the checked views of wire/netlink.hpp, 2 s at most per dump). It keeps
 // what a restore must make again and leaves what the kernel makes by itself:
-// - interfaces other than loopback: name, MAC, MTU, up;
+// - interfaces: name, MAC, MTU, up; of loopback only whether it is up
+//   (MAC and MTU zero: its MTU, 65536, is not one an image carries);
 // - their addresses, but IPv6 link-local ones (the kernel derives them);
 // - main-table unicast routes set by someone (not the kernel's connected
 //   routes, not those learned from router advertisements);

@@ -584,6 +584,29 @@ TEST(Migrate, TwoCopiesOnOneNetworkDoNotCrash) {
     EXPECT_TRUE(vdetest::eventually([&] { return vdetest::count_fds() == fds_before; }));
 }
 
+// A stack of loopback only: lo comes up again, the UDP socket on 127.0.0.1
+// keeps its port.
+TEST(Migrate, ALoopbackOnlyStackMovesWithLoUp) {
+    set_helper();
+    std::optional<vde::Stack> a(std::in_place, "");
+    a->link_up("lo");
+    UniqueFd u = bound_udp(*a, "127.0.0.1", 9000);
+    UniqueFd image = image_file();
+    const int socks[] = {u.get()};
+    a->save(socks, image.get());
+    u.reset();
+    a.reset();
+    rewind(image.get());
+    vde::Restored b = vde::Stack::restore(image.get());
+    ASSERT_EQ(b.sockets.size(), 1u);
+    EXPECT_EQ(b.stack.vnl(), "");
+    UniqueFd sender = b.stack.socket(AF_INET, SOCK_DGRAM);
+    socklen_t len;
+    sockaddr_storage to = make_addr("127.0.0.1", 9000, len);
+    ASSERT_EQ(::sendto(sender.get(), "lo", 2, 0, reinterpret_cast<sockaddr*>(&to), len), 2) << std::strerror(errno);
+    EXPECT_EQ(vdetest::read_n(b.sockets[0].get(), 2), "lo");
+}
+
 // ---- libioth's stacks ------------------------------------------------------
 
 TEST(Migrate, AnIothStackMovesToo) {

@@ -62,6 +62,7 @@ TEST(StackState, TheConfigurationMovesToAnotherStack) {
     a.add_address("10.1.0.1/16");
     a.add_address("fc00::1:1/64", "", true);
     a.link_up();
+    a.link_up("lo");
     a.add_route("default", "10.0.0.254");
     a.add_route("192.168.7.0/24", "10.0.0.253");
     a.add_route("default", "fc00::1:fe");
@@ -76,11 +77,12 @@ TEST(StackState, TheConfigurationMovesToAnotherStack) {
     vdestack::client::add_neighbour(fixed, nca);
     const StackState st = vdestack::client::read_state(nca);
 
-    ASSERT_EQ(st.interfaces.size(), 1u);  // vde0 (lo stays out)
-    EXPECT_EQ(st.interfaces[0].name, "vde0");
-    EXPECT_EQ(st.interfaces[0].mtu, 1400u);
-    EXPECT_EQ(st.interfaces[0].flags, image::kIfUp);
-    EXPECT_EQ(st.interfaces[0].mac, (std::array<std::uint8_t, 6>{0x02, 0, 0, 0, 1, 1}));
+    ASSERT_EQ(st.interfaces.size(), 2u);  // lo (whether it is up, no more) and vde0
+    EXPECT_EQ(st.interfaces[0], (image::InterfaceRecord{"lo", {}, 0, image::kIfUp}));
+    EXPECT_EQ(st.interfaces[1].name, "vde0");
+    EXPECT_EQ(st.interfaces[1].mtu, 1400u);
+    EXPECT_EQ(st.interfaces[1].flags, image::kIfUp);
+    EXPECT_EQ(st.interfaces[1].mac, (std::array<std::uint8_t, 6>{0x02, 0, 0, 0, 1, 1}));
     EXPECT_EQ(st.addresses.size(), 3u);  // not the fe80:: one
     EXPECT_EQ(st.routes.size(), 4u);     // not the connected ones
     ASSERT_EQ(st.neighbours.size(), 2u);
