@@ -69,9 +69,9 @@ int vde_msocket(struct vdestack *stack, int domain, int type, int protocol);
 int vde_stack_save(struct vdestack *stack, const int *socks, int nsocks, int fd);
 
 /* Rebuilds a saved stack from the file descriptor `fd` (exactly one image,
- * from its current offset),
- * its own interface joined to `vnl` (NULL: the saved VNL; other interfaces
- * keep theirs), with the same MAC, addresses and routes; announces its new place (gratuitous ARP, unsolicited neighbour
+ * from its current offset), its own interface joined to `vnl` (NULL: the
+ * saved VNL; other interfaces keep theirs), with the same MAC, addresses and
+ * routes; announces its new place (gratuitous ARP, unsolicited neighbour
  * advertisement); socks[i] receives the socket that stands for the i-th
  * saved one, live. NULL with errno on failure (EINVAL: not an image of ours,
  * a truncated or a newer one; ENOSPC: nsocks does not match the image; the
