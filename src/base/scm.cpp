@@ -9,7 +9,7 @@
 namespace vdestack {
 
 namespace {
-constexpr std::size_t kMaxFds = 8;
+constexpr std::size_t kMaxFds = kMaxPassedFds;
 }
 
 ssize_t send_with_fds(int sock, std::span<const std::byte> data, std::span<const int> fds) noexcept {

@@ -16,6 +16,9 @@
 
 namespace vdestack {
 
+// The most fds one message carries (a batch of sockets, wire/helper_proto.hpp).
+inline constexpr std::size_t kMaxPassedFds = 64;
+
 // Sends `data` (one message) with `fds` attached. Returns bytes sent or -errno.
 ssize_t send_with_fds(int sock, std::span<const std::byte> data, std::span<const int> fds) noexcept;
 

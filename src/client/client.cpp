@@ -181,9 +181,11 @@ public:
 
     // Sends one request and waits for its reply. Returns the Reply (rval -1
     // and err set on any failure, message in `msg`); a passed fd goes to out_fd.
+    // all_fds: every fd the Reply carries (a batch of sockets) instead of
+    // the first in out_fd.
     proto::Reply call(proto::Request req, std::string_view s1, std::string_view s2, UniqueFd& out_fd,
-                      std::string* msg = nullptr, std::span<const int> extra_fds = {},
-                      bool cloexec = true) noexcept {
+                      std::string* msg = nullptr, std::span<const int> extra_fds = {}, bool cloexec = true,
+                      std::vector<UniqueFd>* all_fds = nullptr) noexcept {
         proto::Reply bad;
         bad.rval = -1;
         try {
@@ -220,7 +222,7 @@ public:
             theirs.reset();
             std::vector<std::byte> rbuf(sizeof(proto::Reply) + proto::kMaxMessage);
             std::vector<UniqueFd> got;
-            ssize_t n = recv_with_fds(mine.get(), rbuf, got, 1, cloexec);
+            ssize_t n = recv_with_fds(mine.get(), rbuf, got, all_fds != nullptr ? proto::kMaxSocketBatch : 1, cloexec);
             if (n < static_cast<ssize_t>(sizeof(proto::Reply))) {
                 bad.err = n < 0 ? static_cast<int>(-n) : EPIPE;
                 if (n == 0 && req.op != proto::Op::Shutdown) dead_ = true;
@@ -231,7 +233,10 @@ public:
             std::memcpy(&r, rbuf.data(), sizeof r);
             std::size_t len = std::min<std::size_t>(r.msglen, static_cast<std::size_t>(n) - sizeof r);
             if (msg) msg->assign(reinterpret_cast<const char*>(rbuf.data()) + sizeof r, len);
-            if (!got.empty()) out_fd = std::move(got[0]);
+            if (all_fds != nullptr)
+                *all_fds = std::move(got);
+            else if (!got.empty())
+                out_fd = std::move(got[0]);
             return r;
         } catch (...) {
             bad.err = ENOMEM;
@@ -352,6 +357,30 @@ int StackCore::msocket(int domain, int type, int protocol) noexcept {
     if (r.rval < 0) return -(r.err != 0 ? r.err : EIO);
     if (!fd) return -EPROTO;
     return fd.release();
+}
+
+int StackCore::msockets(int domain, int type, int protocol, std::size_t n, std::vector<UniqueFd>& out) noexcept {
+    try {
+        while (n > 0) {
+            proto::Request req;
+            req.op = proto::Op::MSocket;
+            req.stack = id_;
+            req.domain = domain;
+            req.type = type;
+            req.protocol = protocol;
+            req.flags = static_cast<std::uint32_t>(std::min<std::size_t>(n, proto::kMaxSocketBatch));
+            UniqueFd none;
+            std::vector<UniqueFd> got;
+            proto::Reply r = conn_->call(req, {}, {}, none, nullptr, {}, (type & SOCK_CLOEXEC) != 0, &got);
+            if (r.rval < 0) return -(r.err != 0 ? r.err : EIO);
+            if (got.empty()) return -EPROTO;
+            n -= std::min(n, got.size());  // a helper of another build may give one
+            for (auto& s : got) out.push_back(std::move(s));
+        }
+        return 0;
+    } catch (...) {
+        return -ENOMEM;
+    }
 }
 
 void StackCore::add_interface(std::string_view vnl, std::string_view ifname) {

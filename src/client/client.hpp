@@ -53,6 +53,9 @@ public:
 
     // socket(2) in the stack. Returns the fd or -errno (never throws).
     int msocket(int domain, int type, int protocol) noexcept;
+    // n sockets at once (kMaxSocketBatch a request), appended to out: 0 or
+    // -errno (those made before a failure stay in out).
+    int msockets(int domain, int type, int protocol, std::size_t n, std::vector<vde::UniqueFd>& out) noexcept;
     // vde_stackcmd semantics; -errno when the helper cannot be reached.
     int stackcmd(std::string_view commands) noexcept;
     // The errno that killed the stack's link to its network (0 while it

@@ -252,6 +252,18 @@ void set_arp_notify(const std::string& ifname, NetConf& nc) {
     request(nc, msg, "set arp_notify on " + ifname);
 }
 
+void set_txqueuelen(const std::string& ifname, std::uint32_t frames, NetConf& nc) {
+    std::vector<std::byte> msg(NLMSG_HDRLEN + NLMSG_ALIGN(sizeof(ifinfomsg)));
+    auto* h = reinterpret_cast<nlmsghdr*>(msg.data());
+    h->nlmsg_type = RTM_SETLINK;
+    ifinfomsg ifi{};
+    ifi.ifi_family = AF_UNSPEC;
+    ifi.ifi_index = static_cast<int>(nc.index(ifname));
+    std::memcpy(msg.data() + NLMSG_HDRLEN, &ifi, sizeof ifi);
+    put_attr(msg, IFLA_TXQLEN, &frames, sizeof frames);
+    request(nc, msg, "set txqueuelen " + std::to_string(frames) + " on " + ifname);
+}
+
 void apply_state(const StackState& state, NetConf& nc, bool announce) {
     for (const auto& i : state.interfaces) {
         if (i.mac == std::array<std::uint8_t, 6>{}) continue;  // loopback: only brought up

@@ -43,6 +43,9 @@ struct StackState {
 };
 
 StackState read_state(NetConf& nc);
+// The interface's transmit queue length (frames the kernel keeps for the
+// tap while nobody reads it).
+void set_txqueuelen(const std::string& ifname, std::uint32_t frames, NetConf& nc);
 // One neighbour entry (replacing one for the same address).
 void add_neighbour(const wire::image::NeighbourRecord& n, NetConf& nc);
 // announce: each interface sends a gratuitous ARP for its IPv4 addresses as

@@ -333,15 +333,21 @@ private:
         return id;
     }
 
+    // One socket, or a batch of req.flags (for a restore): all or none.
     void msocket(int reply, const Request& req) {
         int netns = netns_of(req.stack);
-        UniqueFd sock;
+        const std::uint32_t n = std::clamp<std::uint32_t>(req.flags, 1, proto::kMaxSocketBatch);
+        std::vector<UniqueFd> socks;
         ns_.run([&] {
             if (::setns(netns, CLONE_NEWNET) != 0) fail_errno("setns");
-            sock = UniqueFd(static_cast<int>(::syscall(SYS_socket, req.domain, req.type, req.protocol)));
-            if (!sock) fail_errno("socket");
+            for (std::uint32_t i = 0; i < n; i++) {
+                socks.emplace_back(static_cast<int>(::syscall(SYS_socket, req.domain, req.type, req.protocol)));
+                if (!socks.back()) fail_errno("socket");
+            }
         });
-        send_reply(reply, sock.get(), 0, req.stack, "", sock.get());
+        std::vector<int> fds;
+        for (const auto& s : socks) fds.push_back(s.get());
+        send_reply(reply, fds[0], 0, req.stack, "", fds);
     }
 
     // fds: [reply, stdin?, stdout?, stderr?] as flagged in req.flags bits 0..2.

@@ -28,12 +28,17 @@ inline std::vector<std::byte> make_reply(int rval, int err, std::uint64_t id, co
     return out;
 }
 
-// Sends a Reply (and passfd, when >= 0) on the reply socket fd; errors are
-// the caller's problem no more (a caller gone away).
-inline void send_reply(int fd, int rval, int err, std::uint64_t id, const std::string& msg, int passfd = -1) {
+// Sends a Reply (and passfds) on the reply socket fd; errors are the
+// caller's problem no more (a caller gone away).
+inline void send_reply(int fd, int rval, int err, std::uint64_t id, const std::string& msg,
+                       std::span<const int> passfds) {
     auto bytes = make_reply(rval, err, id, msg);
+    (void)send_with_fds(fd, bytes, passfds);
+}
+// The same with one fd (when >= 0).
+inline void send_reply(int fd, int rval, int err, std::uint64_t id, const std::string& msg, int passfd = -1) {
     std::array<int, 1> fds{passfd};
-    (void)send_with_fds(fd, bytes, passfd >= 0 ? std::span<const int>(fds) : std::span<const int>());
+    send_reply(fd, rval, err, id, msg, passfd >= 0 ? std::span<const int>(fds) : std::span<const int>());
 }
 
 }  // namespace vdestack::helper

@@ -26,12 +26,14 @@ inline constexpr std::uint32_t kMagic = 0x76647370;  // "vdsp"
 inline constexpr std::uint32_t kVersion = 4;
 inline constexpr std::size_t kMaxRequest = 65536;  // whole request incl. strings
 inline constexpr std::size_t kMaxMessage = 4096;   // text in a Reply (an error, a resolv.conf)
+inline constexpr std::uint32_t kMaxSocketBatch = 64;  // sockets of one MSocket (SCM_RIGHTS limits a message)
 inline constexpr int kChannelFd = 3;               // where the helper finds the channel
 
 enum class Op : std::uint32_t {
     AddStack = 1,  // str1 = VNL ("" = no interface), str2 = ifname -> Reply.stack
     DelStack = 2,  // stack
-    MSocket = 3,   // stack, domain/type/protocol -> fd attached to the Reply
+    MSocket = 3,   // stack, domain/type/protocol, flags = how many (0 or 1: one; at most kMaxSocketBatch)
+                   // -> the fds attached to the Reply
     StackCmd = 4,  // stack, str1 = command line; fds[1..3] = caller's stdio (flags bit i = fd i present)
     Shutdown = 5,  // this connection is done (its stacks released); rval 1: the helper exits now
     Attach = 6,    // fds[1] = a new connection (for a forked child) holding the stacks this one holds
