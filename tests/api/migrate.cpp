@@ -11,7 +11,8 @@
 //   its binding and its peer; the new stack announces itself (gratuitous
 //   ARP, unsolicited neighbour advertisement);
 // - a bulk transfer of 100 MB each way, moved mid-stream, checked at both
-//   ends by hash and byte by byte;
+//   ends by hash and byte by byte; 300 connections at once (their sockets
+//   made in batches, the tap queue holding every window probe);
 // - what cannot be carried is refused and leaves the stack as it was; a bad
 //   image is EINVAL, a wrong socket count ENOSPC; a restore that dies
 //   leaves the image for a retry; two copies on one network do not crash.
@@ -380,6 +381,40 @@ TEST(Migrate, ABulkTransferBothWaysMovesMidStream) {
     const std::uint64_t want = pattern_hash(kBulk);
     EXPECT_EQ(server.hash, want);
     EXPECT_EQ(client.hash, want);
+}
+
+// 300 connections: their sockets are made in batches (64 a request) and the
+// tap's queue must hold 300 window probes; every connection lives on.
+TEST(Migrate, ThreeHundredConnectionsMoveTogether) {
+    set_helper();
+    constexpr int kConns = 300;
+    vde::Stack c = make_stack(kV4.c_cidr, 2);
+    std::optional<vde::Stack> a(make_stack(kV4.a_cidr, 1));
+    UniqueFd l = listener(*a, kV4.a);
+    std::vector<UniqueFd> cs, as;
+    std::vector<int> socks{l.get()};
+    for (int i = 0; i < kConns; i++) {
+        cs.push_back(connect_to(c, kV4.a));
+        as.push_back(accept_one(l.get()));
+        ASSERT_TRUE(as.back());
+        socks.push_back(as.back().get());
+        ASSERT_EQ(send_some(cs.back().get(), static_cast<std::size_t>(i), 1), 1u);  // left unread
+    }
+    ::usleep(100000);
+    UniqueFd image = image_file();
+    a->save(socks, image.get());
+    as.clear();
+    l.reset();
+    a.reset();
+    rewind(image.get());
+    vde::Restored b = vde::Stack::restore(image.get());
+    ASSERT_EQ(b.sockets.size(), static_cast<std::size_t>(kConns + 1));
+    for (int i = 0; i < kConns; i++) {
+        int fd = b.sockets[static_cast<std::size_t>(i) + 1].get();
+        ASSERT_TRUE(read_pattern(fd, static_cast<std::size_t>(i), 1)) << i;
+        ASSERT_EQ(send_some(fd, static_cast<std::size_t>(i), 1), 1u);
+    }
+    for (int i = 0; i < kConns; i++) ASSERT_TRUE(read_pattern(cs[static_cast<std::size_t>(i)].get(), static_cast<std::size_t>(i), 1)) << i;
 }
 
 // ---- what cannot move, bad images, faults ---------------------------------
