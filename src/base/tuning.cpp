@@ -46,6 +46,7 @@ Tuning Tuning::from_env() {
     t.fabric = on_unless_zero(std::getenv("VDESTACK_FABRIC"));
     if (const char* v = std::getenv("VDESTACK_ENGINES")) t.engines = std::atol(v);
     if (const char* v = std::getenv("VDESTACK_USERNS")) t.force_userns = std::strcmp(v, "1") == 0;
+    t.direct_sockets = on_unless_zero(std::getenv("VDESTACK_DIRECT_SOCKETS"));
     if (const char* v = std::getenv("VDESTACK_HELPER")) t.helper = v;
     if (const char* v = std::getenv("VDESTACK_LIBVDEPLUG")) t.libvdeplug = v;
     if (const char* v = std::getenv("VDEPLUGIN_PATH")) t.vdeplugin_path = v;

@@ -14,6 +14,9 @@
 //   VDESTACK_FABRIC      0 turns the helper's local fabric off
 //   VDESTACK_ENGINES     engine threads of a helper (default: CPUs, at most 4)
 //   VDESTACK_USERNS      1: the helper enters a user namespace even as root
+//   VDESTACK_DIRECT_SOCKETS  0: vde_msocket always asks the helper (by
+//                        default a privileged program makes its sockets
+//                        itself, setns on the calling thread)
 //   VDESTACK_HELPER      the vdestack-helper program to run
 //   VDESTACK_LIBVDEPLUG  the libvdeplug.so.2 that serves other schemes
 //   VDEPLUGIN_PATH, LD_LIBRARY_PATH  where vdeplug4 plugins are looked for
@@ -51,6 +54,7 @@ struct Tuning {
     bool fabric = true;             // tap-to-tap delivery between stacks of one helper
     long engines = 0;               // engine threads; 0: one per CPU, at most 4
     bool force_userns = false;      // a user namespace even as root
+    bool direct_sockets = true;     // msocket by setns in the caller where permitted
     std::string helper;             // "": look next to the library, then the install dir
     std::string libvdeplug;         // "": the system's libvdeplug.so.2
     std::optional<std::string> vdeplugin_path;   // VDEPLUGIN_PATH, when set

@@ -4,14 +4,17 @@
 #include <dlfcn.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <sched.h>
 #include <signal.h>
 #include <spawn.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <array>
 #include <atomic>
+#include <cstdlib>
 #include <cstring>
 #include <algorithm>
 #include <mutex>
@@ -68,7 +71,11 @@ class HelperConn {
 public:
     // Spawns the helper and waits for its Hello. Throws Error.
     HelperConn() : owner_(::getpid()) {
-        std::string path = find_helper(vdestack::Tuning::from_env());
+        const vdestack::Tuning tuning = vdestack::Tuning::from_env();
+        // Only a privileged program may enter its stacks' namespaces
+        // (setns needs CAP_SYS_ADMIN in its own user namespace too).
+        direct_sockets_ = tuning.direct_sockets && ::geteuid() == 0;
+        std::string path = find_helper(tuning);
         if (path.empty()) fail(ENOENT, "cannot find vdestack-helper (set VDESTACK_HELPER or reinstall)");
         int sv[2];
         if (::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) != 0) fail_errno("socketpair");
@@ -178,6 +185,16 @@ public:
     // True once the helper was seen gone (killed, crashed): new stacks then
     // get a new helper; requests on this one fail with EPIPE.
     [[nodiscard]] bool dead() const noexcept { return dead_.load(); }
+    // Whether stacks may make their sockets themselves (StackCore::msocket).
+    [[nodiscard]] bool direct_sockets() const noexcept { return direct_sockets_; }
+    // False once the helper is gone (its end of the channel hung up): a
+    // poll, no request.
+    [[nodiscard]] bool alive() noexcept {
+        if (dead_.load()) return false;
+        pollfd p{chan_.get(), 0, 0};
+        if (::poll(&p, 1, 0) == 1 && (p.revents & (POLLHUP | POLLERR)) != 0) dead_ = true;
+        return !dead_.load();
+    }
 
     // Sends one request and waits for its reply. Returns the Reply (rval -1
     // and err set on any failure, message in `msg`); a passed fd goes to out_fd.
@@ -257,6 +274,7 @@ private:
     pid_t owner_;
     pid_t pid_ = -1;
     std::atomic<bool> dead_{false};
+    bool direct_sockets_ = false;
     std::atomic<int> stacks_{0};  // live StackCores of this process on this helper
     int fork_fd_ = -1;            // between prepare_fork and the after-fork handlers
     UniqueFd chan_;
@@ -315,6 +333,14 @@ std::shared_ptr<HelperConn> current_helper() {
 }
 }  // namespace
 
+namespace {
+// Stacks of this process holding their namespace's fd for direct sockets:
+// past kMaxDirect, the others ask the helper (a program of 10,000 stacks
+// needs no 10,000 more fds).
+constexpr int kMaxDirect = 256;
+std::atomic<int> g_direct{0};
+}  // namespace
+
 StackCore::StackCore(std::string_view vnl, std::string_view ifname)
     : vnl_(vnl), ifname_(ifname) {
     std::string ctx = "vde_addstack(" + vnl_ + ")";
@@ -334,6 +360,7 @@ StackCore::StackCore(std::string_view vnl, std::string_view ifname)
 }
 
 StackCore::~StackCore() {
+    if (netns_) g_direct.fetch_sub(1);
     // In a forked child this releases the child's reference only: the stack
     // lives on for the processes that still hold it.
     proto::Request req;
@@ -345,7 +372,56 @@ StackCore::~StackCore() {
     // conn_ goes with us; the last stack's release shuts the helper down.
 }
 
+int StackCore::direct_socket(int domain, int type, int protocol) noexcept {
+    if (!conn_->direct_sockets() || direct_.load(std::memory_order_relaxed) < 0) return kNotDirect;
+    if (direct_.load(std::memory_order_acquire) == 0) {
+        std::lock_guard lk(mu_);
+        if (direct_.load() == 0) {  // the first socket: the namespace from the helper
+            if (g_direct.fetch_add(1) >= kMaxDirect) {
+                g_direct.fetch_sub(1);
+                direct_.store(-1);
+                return kNotDirect;
+            }
+            proto::Request req;
+            req.op = proto::Op::Netns;
+            req.stack = id_;
+            UniqueFd ns;
+            try {
+                proto::Reply r = conn_->call(req, {}, {}, ns);
+                if (r.rval < 0 || !ns) {
+                    g_direct.fetch_sub(1);
+                    return kNotDirect;  // the helper says why, on its path
+                }
+            } catch (...) {
+                g_direct.fetch_sub(1);
+                return kNotDirect;
+            }
+            netns_ = std::move(ns);
+            direct_.store(1, std::memory_order_release);
+        }
+    }
+    // Through the helper's path when it is gone (EPIPE, as ever) or when the
+    // kernel refuses (then never again for this stack).
+    if (!conn_->alive()) return kNotDirect;
+    UniqueFd home(::open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC));
+    if (!home) return kNotDirect;
+    if (::setns(netns_.get(), CLONE_NEWNET) != 0) {
+        if (errno == EPERM) direct_.store(-1);
+        return kNotDirect;
+    }
+    const int fd = static_cast<int>(::syscall(SYS_socket, domain, type, protocol));
+    const int err = errno;
+    if (::setns(home.get(), CLONE_NEWNET) != 0) {
+        // Cannot happen (the same rights took us out): never stay there.
+        direct_.store(-1);
+        if (fd >= 0) ::close(fd);
+        std::abort();
+    }
+    return fd >= 0 ? fd : -err;
+}
+
 int StackCore::msocket(int domain, int type, int protocol) noexcept {
+    if (int fd = direct_socket(domain, type, protocol); fd != kNotDirect) return fd;
     proto::Request req;
     req.op = proto::Op::MSocket;
     req.stack = id_;

@@ -185,6 +185,10 @@ private:
                 release(req.stack);
                 break;
             case Op::MSocket: msocket(reply, req); break;
+            case Op::Netns:
+                if (c.refs.count(req.stack) == 0) fail(EBADF, "no such stack");
+                send_reply(reply, 0, 0, req.stack, "", netns_of(req.stack));
+                break;
             case Op::AddIface:
                 if (c.refs.count(req.stack) == 0) fail(EBADF, "no such stack");
                 add_iface(req.stack, s1, s2);

@@ -23,7 +23,7 @@
 namespace vdestack::wire::proto {
 
 inline constexpr std::uint32_t kMagic = 0x76647370;  // "vdsp"
-inline constexpr std::uint32_t kVersion = 4;
+inline constexpr std::uint32_t kVersion = 5;
 inline constexpr std::size_t kMaxRequest = 65536;  // whole request incl. strings
 inline constexpr std::size_t kMaxMessage = 4096;   // text in a Reply (an error, a resolv.conf)
 inline constexpr std::uint32_t kMaxSocketBatch = 64;  // sockets of one MSocket (SCM_RIGHTS limits a message)
@@ -44,6 +44,7 @@ enum class Op : std::uint32_t {
     ConfQuery = 10,  // stack, str1 = iface, domain = ifindex; flags 0: rval 1 + resolv.conf text,
                      // 0 if unchanged since the last query; flags 1: text = the DHCPv4 lease, 2: the DHCPv6 one
     Freeze = 11,     // stack; flags 1: freeze it (its interfaces forward nothing), 0: thaw it
+    Netns = 12,      // stack -> its network namespace's fd attached (a privileged client makes sockets there itself)
 };
 
 struct Request {

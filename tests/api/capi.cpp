@@ -3,6 +3,8 @@
 // TCP to each other (IPv4, IPv6), vde_stackcmd semantics, vde_msocket after
 // fork, vde_default_stack, errors, and leaks over 200 add/del cycles.
 #include <gtest/gtest.h>
+#include <sched.h>
+#include <sys/socket.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -12,8 +14,10 @@
 #include <fstream>
 
 #include <cerrno>
+#include <cstdint>
 #include <cstdlib>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "support/net.hpp"
@@ -308,6 +312,52 @@ TEST(CApi, ManyStacksAliveShareOneHelper) {
     EXPECT_EQ(count_children(), 0);
 }
 
+std::uint64_t netns_cookie(int fd) {
+    std::uint64_t c = 0;
+    socklen_t l = sizeof c;
+    EXPECT_EQ(::getsockopt(fd, SOL_SOCKET, 71 /* SO_NETNS_COOKIE */, &c, &l), 0);
+    return c;
+}
+
+ino_t thread_netns() {
+    struct stat st {};
+    EXPECT_EQ(::stat("/proc/thread-self/ns/net", &st), 0);
+    return st.st_ino;
+}
+
+// vde_msocket from a thread in a network namespace of its own (a
+// privileged program makes its sockets itself, setns there and back): the
+// socket is the stack's, and the thread is back in its own namespace, not
+// the process's.
+TEST(CApi, MsocketLeavesTheCallingThreadInItsNamespace) {
+    if (::geteuid() != 0) GTEST_SKIP() << "a thread's own network namespace needs root";
+    struct vdestack* s = vde_addstack(const_cast<char*>(kVnl), nullptr);
+    ASSERT_NE(s, nullptr);
+    const int first = vde_msocket(s, AF_INET, SOCK_DGRAM, 0);
+    ASSERT_GE(first, 0);
+    const std::uint64_t stack_cookie = netns_cookie(first);
+    close(first);
+    const ino_t process_ns = thread_netns();
+    std::thread t([&] {
+        ASSERT_EQ(::unshare(CLONE_NEWNET), 0);
+        const ino_t mine = thread_netns();
+        EXPECT_NE(mine, process_ns);
+        for (int i = 0; i < 3; i++) {
+            const int fd = vde_msocket(s, AF_INET6, SOCK_STREAM, 0);
+            ASSERT_GE(fd, 0) << strerror(errno);
+            EXPECT_EQ(netns_cookie(fd), stack_cookie);
+            EXPECT_EQ(thread_netns(), mine);
+            close(fd);
+        }
+        const int plain = ::socket(AF_INET, SOCK_DGRAM, 0);  // the thread's own namespace
+        EXPECT_NE(netns_cookie(plain), stack_cookie);
+        close(plain);
+    });
+    t.join();
+    EXPECT_EQ(thread_netns(), process_ns);
+    vde_delstack(s);
+}
+
 TEST(CApi, KilledHelperGivesErrorsThenANewHelper) {
     struct vdestack* s = vde_addstack(const_cast<char*>(kVnl), nullptr);
     ASSERT_NE(s, nullptr);
@@ -324,7 +374,13 @@ TEST(CApi, KilledHelperGivesErrorsThenANewHelper) {
         if (ppid == getpid() && line.find("vdestack-helpe") != std::string::npos) helper = pid;
     }
     ASSERT_GT(helper, 0);
+    // A socket before: a privileged program makes its own from then on (the
+    // namespace's fd in hand), and must still see the helper's death.
+    const int before = vde_msocket(s, AF_INET, SOCK_STREAM, 0);
+    ASSERT_GE(before, 0);
+    close(before);
     ASSERT_EQ(kill(helper, SIGKILL), 0);
+    ::usleep(20000);  // the channel hangs up once the kernel has reaped its end
     errno = 0;
     EXPECT_EQ(vde_msocket(s, AF_INET, SOCK_STREAM, 0), -1);
     EXPECT_EQ(errno, EPIPE);
