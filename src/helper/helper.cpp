@@ -54,13 +54,12 @@ using proto::Reply;
 using proto::Request;
 
 // One engine thread per core, at most kMaxEngines (Tuning::engines overrides).
-std::vector<std::unique_ptr<EngineThread>> make_engines(const Tuning& t, Fabric* fabric) {
+// How many engine threads a helper may run: Tuning::engines, else one per
+// CPU; at most 4.
+std::size_t max_engines(const Tuning& t) {
     constexpr long kMaxEngines = 4;
-    long n = t.engines != 0 ? t.engines : ::sysconf(_SC_NPROCESSORS_ONLN);
-    n = std::clamp(n, 1L, kMaxEngines);
-    std::vector<std::unique_ptr<EngineThread>> v;
-    for (long i = 0; i < n; i++) v.push_back(std::make_unique<EngineThread>(t, fabric));
-    return v;
+    const long n = t.engines != 0 ? t.engines : ::sysconf(_SC_NPROCESSORS_ONLN);
+    return static_cast<std::size_t>(std::clamp(n, 1L, kMaxEngines));
 }
 
 class Helper {
@@ -326,10 +325,18 @@ private:
     // Hands the entry to the engine with the fewest stacks; returns its id.
     std::uint64_t place(std::unique_ptr<StackEntry> entry) {
         std::uint64_t id = entry->id;
-        // Shard: the engine with the fewest stacks takes it.
+        // Shard: the engine with the fewest stacks takes it; while every
+        // engine has one and more may run, a new engine (started here: a
+        // helper of one stack runs one engine thread).
         std::size_t best = 0;
         for (std::size_t i = 1; i < engines_.size(); i++)
             if (load_[i] < load_[best]) best = i;
+        if (engines_.size() < max_engines_ && (engines_.empty() || load_[best] > 0)) {
+            load_.reserve(engines_.size() + 1);
+            engines_.push_back(std::make_unique<EngineThread>(tuning_, fabric_.get()));
+            load_.push_back(0);
+            best = engines_.size() - 1;
+        }
         int netns = entry->netns.get();
         engines_[best]->call([&entry](Engine& en) { en.add(std::move(entry)); });
         load_[best]++;
@@ -430,8 +437,9 @@ private:
     // The local fabric of this process's stacks, shared by the engines
     // (declared first, so that it outlives them); none when tuning_.fabric is off.
     std::unique_ptr<Fabric> fabric_ = tuning_.fabric ? std::make_unique<Fabric>() : nullptr;
-    std::vector<std::unique_ptr<EngineThread>> engines_ = make_engines(tuning_, fabric_.get());
-    std::vector<std::size_t> load_ = std::vector<std::size_t>(engines_.size());
+    const std::size_t max_engines_ = max_engines(tuning_);
+    std::vector<std::unique_ptr<EngineThread>> engines_;  // started as stacks come (place())
+    std::vector<std::size_t> load_;                        // stacks per engine
     std::unordered_map<std::uint64_t, Where> where_;
     std::unordered_map<std::uint64_t, std::vector<std::uint64_t>> ifaces_;  // stack -> its further interfaces' entries
     NsWorker ns_;

@@ -17,17 +17,19 @@
 //      network namespace: transports are opened there, as libvdestack does;
 //   5. creates namespaces, taps and sockets on its NsWorker thread, and
 //      destroys stacks on its Reaper thread (nsworker.hpp);
-//   6. forwards on a fixed set of engine threads (engine/engine_thread.hpp:
-//      one per CPU, at most 4, Tuning::engines), each an epoll loop over the
-//      taps and transports of the stacks it was given (the one with the
-//      fewest takes a new stack), sharing one local fabric (engine/fabric.hpp)
-//      that the helper owns.
+//   6. forwards on engine threads (engine/engine_thread.hpp), each an epoll
+//      loop over the taps and transports of the stacks it was given, sharing
+//      one local fabric (engine/fabric.hpp) that the helper owns. They start
+//      as stacks come: the first stack starts one, a new stack starts
+//      another while every engine has a stack, up to one per CPU (at most 4,
+//      Tuning::engines); past that the one with the fewest takes it. Engines
+//      stay until the helper exits.
 // Interfaces: a stack's first interface is its own entry; AddIface gives it
 // more, each an entry of its own in the stack's namespace (a dup of its
 // netns fd, its own tap and transport, forwarded like any other), released
 // with the stack.
-// Threads: main + NsWorker + Reaper + engines (5 on a 2-CPU machine),
-// whatever the number of stacks.
+// Threads: main + NsWorker + Reaper + engines (4 with one stack, 5 with
+// more on a 2-CPU machine), whatever the number of stacks beyond.
 // Requests are served one at a time; vde_stackcmd runs in a forked "runner"
 // child that enters the namespace, execs each command with the network
 // capabilities ambient, waits for it, and replies itself -- so a slow command
