@@ -62,6 +62,21 @@ std::size_t max_engines(const Tuning& t) {
     return static_cast<std::size_t>(std::clamp(n, 1L, kMaxEngines));
 }
 
+// Starts argv (an absolute path) in a child of the calling process, which
+// must be single-threaded (a stackcmd runner): vfork, so the runner waits
+// while the command execs, without a copy of its address space (fork's
+// page tables). Exit status 2 when it cannot be executed. Not inlined: the
+// vfork child shares this frame only.
+[[gnu::noinline]] pid_t spawn_command(char* const* argv) {
+    const pid_t c = ::vfork();
+    if (c == 0) {
+        ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+        ::execv(argv[0], argv);
+        ::_exit(2);
+    }
+    return c;
+}
+
 class Helper {
 public:
     Helper(int channel, const Tuning& tuning) : tuning_(tuning) {
@@ -400,15 +415,10 @@ private:
         ::syscall(SYS_close_range, 4U, ~0U, 0U);
         (void)raise_net_ambient_caps();
         for (std::size_t i = 0; status == 0 && i < argvs.size(); i++) {
-            pid_t c = ::fork();
+            pid_t c = spawn_command(argvs[i].data());
             if (c < 0) {
                 status = -1;
                 break;
-            }
-            if (c == 0) {
-                ::prctl(PR_SET_PDEATHSIG, SIGKILL);
-                ::execv(argvs[i][0], argvs[i].data());
-                ::_exit(2);
             }
             int ws = 0;
             while (::waitpid(c, &ws, 0) < 0 && errno == EINTR) {
