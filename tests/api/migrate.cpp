@@ -12,7 +12,8 @@
 //   ARP, unsolicited neighbour advertisement);
 // - a bulk transfer of 100 MB each way, moved mid-stream, checked at both
 //   ends by hash and byte by byte; 300 connections at once (their sockets
-//   made in batches, the tap queue holding every window probe);
+//   made in batches, the tap queue holding every window probe); a send
+//   queue of 4 MB, mostly sent and unacknowledged;
 // - what cannot be carried is refused and leaves the stack as it was; a bad
 //   image is EINVAL, a wrong socket count ENOSPC; a restore that dies
 //   leaves the image for a retry; two copies on one network do not crash.
@@ -26,6 +27,8 @@
 #include <netinet/tcp.h>
 #include <poll.h>
 #include <signal.h>
+#include <linux/sockios.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -415,6 +418,39 @@ TEST(Migrate, ThreeHundredConnectionsMoveTogether) {
         ASSERT_EQ(send_some(fd, static_cast<std::size_t>(i), 1), 1u);
     }
     for (int i = 0; i < kConns; i++) ASSERT_TRUE(read_pattern(cs[static_cast<std::size_t>(i)].get(), static_cast<std::size_t>(i), 1)) << i;
+}
+
+// A send queue of megabytes, most of it sent and unacknowledged (the
+// client's window is large and it reads nothing): it must fit in the
+// rebuilt socket, unprivileged too (where SO_SNDBUFFORCE is not allowed).
+TEST(Migrate, AFullSendQueueMoves) {
+    set_helper();
+    vde::Stack c = make_stack(kV4.c_cidr, 2);
+    std::optional<vde::Stack> a(make_stack(kV4.a_cidr, 1));
+    UniqueFd l = listener(*a, kV4.a);
+    UniqueFd cconn = connect_to(c, kV4.a, 4 << 20);
+    UniqueFd aconn = accept_one(l.get());
+    ASSERT_TRUE(aconn);
+    std::size_t queued = 0;
+    for (int i = 0; i < 50; i++) {  // until the client's window and our buffer are full
+        queued += send_some(aconn.get(), queued, 1 << 20);
+        ::usleep(10000);
+    }
+    int outq = 0;
+    ASSERT_EQ(::ioctl(aconn.get(), SIOCOUTQ, &outq), 0);
+    std::printf("queued %zu bytes, %d in the send queue\n", queued, outq);
+    EXPECT_GT(outq, 1 << 20);
+    UniqueFd image = image_file();
+    const int socks[] = {aconn.get()};
+    a->save(socks, image.get());
+    aconn.reset();
+    l.reset();
+    a.reset();
+    rewind(image.get());
+    vde::Restored b = vde::Stack::restore(image.get());
+    EXPECT_TRUE(read_pattern(cconn.get(), 0, queued));
+    ASSERT_EQ(send_some(b.sockets[0].get(), queued, 1000), 1000u);
+    EXPECT_TRUE(read_pattern(cconn.get(), queued, 1000));
 }
 
 // ---- what cannot move, bad images, faults ---------------------------------
