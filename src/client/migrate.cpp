@@ -57,13 +57,11 @@
 #include "client/stack_state.hpp"
 #include "repair/socket_state.hpp"
 #include "vdestack/stack.hpp"
-#include "wire/bytes.hpp"
 #include "wire/stack_image.hpp"
 
 #include <arpa/inet.h>
 #include <netinet/icmp6.h>
 #include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -152,11 +150,10 @@ void read_exactly(int fd, std::vector<std::byte>& out, std::size_t n) {
 std::vector<std::byte> read_image(int fd) {
     std::vector<std::byte> m;
     read_exactly(fd, m, image::kHeader);
-    // The header's length, once the magic says it is one of ours (parse()
-    // says the rest).
-    if (std::memcmp(m.data(), image::kMagic.data(), image::kMagic.size()) != 0)
-        fail(EINVAL, "not a stack image: bad magic");
-    read_exactly(fd, m, vdestack::wire::be32(m.data() + 16));
+    std::string why;
+    const std::optional<std::size_t> length = image::ImageView::records_length(m, &why);
+    if (!length) fail(EINVAL, why);  // before reading on: not ours, or a newer version
+    read_exactly(fd, m, *length);
     return m;
 }
 
@@ -167,31 +164,19 @@ std::uint64_t netns_cookie(int fd) {
     return c;
 }
 
-int sockopt(int fd, int level, int name) {
-    int v = 0;
-    socklen_t l = sizeof v;
-    return ::getsockopt(fd, level, name, &v, &l) == 0 ? v : -1;
-}
-
-// Refuses, before anything changes, a socket save() cannot carry.
+// Refuses, before anything changes, a socket save() cannot carry: one of
+// another stack or none (EBADF), one capture() would refuse (EOPNOTSUPP).
 void check_socket(int fd, std::size_t i, std::uint64_t cookie) {
     const std::string which = "socket " + std::to_string(i) + " (fd " + std::to_string(fd) + ")";
-    const int domain = sockopt(fd, SOL_SOCKET, SO_DOMAIN);
-    if (domain < 0) fail(EBADF, which + ": not a socket");
+    int domain = 0;
+    socklen_t l = sizeof domain;
+    if (::getsockopt(fd, SOL_SOCKET, SO_DOMAIN, &domain, &l) != 0) fail(EBADF, which + ": not a socket");
     // 0: a kernel without SO_NETNS_COOKIE (before 5.14): not checked.
     if (cookie != 0 && netns_cookie(fd) != cookie) fail(EBADF, which + " is not one of this stack's");
-    const int type = sockopt(fd, SOL_SOCKET, SO_TYPE), proto = sockopt(fd, SOL_SOCKET, SO_PROTOCOL);
-    const bool inet = domain == AF_INET || domain == AF_INET6;
-    const bool tcp = inet && type == SOCK_STREAM && proto == IPPROTO_TCP;
-    const bool udp = inet && type == SOCK_DGRAM && proto == IPPROTO_UDP;
-    if (!tcp && !udp) fail(EOPNOTSUPP, which + ": not a TCP or UDP socket");
-    if (tcp) {
-        tcp_info info{};
-        socklen_t l = sizeof info;
-        if (::getsockopt(fd, IPPROTO_TCP, TCP_INFO, &info, &l) != 0) fail_errno(which + ": TCP_INFO");
-        if (info.tcpi_state != TCP_ESTABLISHED && info.tcpi_state != TCP_LISTEN)
-            fail(EOPNOTSUPP, which + ": a TCP socket in state " + std::to_string(info.tcpi_state) +
-                                 " (only established and listening ones move)");
+    try {
+        repair::check(fd);
+    } catch (const Error& e) {
+        throw Error(e.code().value(), which + ": " + context_of(e));
     }
 }
 

@@ -214,13 +214,29 @@ Captured& Captured::operator=(Captured&& o) noexcept {
     return *this;
 }
 
-Captured capture(int fd) {
+void check(int fd) {
     const int type = get_int(fd, SOL_SOCKET, SO_TYPE, "SO_TYPE");
     const int domain = get_int(fd, SOL_SOCKET, SO_DOMAIN, "SO_DOMAIN");
     const int protocol = get_int(fd, SOL_SOCKET, SO_PROTOCOL, "SO_PROTOCOL");
     if (domain != AF_INET && domain != AF_INET6)
         fail(EOPNOTSUPP, "capture: a socket of family " + std::to_string(domain) + " (only IPv4 and IPv6 move)");
     if (type == SOCK_STREAM && protocol == IPPROTO_TCP) {
+        tcp_info info{};
+        socklen_t l = sizeof info;
+        if (::getsockopt(fd, IPPROTO_TCP, TCP_INFO, &info, &l) != 0) fail_errno("capture: getsockopt(TCP_INFO)");
+        if (info.tcpi_state != TCP_ESTABLISHED && info.tcpi_state != TCP_LISTEN)
+            fail(EOPNOTSUPP, "capture: a TCP socket in state " + std::to_string(info.tcpi_state) +
+                                 " (only established and listening ones move)");
+        return;
+    }
+    if (type == SOCK_DGRAM && protocol == IPPROTO_UDP) return;
+    fail(EOPNOTSUPP, "capture: a socket of type " + std::to_string(type) + " protocol " + std::to_string(protocol) +
+                         " (only TCP and UDP move)");
+}
+
+Captured capture(int fd) {
+    check(fd);
+    if (get_int(fd, SOL_SOCKET, SO_TYPE, "SO_TYPE") == SOCK_STREAM) {  // TCP
         if (get_int(fd, SOL_SOCKET, SO_ACCEPTCONN, "SO_ACCEPTCONN") != 0) {
             Captured c;
             tcp_info info{};
@@ -232,13 +248,9 @@ Captured capture(int fd) {
         }
         return capture_tcp(fd);
     }
-    if (type == SOCK_DGRAM && protocol == IPPROTO_UDP) {
-        Captured c;
-        c.record = image::UdpRecord{name_of(fd, false), name_of(fd, true)};
-        return c;
-    }
-    fail(EOPNOTSUPP, "capture: a socket of type " + std::to_string(type) + " protocol " + std::to_string(protocol) +
-                         " (only TCP and UDP move)");
+    Captured c;  // UDP: check() let nothing else through
+    c.record = image::UdpRecord{name_of(fd, false), name_of(fd, true)};
+    return c;
 }
 
 void release(int fd) noexcept {

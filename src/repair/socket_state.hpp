@@ -60,6 +60,11 @@ struct Captured {
     Captured& operator=(const Captured&) = delete;
 };
 
+// Throws Error(EOPNOTSUPP) for a socket capture() cannot carry (not IPv4
+// or IPv6, not TCP or UDP, a TCP socket neither established nor listening),
+// the errno of a failed getsockopt (ENOTSOCK: not a socket); changes
+// nothing. capture() checks the same first.
+void check(int fd);
 Captured capture(int fd);
 // Takes a captured TCP socket out of repair mode (nothing else to undo).
 void release(int fd) noexcept;

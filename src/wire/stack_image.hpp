@@ -293,10 +293,13 @@ inline std::size_t max_prefix(std::uint8_t family) noexcept { return family == 2
 
 class ImageView {
 public:
-    // The image, or nullopt with *error saying what is wrong (when given).
-    [[nodiscard]] static std::optional<ImageView> parse(std::span<const std::byte> m,
-                                                        std::string* error = nullptr) {
-        auto bad = [&](const char* what) -> std::optional<ImageView> {
+    // The header alone (the first kHeader bytes of m): the length of the
+    // records that follow it, or nullopt with *error saying what is wrong
+    // (too short, the magic, the version). For a reader that must know how
+    // much to read; parse() checks it too.
+    [[nodiscard]] static std::optional<std::size_t> records_length(std::span<const std::byte> m,
+                                                                   std::string* error = nullptr) {
+        auto bad = [&](const char* what) -> std::optional<std::size_t> {
             if (error != nullptr) *error = what;
             return std::nullopt;
         };
@@ -309,9 +312,20 @@ public:
                          std::to_string(kVersion) + (version > kVersion ? " (a newer library wrote it)" : "");
             return std::nullopt;
         }
+        return be32(m.data() + 16);
+    }
+
+    // The image, or nullopt with *error saying what is wrong (when given).
+    [[nodiscard]] static std::optional<ImageView> parse(std::span<const std::byte> m,
+                                                        std::string* error = nullptr) {
+        auto bad = [&](const char* what) -> std::optional<ImageView> {
+            if (error != nullptr) *error = what;
+            return std::nullopt;
+        };
+        const std::optional<std::size_t> length = records_length(m, error);
+        if (!length) return std::nullopt;
         const std::uint32_t count = be32(m.data() + 12);
-        const std::size_t length = be32(m.data() + 16);
-        if (length != m.size() - kHeader) return bad("a truncated stack image (or one with trailing bytes)");
+        if (*length != m.size() - kHeader) return bad("a truncated stack image (or one with trailing bytes)");
         std::size_t at = kHeader, n = 0;
         while (at < m.size()) {
             if (m.size() - at < kRecordHeader) return bad("a stack image record cut short");
