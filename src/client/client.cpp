@@ -420,14 +420,23 @@ int StackCore::direct_socket(int domain, int type, int protocol) noexcept {
     return fd >= 0 ? fd : -err;
 }
 
-int StackCore::msocket(int domain, int type, int protocol) noexcept {
-    if (int fd = direct_socket(domain, type, protocol); fd != kNotDirect) return fd;
+namespace {
+// An MSocket request for n sockets of stack `id`.
+proto::Request socket_request(std::uint64_t id, int domain, int type, int protocol, std::uint32_t n) noexcept {
     proto::Request req;
     req.op = proto::Op::MSocket;
-    req.stack = id_;
+    req.stack = id;
     req.domain = domain;
     req.type = type;
     req.protocol = protocol;
+    req.flags = n;
+    return req;
+}
+}  // namespace
+
+int StackCore::msocket(int domain, int type, int protocol) noexcept {
+    if (int fd = direct_socket(domain, type, protocol); fd != kNotDirect) return fd;
+    const proto::Request req = socket_request(id_, domain, type, protocol, 1);
     UniqueFd fd;
     proto::Reply r = conn_->call(req, {}, {}, fd, nullptr, {}, (type & SOCK_CLOEXEC) != 0);
     if (r.rval < 0) return -(r.err != 0 ? r.err : EIO);
@@ -438,13 +447,8 @@ int StackCore::msocket(int domain, int type, int protocol) noexcept {
 int StackCore::msockets(int domain, int type, int protocol, std::size_t n, std::vector<UniqueFd>& out) noexcept {
     try {
         while (n > 0) {
-            proto::Request req;
-            req.op = proto::Op::MSocket;
-            req.stack = id_;
-            req.domain = domain;
-            req.type = type;
-            req.protocol = protocol;
-            req.flags = static_cast<std::uint32_t>(std::min<std::size_t>(n, proto::kMaxSocketBatch));
+            const proto::Request req = socket_request(
+                id_, domain, type, protocol, static_cast<std::uint32_t>(std::min<std::size_t>(n, proto::kMaxSocketBatch)));
             UniqueFd none;
             std::vector<UniqueFd> got;
             proto::Reply r = conn_->call(req, {}, {}, none, nullptr, {}, (type & SOCK_CLOEXEC) != 0, &got);

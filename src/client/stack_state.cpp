@@ -97,6 +97,26 @@ void request(NetConf& nc, std::vector<std::byte>& msg, const std::string& what) 
     }
 }
 
+// A request's first bytes: its nlmsghdr (type, flags; request() fills the
+// rest) and its fixed head; attributes go after them (put_attr).
+template <class Head>
+std::vector<std::byte> message(std::uint16_t type, std::uint16_t flags, const Head& head) {
+    std::vector<std::byte> msg(NLMSG_HDRLEN + NLMSG_ALIGN(sizeof(Head)));
+    auto* h = reinterpret_cast<nlmsghdr*>(msg.data());
+    h->nlmsg_type = type;
+    h->nlmsg_flags = flags;
+    std::memcpy(msg.data() + NLMSG_HDRLEN, &head, sizeof head);
+    return msg;
+}
+
+// RTM_SETLINK of interface `ifname`, its attributes to follow.
+std::vector<std::byte> setlink(const std::string& ifname, NetConf& nc) {
+    ifinfomsg ifi{};
+    ifi.ifi_family = AF_UNSPEC;
+    ifi.ifi_index = static_cast<int>(nc.index(ifname));
+    return message(RTM_SETLINK, 0, ifi);
+}
+
 void put_attr(std::vector<std::byte>& msg, std::uint16_t type, const void* data, std::size_t len) {
     const std::size_t at = msg.size();
     msg.resize(at + wire::nl_align(NLA_HDRLEN + len));
@@ -216,16 +236,12 @@ StackState read_state(NetConf& nc) {
 }
 
 void add_neighbour(const image::NeighbourRecord& n, NetConf& nc) {
-    std::vector<std::byte> msg(NLMSG_HDRLEN + NLMSG_ALIGN(sizeof(ndmsg)));
-    auto* h = reinterpret_cast<nlmsghdr*>(msg.data());
-    h->nlmsg_type = RTM_NEWNEIGH;
-    h->nlmsg_flags = NLM_F_CREATE | NLM_F_REPLACE;
     ndmsg nd{};
     nd.ndm_family = n.family;
     nd.ndm_ifindex = static_cast<int>(nc.index(n.name));
     nd.ndm_state = (n.flags & image::kNeighPermanent) != 0 ? NUD_PERMANENT : NUD_STALE;
     nd.ndm_type = RTN_UNICAST;
-    std::memcpy(msg.data() + NLMSG_HDRLEN, &nd, sizeof nd);
+    std::vector<std::byte> msg = message(RTM_NEWNEIGH, NLM_F_CREATE | NLM_F_REPLACE, nd);
     put_attr(msg, NDA_DST, n.addr.data(), n.family == AF_INET ? 4 : 16);
     put_attr(msg, NDA_LLADDR, n.mac.data(), 6);
     request(nc, msg, "add neighbour " + text(n.family, n.addr) + " on " + n.name);
@@ -235,13 +251,7 @@ void add_neighbour(const image::NeighbourRecord& n, NetConf& nc) {
 // IFLA_AF_SPEC / AF_INET / IFLA_INET_CONF): the interface sends a
 // gratuitous ARP for each of its addresses when it comes up.
 void set_arp_notify(const std::string& ifname, NetConf& nc) {
-    std::vector<std::byte> msg(NLMSG_HDRLEN + NLMSG_ALIGN(sizeof(ifinfomsg)));
-    auto* h = reinterpret_cast<nlmsghdr*>(msg.data());
-    h->nlmsg_type = RTM_SETLINK;
-    ifinfomsg ifi{};
-    ifi.ifi_family = AF_UNSPEC;
-    ifi.ifi_index = static_cast<int>(nc.index(ifname));
-    std::memcpy(msg.data() + NLMSG_HDRLEN, &ifi, sizeof ifi);
+    std::vector<std::byte> msg = setlink(ifname, nc);
     // Three nested attributes, innermost first: {IPV4_DEVCONF_ARP_NOTIFY: 1}.
     const std::uint32_t on = 1;
     std::vector<std::byte> conf, inet, spec;
@@ -253,13 +263,7 @@ void set_arp_notify(const std::string& ifname, NetConf& nc) {
 }
 
 void set_txqueuelen(const std::string& ifname, std::uint32_t frames, NetConf& nc) {
-    std::vector<std::byte> msg(NLMSG_HDRLEN + NLMSG_ALIGN(sizeof(ifinfomsg)));
-    auto* h = reinterpret_cast<nlmsghdr*>(msg.data());
-    h->nlmsg_type = RTM_SETLINK;
-    ifinfomsg ifi{};
-    ifi.ifi_family = AF_UNSPEC;
-    ifi.ifi_index = static_cast<int>(nc.index(ifname));
-    std::memcpy(msg.data() + NLMSG_HDRLEN, &ifi, sizeof ifi);
+    std::vector<std::byte> msg = setlink(ifname, nc);
     put_attr(msg, IFLA_TXQLEN, &frames, sizeof frames);
     request(nc, msg, "set txqueuelen " + std::to_string(frames) + " on " + ifname);
 }
