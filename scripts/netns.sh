@@ -22,6 +22,24 @@ start_bg() {
 	BG_PID=$!
 }
 
+# netns_host NAME BRIDGE: a "host" of a test LAN: a network namespace held
+# by a sleeping background process (its pid in HOST_PID; stop_all ends it),
+# joined to BRIDGE by a veth pair, h<NAME> here (up, on the bridge) and eth0
+# there (down: the caller configures it). Returns 1 when the namespace did
+# not come.
+netns_host() {
+	local _
+	start_bg /dev/null unshare -n sleep 600
+	HOST_PID=$BG_PID
+	for _ in $(seq 50); do
+		[ "$(readlink "/proc/$HOST_PID/ns/net" 2>/dev/null)" != "$(readlink /proc/self/ns/net)" ] && break
+		sleep 0.05
+	done
+	[ "$(readlink "/proc/$HOST_PID/ns/net")" != "$(readlink /proc/self/ns/net)" ] || { echo "host $1: no netns"; return 1; }
+	ip link add "h$1" type veth peer name eth0 netns "$HOST_PID"
+	ip link set "h$1" master "$2" up
+}
+
 stop_all() {
 	local p
 	for p in "${BG_PIDS[@]}"; do kill "$p" 2>/dev/null || true; done

@@ -88,6 +88,22 @@ UniqueFd image_file() {
 
 void rewind(int fd) { ASSERT_EQ(::lseek(fd, 0, SEEK_SET), 0); }
 
+// A move within this process: stack `a` saved with the sockets `saved` (in
+// that order) into a file, those and `closed` closed (nothing is sent), `a`
+// deleted (silently), then the stack restored from the file.
+vde::Restored move_stack(std::optional<vde::Stack>& a, const std::vector<UniqueFd*>& saved,
+                         const std::vector<UniqueFd*>& closed = {}) {
+    UniqueFd image = image_file();
+    std::vector<int> socks;
+    for (const UniqueFd* s : saved) socks.push_back(s->get());
+    a->save(socks, image.get());
+    for (UniqueFd* s : saved) s->reset();
+    for (UniqueFd* s : closed) s->reset();
+    a.reset();
+    rewind(image.get());
+    return vde::Stack::restore(image.get());
+}
+
 UniqueFd bound_udp(vde::Stack& s, const char* ip, int port) {
     UniqueFd u = s.socket(std::strchr(ip, ':') ? AF_INET6 : AF_INET, SOCK_DGRAM);
     socklen_t len;
@@ -366,14 +382,7 @@ TEST(Migrate, ABulkTransferBothWaysMovesMidStream) {
     // A serves until it has read 30 MB; then it is saved mid-stream.
     server.run(aconn.get(), 30u << 20);
     ASSERT_TRUE(server.ok);
-    UniqueFd image = image_file();
-    const int socks[] = {aconn.get()};
-    a->save(socks, image.get());
-    aconn.reset();
-    l.reset();
-    a.reset();
-    rewind(image.get());
-    vde::Restored b = vde::Stack::restore(image.get());
+    vde::Restored b = move_stack(a, {&aconn}, {&l});
     ASSERT_EQ(b.sockets.size(), 1u);
     server.run(b.sockets[0].get());
     ct.join();
@@ -395,22 +404,16 @@ TEST(Migrate, ThreeHundredConnectionsMoveTogether) {
     std::optional<vde::Stack> a(make_stack(kV4.a_cidr, 1));
     UniqueFd l = listener(*a, kV4.a);
     std::vector<UniqueFd> cs, as;
-    std::vector<int> socks{l.get()};
     for (int i = 0; i < kConns; i++) {
         cs.push_back(connect_to(c, kV4.a));
         as.push_back(accept_one(l.get()));
         ASSERT_TRUE(as.back());
-        socks.push_back(as.back().get());
         ASSERT_EQ(send_some(cs.back().get(), static_cast<std::size_t>(i), 1), 1u);  // left unread
     }
     ::usleep(100000);
-    UniqueFd image = image_file();
-    a->save(socks, image.get());
-    as.clear();
-    l.reset();
-    a.reset();
-    rewind(image.get());
-    vde::Restored b = vde::Stack::restore(image.get());
+    std::vector<UniqueFd*> saved{&l};
+    for (UniqueFd& s : as) saved.push_back(&s);
+    vde::Restored b = move_stack(a, saved);
     ASSERT_EQ(b.sockets.size(), static_cast<std::size_t>(kConns + 1));
     for (int i = 0; i < kConns; i++) {
         int fd = b.sockets[static_cast<std::size_t>(i) + 1].get();
@@ -440,14 +443,7 @@ TEST(Migrate, AFullSendQueueMoves) {
     ASSERT_EQ(::ioctl(aconn.get(), SIOCOUTQ, &outq), 0);
     std::printf("queued %zu bytes, %d in the send queue\n", queued, outq);
     EXPECT_GT(outq, 1 << 20);
-    UniqueFd image = image_file();
-    const int socks[] = {aconn.get()};
-    a->save(socks, image.get());
-    aconn.reset();
-    l.reset();
-    a.reset();
-    rewind(image.get());
-    vde::Restored b = vde::Stack::restore(image.get());
+    vde::Restored b = move_stack(a, {&aconn}, {&l});
     EXPECT_TRUE(read_pattern(cconn.get(), 0, queued));
     ASSERT_EQ(send_some(b.sockets[0].get(), queued, 1000), 1000u);
     EXPECT_TRUE(read_pattern(cconn.get(), queued, 1000));
@@ -662,13 +658,7 @@ TEST(Migrate, ALoopbackOnlyStackMovesWithLoUp) {
     std::optional<vde::Stack> a(std::in_place, "");
     a->link_up("lo");
     UniqueFd u = bound_udp(*a, "127.0.0.1", 9000);
-    UniqueFd image = image_file();
-    const int socks[] = {u.get()};
-    a->save(socks, image.get());
-    u.reset();
-    a.reset();
-    rewind(image.get());
-    vde::Restored b = vde::Stack::restore(image.get());
+    vde::Restored b = move_stack(a, {&u});
     ASSERT_EQ(b.sockets.size(), 1u);
     EXPECT_EQ(b.stack.vnl(), "");
     UniqueFd sender = b.stack.socket(AF_INET, SOCK_DGRAM);

@@ -63,15 +63,8 @@ echo "== LAN: three hosts on a bridge"
 ip link add br0 type bridge mcast_snooping 0
 ip link set br0 up
 for h in A B C; do
-	start_bg /dev/null unshare -n sleep 600  # holds the host's netns
-	HPID[$h]=$BG_PID
-	for _ in $(seq 50); do
-		[ "$(readlink "/proc/${HPID[$h]}/ns/net" 2>/dev/null)" != "$(readlink /proc/self/ns/net)" ] && break
-		sleep 0.05
-	done
-	[ "$(readlink "/proc/${HPID[$h]}/ns/net")" != "$(readlink /proc/self/ns/net)" ] || { echo "host $h: no netns"; exit 1; }
-	ip link add "h$h" type veth peer name eth0 netns "${HPID[$h]}"
-	ip link set "h$h" master br0 up
+	netns_host "$h" br0 || exit 1
+	HPID[$h]=$HOST_PID
 	on "$h" ip link set lo up multicast on
 	on "$h" ip link set eth0 up
 	on "$h" ip addr add "${IP[$h]}/24" dev eth0

@@ -251,15 +251,8 @@ declare -A HPID
 ip link add br0 type bridge mcast_snooping 0
 ip link set br0 up
 for h in 1 2 3; do
-	start_bg /dev/null unshare -n sleep 600  # holds the host's netns
-	HPID[$h]=$BG_PID
-	for _ in $(seq 50); do
-		[ "$(readlink "/proc/${HPID[$h]}/ns/net" 2>/dev/null)" != "$(readlink /proc/self/ns/net)" ] && break
-		sleep 0.05
-	done
-	[ "$(readlink "/proc/${HPID[$h]}/ns/net")" != "$(readlink /proc/self/ns/net)" ] || { echo "host $h: no netns"; exit 1; }
-	ip link add "h$h" type veth peer name eth0 netns "${HPID[$h]}"
-	ip link set "h$h" master br0 up
+	netns_host "$h" br0 || exit 1
+	HPID[$h]=$HOST_PID
 	nsenter -t "${HPID[$h]}" -n ip link set lo up
 	nsenter -t "${HPID[$h]}" -n ip link set eth0 up multicast on
 	nsenter -t "${HPID[$h]}" -n ip addr add "192.168.79.$h/24" dev eth0
