@@ -44,6 +44,8 @@ Tuning Tuning::from_env() {
         t.spin_us = std::clamp(std::strtol(v, nullptr, 10), 0L, 1000000L);
     t.udp_gso = on_unless_zero(std::getenv("VDESTACK_UDP_GSO"));
     t.fabric = on_unless_zero(std::getenv("VDESTACK_FABRIC"));
+    t.shared_groups = on_unless_zero(std::getenv("VDESTACK_SHARED_GROUPS"));
+    t.snoop = on_unless_zero(std::getenv("VDESTACK_SNOOP"));
     if (const char* v = std::getenv("VDESTACK_ENGINES")) t.engines = std::atol(v);
     if (const char* v = std::getenv("VDESTACK_USERNS")) t.force_userns = std::strcmp(v, "1") == 0;
     t.direct_sockets = on_unless_zero(std::getenv("VDESTACK_DIRECT_SOCKETS"));

@@ -12,6 +12,10 @@
 //   VDESTACK_SPIN_US     busy-polling window in microseconds, 0 = off (50)
 //   VDESTACK_UDP_GSO     0 turns UDP segmentation/GRO of the UDP transports off
 //   VDESTACK_FABRIC      0 turns the helper's local fabric off
+//   VDESTACK_SHARED_GROUPS  0: each stack of a helper has its own vxvde
+//                        group socket (by default they share one per network)
+//   VDESTACK_SNOOP       0: a shared group socket gives every IP multicast to
+//                        every stack (by default only to those that joined it)
 //   VDESTACK_ENGINES     engine threads of a helper (default: CPUs, at most 4)
 //   VDESTACK_USERNS      1: the helper enters a user namespace even as root
 //   VDESTACK_DIRECT_SOCKETS  0: vde_msocket always asks the helper (by
@@ -52,6 +56,8 @@ struct Tuning {
     long spin_us = kDefaultSpinUs;  // 0: no busy polling; at most 1 s
     bool udp_gso = true;            // UDP_SEGMENT/UDP_GRO in udp://, vxvde://, vxlan://
     bool fabric = true;             // tap-to-tap delivery between stacks of one helper
+    bool shared_groups = true;      // one vxvde group socket per network in a helper
+    bool snoop = true;              // IGMP/MLD snooping on a shared group socket
     long engines = 0;               // engine threads; 0: one per CPU, at most 4
     bool force_userns = false;      // a user namespace even as root
     bool direct_sockets = true;     // msocket by setns in the caller where permitted

@@ -62,10 +62,43 @@ void Engine::add(std::unique_ptr<StackEntry> entry) {
         for (int fd : s.link->poll_fds()) watch(fd, s.id, kLink);
         // Whole super-segments from the link can be written to a vnet tap.
         if (s.vnet && offload_.whole && s.link->caps().whole) s.link->accept_whole(true);
+        attach_shared(s);
     }
     ready_.reserve(stacks_.size() + 1);  // the ready list never allocates in run()
     ready_now_.reserve(stacks_.size() + 1);
     stacks_.emplace(s.id, std::move(entry));
+    if (s.link && s.tap && !s.frozen) s.link->set_inbox({s.tap.get(), s.vnet});
+}
+
+void Engine::attach_shared(StackEntry& s) {
+    plug::SharedSource* src = s.link->shared_source();
+    if (src == nullptr) return;
+    for (SharedWatch& w : shared_)
+        if (w.src == src) {
+            w.users++;
+            return;
+        }
+    shared_.reserve(shared_.size() + 1);
+    const std::uint64_t id = next_shared_++;
+    epoll_event ev{};
+    ev.events = EPOLLIN | EPOLLEXCLUSIVE;  // one engine wakes for a datagram, not all
+    ev.data.u64 = (id << 2) | kShared;
+    if (::epoll_ctl(epfd_.get(), EPOLL_CTL_ADD, src->fd(), &ev) != 0) fail_errno("epoll_ctl(ADD)");
+    shared_.push_back(SharedWatch{src, id, 1});
+}
+
+void Engine::detach_shared(StackEntry& s) {
+    s.link->set_inbox({});
+    plug::SharedSource* src = s.link->shared_source();
+    if (src == nullptr) return;
+    for (std::size_t i = 0; i < shared_.size(); i++) {
+        if (shared_[i].src != src) continue;
+        if (--shared_[i].users == 0) {
+            ::epoll_ctl(epfd_.get(), EPOLL_CTL_DEL, src->fd(), nullptr);
+            shared_.erase(shared_.begin() + static_cast<std::ptrdiff_t>(i));
+        }
+        return;
+    }
 }
 
 void Engine::drop_link(StackEntry& s, int err) {
@@ -75,6 +108,7 @@ void Engine::drop_link(StackEntry& s, int err) {
         s.segment = 0;
     }
     for (int fd : s.link->poll_fds()) ::epoll_ctl(epfd_.get(), EPOLL_CTL_DEL, fd, nullptr);
+    detach_shared(s);
     s.link_error = err;
     s.link.reset();
 }
@@ -88,6 +122,7 @@ std::unique_ptr<StackEntry> Engine::remove(std::uint64_t id) {
     std::unique_ptr<StackEntry> s = std::move(it->second);
     stacks_.erase(it);
     if (s->segment != 0) fabric_->forget(s->id);  // before the caller closes the tap
+    if (s->link) detach_shared(*s);                // likewise
     if (!s->frozen) {  // a frozen stack's fds are out of the epoll set already
         if (s->tap) ::epoll_ctl(epfd_.get(), EPOLL_CTL_DEL, s->tap.get(), nullptr);
         if (s->link)
@@ -102,6 +137,7 @@ bool Engine::freeze(std::uint64_t id, bool on) {
     if (s->frozen == on) return true;
     if (on) {
         if (s->segment != 0) fabric_->forget(s->id);  // no other stack's frame enters its tap
+        if (s->link) s->link->set_inbox({});          // nor a shared source's
         s->src_mac = {};                               // taught again after the thaw
         if (s->tap) ::epoll_ctl(epfd_.get(), EPOLL_CTL_DEL, s->tap.get(), nullptr);
         if (s->link)
@@ -113,6 +149,7 @@ bool Engine::freeze(std::uint64_t id, bool on) {
     if (s->tap) watch(s->tap.get(), s->id, kTap);
     if (s->link)
         for (int fd : s->link->poll_fds()) watch(fd, s->id, kLink);
+    if (s->link && s->tap) s->link->set_inbox({s->tap.get(), s->vnet});
     return true;
 }
 
@@ -304,6 +341,14 @@ void Engine::run() {
             auto kind = static_cast<Kind>(tag & 3);
             if (kind == kControl) {
                 if (!on_control_()) return;
+                continue;
+            }
+            if (kind == kShared) {
+                for (const SharedWatch& w : shared_)
+                    if (w.id == tag >> 2) {
+                        w.src->drain();
+                        break;
+                    }
                 continue;
             }
             StackEntry* s = find(tag >> 2);

@@ -71,6 +71,16 @@
 // for the listed stacks after the events of that round, so held frames never
 // wait for a datagram that may not come.
 //
+// Shared sources (plug::SharedSource: the one vxvde group socket of a
+// network that all stacks of the helper on it share): a link that names one
+// has its own poll fds watched as usual, and the source's fd is watched once
+// per engine (EPOLLEXCLUSIVE, kind kShared), however many stacks of the
+// engine use it, until the last of them goes. Its drain() writes frames into
+// the taps of the stacks they are for (on any engine's thread): the engine
+// gives each such link its stack's tap as Inbox in add() and thaw, and takes
+// it away (Inbox{}) before a freeze, a remove or a dropped link, so that no
+// frame enters a frozen stack or a tap about to close.
+//
 // A transport that reports a dead link (-errno from recv/send) is taken out
 // of the loop; its stack stays alive (its sockets keep working locally) and
 // the error is remembered for diagnostics. Nothing here throws after start.
@@ -145,7 +155,15 @@ public:
     void run();
 
 private:
-    enum Kind : std::uint64_t { kControl = 0, kTap = 1, kLink = 2 };
+    enum Kind : std::uint64_t { kControl = 0, kTap = 1, kLink = 2, kShared = 3 };
+    // A shared source polled for the stacks of this engine that use it.
+    struct SharedWatch {
+        plug::SharedSource* src;
+        std::uint64_t id;     // epoll data: (id << 2) | kShared
+        std::size_t users;    // stacks of this engine whose link uses it
+    };
+    void attach_shared(StackEntry& s);
+    void detach_shared(StackEntry& s);
     void watch(int fd, std::uint64_t id, Kind kind);
     void drop_link(StackEntry& s, int err);
     void on_tap(StackEntry& s);
@@ -180,6 +198,8 @@ private:
     frame::SpinPolicy spin_;
     Fabric* fabric_;  // not owned; nullptr: no local fabric
     std::vector<std::uint64_t> ready_, ready_now_;  // stacks whose link holds frames
+    std::vector<SharedWatch> shared_;
+    std::uint64_t next_shared_ = 1;
     frame::Gro gro_{kBatch};
 };
 

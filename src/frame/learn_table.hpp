@@ -59,6 +59,20 @@ public:
         return nullptr;
     }
 
+    // True when learn(mac, vlan, value, now) would change nothing: the key
+    // holds `value` and was seen at `now` already (a shared table's cheap
+    // check before it takes its write lock).
+    [[nodiscard]] bool current(wire::MacSpan mac, std::uint16_t vlan, const Value& value,
+                               std::int64_t now) const noexcept {
+        const std::uint64_t key = make_key(mac, vlan);
+        const std::size_t h = home(key);
+        for (std::size_t i = 0; i < window_; i++) {
+            const Slot& s = slots_[(h + i) & mask_];
+            if (s.used && s.key == key) return s.seen == now && s.value == value;
+        }
+        return false;
+    }
+
     void learn(wire::MacSpan mac, std::uint16_t vlan, const Value& value, std::int64_t now) noexcept {
         if (wire::is_multicast(mac)) return;
         const std::uint64_t key = make_key(mac, vlan);

@@ -301,7 +301,7 @@ private:
         entry->ifname = ifname;
         if (!vnl.empty()) {
             check_ifname(ifname);
-            entry->link = plug::open_transport(vnl, {"vdestack", tuning_});
+            entry->link = plug::open_transport(vnl, {"vdestack", tuning_, &shared_});
         }
         return entry;
     }
@@ -447,6 +447,9 @@ private:
     // The local fabric of this process's stacks, shared by the engines
     // (declared first, so that it outlives them); none when tuning_.fabric is off.
     std::unique_ptr<Fabric> fabric_ = tuning_.fabric ? std::make_unique<Fabric>() : nullptr;
+    // The group sockets its stacks share, by network (plug/udp/vxvde_group.hpp);
+    // holds no socket itself (the transports do), so it may go first.
+    plug::SharedSources shared_;
     const std::size_t max_engines_ = max_engines(tuning_);
     std::vector<std::unique_ptr<EngineThread>> engines_;  // started as stacks come (place())
     std::vector<std::size_t> load_;                        // stacks per engine

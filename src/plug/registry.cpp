@@ -60,4 +60,15 @@ std::unique_ptr<Transport> open_transport(std::string_view vnl, const OpenOption
     return open_extplugin(vnl, loc.scheme, opts);
 }
 
+std::shared_ptr<SharedSource> SharedSources::get(const std::string& key,
+                                                 const std::function<std::shared_ptr<SharedSource>()>& make) {
+    std::lock_guard lk(mu_);
+    std::erase_if(map_, [](const auto& e) { return e.second.expired(); });
+    if (auto it = map_.find(key); it != map_.end())
+        if (auto alive = it->second.lock()) return alive;
+    auto made = make();
+    map_[key] = made;
+    return made;
+}
+
 }  // namespace vdestack::plug

@@ -34,10 +34,13 @@
 #include <sys/uio.h>
 
 #include <cstddef>
+#include <functional>
 #include <memory>
+#include <mutex>
 #include <span>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 
 #include "base/tuning.hpp"
 #include "frame/buffer.hpp"
@@ -72,6 +75,41 @@ struct Capabilities {
     // unicast frames between stacks of one process on the same named network
     // straight from tap to tap (engine/fabric.hpp).
     std::string local_segment;
+};
+
+// A socket that several transports of this process read through one reader
+// (vxvde's shared group socket, udp/group_socket.hpp): the engine polls fd()
+// once per engine, however many of its stacks use it, and calls drain(),
+// which reads what waits (a bounded amount) and hands each frame straight to
+// the Inbox of every transport it is for. drain() is thread-safe (readers
+// take turns, in arrival order); several engines may poll the same source.
+class SharedSource {
+public:
+    virtual ~SharedSource() = default;
+    [[nodiscard]] virtual int fd() const noexcept = 0;
+    virtual void drain() noexcept = 0;
+};
+
+// Where a SharedSource writes a transport's frames: a tap (with a zero
+// virtio_net_hdr before each frame when `vnet`). fd -1: nowhere (the stack
+// is frozen or going), its frames are dropped.
+struct Inbox {
+    int fd = -1;
+    bool vnet = false;
+};
+
+// The shared sources of one process, by network: one per key for as long as
+// a transport holds it. Owned by the entry point (the helper) and passed in
+// OpenOptions::shared; thread-safe.
+class SharedSources {
+public:
+    // The source for `key`, made by make() when there is none alive.
+    std::shared_ptr<SharedSource> get(const std::string& key,
+                                      const std::function<std::shared_ptr<SharedSource>()>& make);
+
+private:
+    std::mutex mu_;
+    std::unordered_map<std::string, std::weak_ptr<SharedSource>> map_;
 };
 
 class Transport {
@@ -117,6 +155,15 @@ public:
     [[nodiscard]] virtual bool sends_whole() const noexcept { return false; }
     virtual ssize_t send_whole(std::span<const iovec> /*vnet_and_frame*/) noexcept { return 1; }
 
+    // The shared source this transport's inbound frames partly come from
+    // (nullptr: recv() returns them all). Constant for the object's life;
+    // the source outlives every transport that returns it.
+    [[nodiscard]] virtual SharedSource* shared_source() noexcept { return nullptr; }
+    // Where shared_source() delivers this transport's frames from now on. On
+    // return no frame is written to the previous inbox. Thread-safe with the
+    // source's drain(). Transports without a source ignore it.
+    virtual void set_inbox(Inbox /*inbox*/) noexcept {}
+
     // The VNL this transport was opened with (for messages).
     [[nodiscard]] virtual const std::string& vnl() const noexcept = 0;
 
@@ -130,6 +177,20 @@ protected:
 struct OpenOptions {
     std::string descr = "vdestack";  // description shown by switches
     Tuning tuning;                   // the process's settings (base/tuning.hpp)
+    // The process's shared sources (nullptr: none). Only a caller that runs
+    // the transport in an engine::Engine (which sets its Inbox) passes them:
+    // a vxvde transport then shares its group's multicast socket with the
+    // other transports of this process on the same network. Wrappers do not
+    // pass them on. Not owned; outlives the transport.
+    SharedSources* shared = nullptr;
+
+    // The options a wrapper opens its inner transport with (no shared
+    // sources: nobody sets a wrapped transport's Inbox).
+    [[nodiscard]] OpenOptions for_wrapped() const {
+        OpenOptions o = *this;
+        o.shared = nullptr;
+        return o;
+    }
 };
 
 // Opens the transport named by `vnl`. Throws vdestack::Error:

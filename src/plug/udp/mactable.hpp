@@ -19,6 +19,8 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <mutex>
+#include <shared_mutex>
 #include <span>
 #include <vector>
 
@@ -72,6 +74,11 @@ public:
         if (peer.valid()) table_.learn(mac, vlan, peer, now);
     }
 
+    // True when learn(mac, peer, now, vlan) would change nothing.
+    [[nodiscard]] bool current(MacRef mac, const PeerAddr& peer, std::int64_t now, std::uint16_t vlan = 0) const noexcept {
+        return !peer.valid() || wire::is_multicast(mac) || table_.current(mac, vlan, peer, now);
+    }
+
     // Invalidates every entry whose peer equals `peer` (a leave message).
     // Returns how many were removed.
     std::size_t forget_peer(const PeerAddr& peer) noexcept { return table_.forget(peer); }
@@ -91,6 +98,39 @@ public:
 
 private:
     frame::LearnTable<PeerAddr> table_;
+};
+
+// A MacTable shared by the transports of one network in this process (the
+// stacks of a helper on one vxvde group, group_socket.hpp), used from their
+// engine threads: learn() and forget_peer() take the write lock only when
+// they change something (an entry is re-stamped at most once a second), and
+// read(f) runs f(const MacTable&) under the read lock (a send batch's
+// lookups). Thread-safe.
+class SharedMacTable {
+public:
+    SharedMacTable(std::size_t hashsize, std::int64_t expire) : table_(hashsize, expire) {}
+
+    void learn(MacRef mac, const PeerAddr& peer, std::int64_t now, std::uint16_t vlan = 0) noexcept {
+        {
+            std::shared_lock lk(mu_);
+            if (table_.current(mac, peer, now, vlan)) return;
+        }
+        std::lock_guard lk(mu_);
+        table_.learn(mac, peer, now, vlan);
+    }
+    void forget_peer(const PeerAddr& peer) noexcept {
+        std::lock_guard lk(mu_);
+        table_.forget_peer(peer);
+    }
+    template <class F>
+    auto read(F&& f) const {
+        std::shared_lock lk(mu_);
+        return f(static_cast<const MacTable&>(table_));
+    }
+
+private:
+    mutable std::shared_mutex mu_;
+    MacTable table_;
 };
 
 }  // namespace vdestack::plug

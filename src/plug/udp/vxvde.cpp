@@ -7,36 +7,43 @@
 // Each datagram is the 8-byte vxvde header (wire/vxvde.hpp) + one Ethernet frame.
 //
 // Sockets (both UDP, nonblocking, CLOEXEC, created in open() in the calling
-// thread's netns, owned by the transport through UniqueFd, closed by its
-// destructor):
-//   multi_  bound to group:port with SO_REUSEADDR (so many processes of one host
+// thread's netns, owned through UniqueFd):
+//   group   bound to group:port with SO_REUSEADDR (so many processes of one host
 //           can join), member of the group on interface `if` (or the default),
-//           IP_PKTINFO / IPV6_RECVPKTINFO on. Receives multicast only.
+//           IP_PKTINFO / IPV6_RECVPKTINFO on. Receives multicast only
+//           (vxvde_group.hpp: open_group_socket). Alone, the transport owns
+//           one (multi_) and reads it in recv(); with OpenOptions::shared it
+//           uses the one VxvdeGroup of its network in this process, which
+//           writes the frames for it straight into its stack's tap (Inbox),
+//           and recv() reads only uni_.
 //   uni_    bound to `bind` (default wildcard) on an ephemeral port. EVERY
 //           datagram we send leaves from it, so a peer is identified by (IP,
 //           ephemeral port), and unicast replies to us arrive on it. TTL (IPv4:
 //           IP_TTL and IP_MULTICAST_TTL; IPv6: multicast hops), multicast
 //           interface and multicast loop (on) are set here.
-// poll_fds() = {multi_, uni_}.
+// poll_fds() = {multi_, uni_} alone, {uni_} shared.
 //
 // Learning: every accepted frame records (source MAC, VLAN key 1) -> sender
-// address in a MacTable (mactable.hpp). send() unicasts a frame to the learned
-// sender of its destination MAC when that MAC is unicast and fresh (learned less
-// than expiretime seconds ago); otherwise (group MAC, unknown, stale) it goes to
-// group:port. A datagram that is exactly our header is a "leave": the sender
-// closed, so every entry pointing at it is forgotten. Our destructor sends one.
+// address in a MacTable (mactable.hpp): the transport's own alone, the
+// group's SharedMacTable when shared (so that what one stack learns from the
+// group, every stack of the network knows). send() unicasts a frame to the
+// learned sender of its destination MAC when that MAC is unicast and fresh
+// (learned less than expiretime seconds ago); otherwise (group MAC, unknown,
+// stale) it goes to group:port. A datagram that is exactly our header is a
+// "leave": the sender closed, so every entry pointing at it is forgotten. Our
+// destructor sends one. Shared, send() also shows each frame to the group
+// (VxvdeGroup::sent: our MACs, our IGMP/MLD reports).
 //
 // Accept rule (as vdeplug4): all 8 header bytes equal ours (flags 0x08, our VNI,
 // zero reserved bytes) and the frame part is longer than 14 bytes; truncated
 // datagrams (larger than the slot) are dropped.
 //
-// Self-filter: multicast loop is on, so our own multicasts come back on multi_.
-// A datagram on multi_ whose source port is our unicast port and whose source IP
-// is ours is dropped. "Ours" means: IPv4 ipi_spec_dst of the IP_PKTINFO (the
-// local address of the receiving interface, what the kernel picks as source),
-// or our explicit bind address, or any address of this netns; the netns'
-// addresses are read with getifaddrs at open and re-read (at most once per
-// second) when a datagram from our port comes from an unknown address.
+// Self-filter: multicast loop is on, so our own multicasts come back on the
+// group socket. A datagram there whose source port is our unicast port and
+// whose source IP is ours is dropped (LocalAddrs, vxvde_group.hpp: the IPv4
+// packet info's ipi_spec_dst, our explicit bind address, or any address of
+// this netns, read when first needed and re-read at most once per second when
+// a datagram from our port comes from an unknown address).
 //
 // Batching and limits: recv() drains both sockets with recvmmsg, in batches of
 // at most 64 datagrams and at most 16 batches per socket per (dgram_batch.hpp)
@@ -69,6 +76,7 @@
 #include <netinet/in.h>
 #include <netinet/udp.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -87,6 +95,7 @@
 #include "plug/udp/mcast_config.hpp"
 #include "plug/udp/udp_gro.hpp"
 #include "plug/udp/udp_send.hpp"
+#include "plug/udp/vxvde_group.hpp"
 #include "base/clock.hpp"
 #include "base/error.hpp"
 #include "base/nss.hpp"
@@ -101,7 +110,6 @@ namespace {
 
 using wire::VxvdeHeader;
 
-constexpr std::uint16_t kVlan = 1;       // vdeplug4 learns with VLAN key 1
 constexpr int kDefaultSockBuf = 4 << 20; // generous default socket buffers
 
 constexpr const char* kDefaultGroup4 = "239.0.0.1";
@@ -185,16 +193,35 @@ UniqueFd udp_socket(int family, std::string_view vnl) {
     return fd;
 }
 
+// What makes two vxvde transports one network (Capabilities::local_segment).
+std::string segment_name(const Config& c) {
+    char addr[INET6_ADDRSTRLEN] = "";
+    const int family = c.group.family();
+    const void* a = family == AF_INET ? static_cast<const void*>(&c.group.addr.v4.sin_addr)
+                                      : static_cast<const void*>(&c.group.addr.v6.sin6_addr);
+    ::inet_ntop(family, a, addr, sizeof addr);
+    return "vxvde " + std::string(addr) + " port " + std::to_string(c.group.port()) + " vni " + std::to_string(c.vni) +
+           " if " + std::to_string(c.ifindex);
+}
+
 class VxvdeTransport final : public Transport {
 public:
-    VxvdeTransport(std::string vnl_text, const Config& c, bool offloads);
+    // `group`: the process's shared group socket of this network, or nullptr:
+    // one of our own (vxvde_group.hpp).
+    VxvdeTransport(std::string vnl_text, const Config& c, bool offloads, std::shared_ptr<VxvdeGroup> group);
     ~VxvdeTransport() override;
 
-    [[nodiscard]] std::span<const int> poll_fds() const noexcept override { return fds_; }
+    [[nodiscard]] std::span<const int> poll_fds() const noexcept override {
+        return std::span<const int>(fds_).subspan(group_ ? 1 : 0);
+    }
     ssize_t recv(std::span<FrameBuf> bufs) noexcept override;
     [[nodiscard]] bool pending() const noexcept override { return gro_.holding(); }
     ssize_t send(std::span<const FrameRef> frames) noexcept override;
     [[nodiscard]] const std::string& vnl() const noexcept override { return vnl_; }
+    [[nodiscard]] SharedSource* shared_source() noexcept override { return group_.get(); }
+    void set_inbox(Inbox inbox) noexcept override {
+        if (group_) group_->set_inbox(member_, inbox);
+    }
 
 private:
     // Receives from socket `which` (0 multi, 1 uni) into bufs[n..); advances n.
@@ -202,22 +229,31 @@ private:
     int drain(int which, std::span<FrameBuf> bufs, std::size_t& n, std::int64_t now) noexcept;
     // The same for uni_ in GRO mode (see the header).
     int drain_gro(std::span<FrameBuf> bufs, std::size_t& n, std::int64_t now) noexcept;
-    [[nodiscard]] bool is_self(const PeerAddr& from, const msghdr& mh, std::int64_t now) noexcept;
-    [[nodiscard]] bool is_local(const PeerAddr& from) const noexcept;
-    void refresh_local_addrs() noexcept;
+    void learn(wire::MacSpan mac, const PeerAddr& from, std::int64_t now) noexcept {
+        if (group_)
+            group_->peers().learn(mac, from, now, kVxvdeVlan);
+        else
+            table_.learn(mac, from, now, kVxvdeVlan);
+    }
+    void forget(const PeerAddr& peer) noexcept {
+        if (group_)
+            group_->peers().forget_peer(peer);
+        else
+            table_.forget_peer(peer);
+    }
 
     std::string vnl_;
-    UniqueFd multi_;
+    std::shared_ptr<VxvdeGroup> group_;  // shared mode: the group socket and the peers
+    VxvdeGroup::Member* member_ = nullptr;
+    UniqueFd multi_;  // alone: our own group socket
     UniqueFd uni_;
     std::array<int, 2> fds_{-1, -1};
     std::array<std::byte, VxvdeHeader::kSize> hdr_{};
-    PeerAddr group_;
+    PeerAddr group_addr_;
     PeerAddr bound_;          // uni_'s address (port = our unicast port)
     std::uint16_t uniport_ = 0;  // our unicast port, host byte order
-    MacTable table_;
-    std::vector<in_addr> local4_;
-    std::vector<in6_addr> local6_;
-    std::int64_t local_refreshed_ = 0;
+    MacTable table_;             // alone: the learned peers (one slot when shared)
+    LocalAddrs local_;
     int first_ = 0;  // socket recv() reads first; alternates
 
     // recv: header, frame, sender (and on the multicast socket the packet
@@ -230,49 +266,20 @@ private:
     UdpGroReceiver gro_;
 };
 
-VxvdeTransport::VxvdeTransport(std::string vnl_text, const Config& c, bool offloads)
-    : vnl_(std::move(vnl_text)), group_(c.group), table_(c.hashsize, c.expire) {
+VxvdeTransport::VxvdeTransport(std::string vnl_text, const Config& c, bool offloads, std::shared_ptr<VxvdeGroup> group)
+    : vnl_(std::move(vnl_text)),
+      group_(std::move(group)),
+      group_addr_(c.group),
+      table_(group_ ? 1 : c.hashsize, c.expire) {
     const std::string& v = vnl_;
-    const int family = group_.family();
+    const int family = group_addr_.family();
     wire::write_vxvde_header(hdr_, c.vni);
     const int one = 1;
-    {
-        char addr[INET6_ADDRSTRLEN] = "";
-        const void* a = family == AF_INET ? static_cast<const void*>(&group_.addr.v4.sin_addr)
-                                          : static_cast<const void*>(&group_.addr.v6.sin6_addr);
-        ::inet_ntop(family, a, addr, sizeof addr);
-        // What makes two vxvde transports one network (Capabilities::local_segment).
-        caps_.local_segment = "vxvde " + std::string(addr) + " port " + std::to_string(group_.port()) + " vni " +
-                   std::to_string(c.vni) + " if " + std::to_string(c.ifindex);
-    }
+    caps_.local_segment = segment_name(c);
 
-    multi_ = udp_socket(family, v);
+    if (!group_) multi_ = open_group_socket(c, v);
     uni_ = udp_socket(family, v);
-    const int mfd = multi_.get();
     const int ufd = uni_.get();
-
-    // ---- multicast socket: group:port, shared, with packet info
-    set_opt(mfd, SOL_SOCKET, SO_REUSEADDR, one, v, "SO_REUSEADDR");
-    if (family == AF_INET) {
-        set_opt(mfd, IPPROTO_IP, IP_PKTINFO, one, v, "IP_PKTINFO");
-        const int zero = 0;  // only the group we bound to, not every joined group
-        (void)::setsockopt(mfd, IPPROTO_IP, IP_MULTICAST_ALL, &zero, sizeof zero);
-    } else {
-        set_opt(mfd, IPPROTO_IPV6, IPV6_RECVPKTINFO, one, v, "IPV6_RECVPKTINFO");
-    }
-    if (::bind(mfd, group_.get(), group_.len) != 0) fail_errno(v + ": bind(multicast group)");
-    if (family == AF_INET) {
-        ip_mreqn mr{};
-        mr.imr_multiaddr = group_.addr.v4.sin_addr;
-        mr.imr_address.s_addr = htonl(INADDR_ANY);
-        mr.imr_ifindex = static_cast<int>(c.ifindex);
-        set_opt(mfd, IPPROTO_IP, IP_ADD_MEMBERSHIP, mr, v, "IP_ADD_MEMBERSHIP");
-    } else {
-        ipv6_mreq mr{};
-        mr.ipv6mr_multiaddr = group_.addr.v6.sin6_addr;
-        mr.ipv6mr_interface = c.ifindex;
-        set_opt(mfd, IPPROTO_IPV6, IPV6_ADD_MEMBERSHIP, mr, v, "IPV6_ADD_MEMBERSHIP");
-    }
 
     // ---- unicast socket: every send, and unicast replies
     if (::bind(ufd, c.bind.get(), c.bind.len) != 0) fail_errno(v + ": bind(unicast)");
@@ -294,14 +301,11 @@ VxvdeTransport::VxvdeTransport(std::string vnl_text, const Config& c, bool offlo
         }
     }
 
-    // ---- buffers
-    if (c.rcvbuf) {
+    // ---- buffers (the group socket's: open_group_socket)
+    if (c.rcvbuf)
         set_opt(ufd, SOL_SOCKET, SO_RCVBUF, *c.rcvbuf, v, "SO_RCVBUF");
-        set_opt(mfd, SOL_SOCKET, SO_RCVBUF, *c.rcvbuf, v, "SO_RCVBUF");
-    } else {
+    else
         raise_rcvbuf(ufd, kDefaultSockBuf);
-        raise_rcvbuf(mfd, kDefaultSockBuf);
-    }
     raise_sndbuf(ufd, kDefaultSockBuf);
 
     // ---- our unicast address (the self-filter's port)
@@ -311,9 +315,8 @@ VxvdeTransport::VxvdeTransport(std::string vnl_text, const Config& c, bool offlo
     bound_ = PeerAddr::from(reinterpret_cast<const sockaddr*>(&name), namelen);
     uniport_ = bound_.port();
 
-    refresh_local_addrs();
-    local_refreshed_ = mono_seconds();
-    fds_ = {mfd, ufd};
+    if (group_) member_ = group_->join(bound_);
+    fds_ = {multi_ ? multi_.get() : -1, ufd};
     sender_.set_gso(offloads);
     gro_.allow(offloads);
     // Frames split from a coalesced datagram wait in gro_ (GRO mode,
@@ -322,64 +325,9 @@ VxvdeTransport::VxvdeTransport(std::string vnl_text, const Config& c, bool offlo
 }
 
 VxvdeTransport::~VxvdeTransport() {
+    if (member_ != nullptr) group_->leave(member_);
     // Leave: the bare header to the group, so peers forget our MACs now.
-    if (uni_) (void)::sendto(uni_.get(), hdr_.data(), hdr_.size(), MSG_DONTWAIT, group_.get(), group_.len);
-}
-
-void VxvdeTransport::refresh_local_addrs() noexcept {
-    ifaddrs* list = nullptr;
-    if (::getifaddrs(&list) != 0) return;
-    try {
-        local4_.clear();
-        local6_.clear();
-        for (ifaddrs* ifa = list; ifa != nullptr; ifa = ifa->ifa_next) {
-            if (ifa->ifa_addr == nullptr) continue;
-            if (ifa->ifa_addr->sa_family == AF_INET) {
-                sockaddr_in sa{};
-                std::memcpy(&sa, ifa->ifa_addr, sizeof sa);
-                local4_.push_back(sa.sin_addr);
-            } else if (ifa->ifa_addr->sa_family == AF_INET6) {
-                sockaddr_in6 sa{};
-                std::memcpy(&sa, ifa->ifa_addr, sizeof sa);
-                local6_.push_back(sa.sin6_addr);
-            }
-        }
-    } catch (...) {  // out of memory: keep what we have
-    }
-    ::freeifaddrs(list);
-}
-
-bool VxvdeTransport::is_local(const PeerAddr& from) const noexcept {
-    if (from.family() == AF_INET) {
-        const in_addr a = from.addr.v4.sin_addr;
-        if (a.s_addr == bound_.addr.v4.sin_addr.s_addr) return true;
-        return std::any_of(local4_.begin(), local4_.end(), [&](const in_addr& l) { return l.s_addr == a.s_addr; });
-    }
-    const in6_addr& a = from.addr.v6.sin6_addr;
-    if (std::memcmp(&a, &bound_.addr.v6.sin6_addr, sizeof a) == 0) return true;
-    return std::any_of(local6_.begin(), local6_.end(),
-                       [&](const in6_addr& l) { return std::memcmp(&l, &a, sizeof a) == 0; });
-}
-
-bool VxvdeTransport::is_self(const PeerAddr& from, const msghdr& mh, std::int64_t now) noexcept {
-    if (!from.valid() || from.port() != uniport_) return false;
-    if (from.family() == AF_INET) {
-        for (cmsghdr* cm = CMSG_FIRSTHDR(&mh); cm != nullptr; cm = CMSG_NXTHDR(const_cast<msghdr*>(&mh), cm)) {
-            if (cm->cmsg_level == IPPROTO_IP && cm->cmsg_type == IP_PKTINFO) {
-                in_pktinfo pi{};
-                std::memcpy(&pi, CMSG_DATA(cm), sizeof pi);
-                if (pi.ipi_spec_dst.s_addr == from.addr.v4.sin_addr.s_addr) return true;
-            }
-        }
-    }
-    if (is_local(from)) return true;
-    // Our port from an address we do not know: maybe one added since open().
-    if (now != local_refreshed_) {
-        local_refreshed_ = now;
-        refresh_local_addrs();
-        return is_local(from);
-    }
-    return false;
+    if (uni_) (void)::sendto(uni_.get(), hdr_.data(), hdr_.size(), MSG_DONTWAIT, group_addr_.get(), group_addr_.len);
 }
 
 int VxvdeTransport::drain(int which, std::span<FrameBuf> bufs, std::size_t& n, std::int64_t now) noexcept {
@@ -392,11 +340,13 @@ int VxvdeTransport::drain(int which, std::span<FrameBuf> bufs, std::size_t& n, s
             if (std::memcmp(hdr.data(), hdr_.data(), VxvdeHeader::kSize) != 0) return Take::consumed;
             const PeerAddr from = PeerAddr::from(static_cast<const sockaddr*>(mh.msg_name), mh.msg_namelen);
             if (f.empty()) {  // leave
-                if (from.valid()) table_.forget_peer(from);
+                if (from.valid()) forget(from);
                 return Take::consumed;
             }
-            if (f.size() <= wire::kEthHeader || (multicast && is_self(from, mh, now))) return Take::consumed;
-            table_.learn(wire::src_mac(f.data()), from, now, kVlan);
+            if (f.size() <= wire::kEthHeader) return Take::consumed;
+            if (multicast && from.valid() && from.port() == uniport_ && local_.is_self(from, bound_, mh, now))
+                return Take::consumed;
+            learn(wire::src_mac(f.data()), from, now);
             return Take::frame;
         },
         // A full batch of unicast: a bulk flow, worth GRO mode from now on.
@@ -420,14 +370,14 @@ int VxvdeTransport::drain_gro(std::span<FrameBuf> bufs, std::size_t& n, std::int
         if (d.size() < VxvdeHeader::kSize || std::memcmp(d.data(), hdr_.data(), VxvdeHeader::kSize) != 0)
             return std::span<std::byte>();
         if (d.size() == VxvdeHeader::kSize) {  // leave
-            if (from.valid()) table_.forget_peer(from);
+            if (from.valid()) forget(from);
             return std::span<std::byte>();
         }
         const std::span<std::byte> f = d.subspan(VxvdeHeader::kSize);
         if (f.size() <= wire::kEthHeader || f.size() > kMaxFrame) return std::span<std::byte>();
         const wire::MacSpan src = wire::src_mac(f.data());
         if (learned == nullptr || std::memcmp(learned, src.data(), src.size()) != 0) {
-            table_.learn(src, from, now, kVlan);
+            learn(src, from, now);
             learned = src.data();
         }
         return f;
@@ -447,6 +397,7 @@ ssize_t VxvdeTransport::recv(std::span<FrameBuf> bufs) noexcept {
     gro_.hand_out(bufs, n);
     for (int k = 0; k < 2 && n < bufs.size(); k++) {
         const int which = first ^ k;
+        if (which == 0 && group_) continue;  // the shared group socket delivers itself
         if (which == 1 && gro_.on() && held) continue;
         const int err = which == 1 && gro_.on() ? drain_gro(bufs, n, now) : drain(which, bufs, n, now);
         if (err < 0 && n == 0) return err;
@@ -455,14 +406,36 @@ ssize_t VxvdeTransport::recv(std::span<FrameBuf> bufs) noexcept {
 }
 
 ssize_t VxvdeTransport::send(std::span<const FrameRef> frames) noexcept {
-    return send_learned(sender_, uni_.get(), frames, table_, group_, kVlan, mono_seconds());
+    const std::int64_t now = mono_seconds();
+    if (!group_) return send_learned(sender_, uni_.get(), frames, table_, group_addr_, kVxvdeVlan, now);
+    for (const FrameRef& f : frames)
+        if (f.data != nullptr && f.len >= wire::kEthHeader) group_->sent(member_, std::span<const std::byte>(f.data, f.len));
+    return group_->peers().read([&](const MacTable& t) {
+        return send_learned(sender_, uni_.get(), frames, t, group_addr_, kVxvdeVlan, now);
+    });
 }
 
 }  // namespace
 
 std::unique_ptr<Transport> open_vxvde(std::string_view vnl, std::string_view rest, const OpenOptions& opts) {
     const Config c = parse_config(vnl, rest);
-    return std::make_unique<VxvdeTransport>(std::string(vnl), c, opts.tuning.udp_gso);
+    std::shared_ptr<VxvdeGroup> group;
+    if (opts.shared != nullptr && opts.tuning.shared_groups) {
+        // One socket per network of this netns, and per setting that the
+        // socket or the shared table takes from the VNL.
+        struct stat ns{};
+        if (::stat("/proc/thread-self/ns/net", &ns) != 0) fail_errno(std::string(vnl) + ": stat(/proc/thread-self/ns/net)");
+        const std::string key = segment_name(c) + " netns " + std::to_string(ns.st_ino) + " hashsize " +
+                                std::to_string(c.hashsize) + " expire " + std::to_string(c.expire) + " rcvbuf " +
+                                (c.rcvbuf ? std::to_string(*c.rcvbuf) : "-");
+        std::array<std::byte, VxvdeHeader::kSize> hdr{};
+        wire::write_vxvde_header(hdr, c.vni);
+        const bool snoop = opts.tuning.snoop;
+        group = std::static_pointer_cast<VxvdeGroup>(opts.shared->get(key, [&]() -> std::shared_ptr<SharedSource> {
+            return std::make_shared<VxvdeGroup>(open_group_socket(c, vnl), hdr, c.hashsize, c.expire, snoop);
+        }));
+    }
+    return std::make_unique<VxvdeTransport>(std::string(vnl), c, opts.tuning.udp_gso, std::move(group));
 }
 
 }  // namespace vdestack::plug

@@ -238,7 +238,7 @@ std::unique_ptr<Transport> open_fault(std::string_view vnl, std::string_view res
         if (*v == "both") params.both = true;
         else if (*v != "out") fail(EINVAL, ctx + ": bad value '" + *v + "' for option 'dir' (out or both)");
     }
-    auto inner = open_transport(inner_vnl, opts);
+    auto inner = open_transport(inner_vnl, opts.for_wrapped());
     return std::make_unique<FaultTransport>(ctx, params, std::move(inner));
 }
 

@@ -119,8 +119,8 @@ std::unique_ptr<Transport> open_reconnect(std::string_view vnl, std::string_view
     unsigned interval = 1;
     if (auto v = p.get("interval")) interval = static_cast<unsigned>(vnl::parse_number(*v, "interval", vnl, 3600));
     if (interval == 0) fail(EINVAL, ctx + ": bad value '0' for option 'interval'");
-    auto inner = open_transport(inner_vnl, opts);
-    return std::make_unique<ReconnectTransport>(ctx, std::move(inner_vnl), opts, interval, std::move(inner));
+    auto inner = open_transport(inner_vnl, opts.for_wrapped());
+    return std::make_unique<ReconnectTransport>(ctx, std::move(inner_vnl), opts.for_wrapped(), interval, std::move(inner));
 }
 
 }  // namespace vdestack::plug

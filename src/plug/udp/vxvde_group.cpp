@@ -1,0 +1,350 @@
+// vxvde_group.cpp - the group socket of vxvde://, alone or shared (see
+// vxvde_group.hpp for the theory of operation).
+#include "plug/udp/vxvde_group.hpp"
+
+#include <ifaddrs.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstring>
+#include <string>
+
+#include "base/clock.hpp"
+#include "base/error.hpp"
+#include "base/sockbuf.hpp"
+#include "wire/ethernet.hpp"
+#include "wire/vnet.hpp"
+
+namespace vdestack::plug {
+
+namespace {
+
+constexpr int kDefaultSockBuf = 4 << 20;  // generous default socket buffers
+
+template <typename T>
+void set_opt(int fd, int level, int name, const T& value, std::string_view vnl, const char* what) {
+    if (::setsockopt(fd, level, name, &value, sizeof value) != 0)
+        fail_errno(std::string(vnl) + ": setsockopt(" + what + ")");
+}
+
+bool all_hosts(std::span<const std::byte, 6> mac) noexcept {
+    static constexpr std::byte k4[6] = {std::byte{0x01}, std::byte{0x00}, std::byte{0x5e},
+                                        std::byte{0},    std::byte{0},    std::byte{0x01}};
+    static constexpr std::byte k6[6] = {std::byte{0x33}, std::byte{0x33}, std::byte{0},
+                                        std::byte{0},    std::byte{0},    std::byte{0x01}};
+    return std::memcmp(mac.data(), k4, 6) == 0 || std::memcmp(mac.data(), k6, 6) == 0;
+}
+
+// An IPv4 (01:00:5e, high bit of the 4th byte clear) or IPv6 (33:33) multicast MAC.
+bool ip_multicast(std::span<const std::byte, 6> mac) noexcept {
+    const auto b = [&](std::size_t i) { return std::to_integer<unsigned>(mac[i]); };
+    return (b(0) == 0x01 && b(1) == 0x00 && b(2) == 0x5e && (b(3) & 0x80u) == 0) || (b(0) == 0x33 && b(1) == 0x33);
+}
+
+}  // namespace
+
+// ---- LocalAddrs
+
+void LocalAddrs::refresh() noexcept {
+    ifaddrs* list = nullptr;
+    if (::getifaddrs(&list) != 0) return;
+    try {
+        v4_.clear();
+        v6_.clear();
+        for (ifaddrs* ifa = list; ifa != nullptr; ifa = ifa->ifa_next) {
+            if (ifa->ifa_addr == nullptr) continue;
+            if (ifa->ifa_addr->sa_family == AF_INET) {
+                sockaddr_in sa{};
+                std::memcpy(&sa, ifa->ifa_addr, sizeof sa);
+                v4_.push_back(sa.sin_addr);
+            } else if (ifa->ifa_addr->sa_family == AF_INET6) {
+                sockaddr_in6 sa{};
+                std::memcpy(&sa, ifa->ifa_addr, sizeof sa);
+                v6_.push_back(sa.sin6_addr);
+            }
+        }
+    } catch (...) {  // out of memory: keep what we have
+    }
+    ::freeifaddrs(list);
+}
+
+bool LocalAddrs::is_local(const PeerAddr& from, const PeerAddr& bound) const noexcept {
+    if (from.family() == AF_INET) {
+        const in_addr a = from.addr.v4.sin_addr;
+        if (bound.family() == AF_INET && a.s_addr == bound.addr.v4.sin_addr.s_addr) return true;
+        return std::any_of(v4_.begin(), v4_.end(), [&](const in_addr& l) { return l.s_addr == a.s_addr; });
+    }
+    const in6_addr& a = from.addr.v6.sin6_addr;
+    if (bound.family() == AF_INET6 && std::memcmp(&a, &bound.addr.v6.sin6_addr, sizeof a) == 0) return true;
+    return std::any_of(v6_.begin(), v6_.end(), [&](const in6_addr& l) { return std::memcmp(&l, &a, sizeof a) == 0; });
+}
+
+bool LocalAddrs::is_self(const PeerAddr& from, const PeerAddr& bound, const msghdr& mh, std::int64_t now) noexcept {
+    if (from.family() == AF_INET) {
+        for (cmsghdr* cm = CMSG_FIRSTHDR(&mh); cm != nullptr; cm = CMSG_NXTHDR(const_cast<msghdr*>(&mh), cm)) {
+            if (cm->cmsg_level == IPPROTO_IP && cm->cmsg_type == IP_PKTINFO) {
+                in_pktinfo pi{};
+                std::memcpy(&pi, CMSG_DATA(cm), sizeof pi);
+                if (pi.ipi_spec_dst.s_addr == from.addr.v4.sin_addr.s_addr) return true;
+            }
+        }
+    }
+    if (is_local(from, bound)) return true;
+    // Our port from an address we do not know: maybe one added since.
+    if (now != refreshed_) {
+        refreshed_ = now;
+        refresh();
+        return is_local(from, bound);
+    }
+    return false;
+}
+
+// ---- the group socket
+
+UniqueFd open_group_socket(const McastConfig& c, std::string_view v) {
+    const PeerAddr& group = c.group;
+    const int family = group.family();
+    UniqueFd fd(::socket(family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, IPPROTO_UDP));
+    if (!fd) fail_errno(std::string(v) + ": socket");
+    const int mfd = fd.get();
+    const int one = 1;
+    set_opt(mfd, SOL_SOCKET, SO_REUSEADDR, one, v, "SO_REUSEADDR");
+    if (family == AF_INET) {
+        set_opt(mfd, IPPROTO_IP, IP_PKTINFO, one, v, "IP_PKTINFO");
+        const int zero = 0;  // only the group we bound to, not every joined group
+        (void)::setsockopt(mfd, IPPROTO_IP, IP_MULTICAST_ALL, &zero, sizeof zero);
+    } else {
+        set_opt(mfd, IPPROTO_IPV6, IPV6_RECVPKTINFO, one, v, "IPV6_RECVPKTINFO");
+    }
+    if (::bind(mfd, group.get(), group.len) != 0) fail_errno(std::string(v) + ": bind(multicast group)");
+    if (family == AF_INET) {
+        ip_mreqn mr{};
+        mr.imr_multiaddr = group.addr.v4.sin_addr;
+        mr.imr_address.s_addr = htonl(INADDR_ANY);
+        mr.imr_ifindex = static_cast<int>(c.ifindex);
+        set_opt(mfd, IPPROTO_IP, IP_ADD_MEMBERSHIP, mr, v, "IP_ADD_MEMBERSHIP");
+    } else {
+        ipv6_mreq mr{};
+        mr.ipv6mr_multiaddr = group.addr.v6.sin6_addr;
+        mr.ipv6mr_interface = c.ifindex;
+        set_opt(mfd, IPPROTO_IPV6, IPV6_ADD_MEMBERSHIP, mr, v, "IPV6_ADD_MEMBERSHIP");
+    }
+    if (c.rcvbuf)
+        set_opt(mfd, SOL_SOCKET, SO_RCVBUF, *c.rcvbuf, v, "SO_RCVBUF");
+    else
+        raise_rcvbuf(mfd, kDefaultSockBuf);
+    return fd;
+}
+
+// ---- VxvdeGroup
+
+struct VxvdeGroup::Member {
+    PeerAddr bound;
+    std::uint16_t port = 0;
+    Inbox inbox;
+    std::size_t index = 0;  // in all_
+    std::array<std::byte, 6> last_src{};
+    std::vector<std::uint64_t> macs;         // unicast MACs it sent from (owners_)
+    std::vector<wire::McastGroup> groups;    // groups it joined
+    bool flood = false;                      // too many groups: every multicast
+};
+
+VxvdeGroup::VxvdeGroup(UniqueFd fd, std::span<const std::byte, wire::VxvdeHeader::kSize> hdr, std::size_t hashsize,
+                       std::int64_t expire, bool snoop)
+    : fd_(std::move(fd)),
+      snoop_(snoop),
+      peers_(hashsize, expire),
+      pool_(std::make_unique_for_overwrite<std::byte[]>(Batch::kBatch * kMaxFrame)),
+      slots_(Batch::kBatch) {
+    std::copy(hdr.begin(), hdr.end(), hdr_.begin());
+}
+
+VxvdeGroup::~VxvdeGroup() = default;
+
+std::uint64_t VxvdeGroup::key(std::span<const std::byte, 6> mac) noexcept {
+    std::uint64_t k = 0;
+    for (std::byte b : mac) k = (k << 8) | std::to_integer<std::uint64_t>(b);
+    return k;
+}
+
+VxvdeGroup::Member* VxvdeGroup::join(const PeerAddr& bound) {
+    auto m = std::make_unique<Member>();
+    m->bound = bound;
+    m->port = bound.port();
+    Member* raw = m.get();
+    std::lock_guard lk(mu_);
+    all_.reserve(all_.size() + 1);
+    floods_.reserve(all_.size() + 1);  // make_flood() never allocates
+    by_port_[raw->port] = raw;  // may throw: before the member is listed
+    raw->index = all_.size();
+    all_.push_back(std::move(m));
+    return raw;
+}
+
+void VxvdeGroup::leave(Member* m) noexcept {
+    std::lock_guard lk(mu_);
+    by_port_.erase(m->port);
+    for (std::uint64_t k : m->macs)
+        if (auto it = owners_.find(k); it != owners_.end() && it->second == m) owners_.erase(it);
+    for (const wire::McastGroup& g : m->groups) {
+        auto it = groups_.find(key(g.mac()));
+        if (it == groups_.end()) continue;
+        std::erase(it->second, m);
+        if (it->second.empty()) groups_.erase(it);
+    }
+    if (m->flood) std::erase(floods_, m);
+    // Swap-remove from all_ (O(1)): the last member takes its place.
+    const std::size_t i = m->index;
+    if (i + 1 != all_.size()) {
+        std::swap(all_[i], all_.back());
+        all_[i]->index = i;
+    }
+    all_.pop_back();  // destroys *m
+}
+
+void VxvdeGroup::make_flood(Member* m) noexcept {
+    if (m->flood) return;
+    m->flood = true;
+    try {
+        floods_.push_back(m);
+    } catch (...) {  // reserved in join(): cannot happen
+    }
+}
+
+void VxvdeGroup::set_inbox(Member* m, Inbox inbox) noexcept {
+    std::lock_guard lk(mu_);
+    m->inbox = inbox;
+}
+
+void VxvdeGroup::sent(Member* m, std::span<const std::byte> f) noexcept {
+    if (f.size() < wire::kEthHeader) return;
+    const wire::MacSpan src = wire::src_mac(f.data());
+    if (!wire::is_multicast(src) && std::memcmp(m->last_src.data(), src.data(), src.size()) != 0) {
+        try {
+            std::lock_guard lk(mu_);
+            std::memcpy(m->last_src.data(), src.data(), src.size());
+            const std::uint64_t k = key(std::span<const std::byte, 6>(src.data(), 6));
+            owners_[k] = m;
+            if (std::find(m->macs.begin(), m->macs.end(), k) == m->macs.end()) m->macs.push_back(k);
+        } catch (...) {  // out of memory: frames for that MAC flood
+        }
+    }
+    if (!snoop_ || m->flood || !wire::is_multicast(wire::dst_mac(f.data()))) return;
+    (void)wire::for_each_membership(f, [&](const wire::McastGroup& g) {
+        try {
+            update(m, g);
+        } catch (...) {  // out of memory: the member gets every multicast
+            std::lock_guard lk(mu_);
+            make_flood(m);
+        }
+    });
+}
+
+void VxvdeGroup::update(Member* m, const wire::McastGroup& g) {
+    const auto same = [&](const wire::McastGroup& x) { return x.family == g.family && x.addr == g.addr; };
+    const auto mac = g.mac();
+    const auto same_mac = [&](const wire::McastGroup& x) { return x.mac() == mac; };
+    {
+        std::shared_lock lk(mu_);  // a report repeats (robustness): mostly nothing changes
+        const bool has = std::any_of(m->groups.begin(), m->groups.end(), same);
+        if (m->flood || has == g.join) return;
+    }
+    std::lock_guard lk(mu_);
+    const std::uint64_t k = key(mac);
+    if (g.join) {
+        if (m->groups.size() >= kMaxGroups) {
+            // Past the bound: every multicast, and no more bookkeeping.
+            for (const wire::McastGroup& x : m->groups)
+                if (auto it = groups_.find(key(x.mac())); it != groups_.end()) {
+                    std::erase(it->second, m);
+                    if (it->second.empty()) groups_.erase(it);
+                }
+            m->groups.clear();
+            make_flood(m);
+            return;
+        }
+        const bool mac_known = std::any_of(m->groups.begin(), m->groups.end(), same_mac);
+        m->groups.reserve(m->groups.size() + 1);
+        if (!mac_known) groups_[k].push_back(m);
+        m->groups.push_back(g);
+        return;
+    }
+    std::erase_if(m->groups, same);
+    if (std::any_of(m->groups.begin(), m->groups.end(), same_mac)) return;  // another group of that MAC
+    if (auto it = groups_.find(k); it != groups_.end()) {
+        std::erase(it->second, m);
+        if (it->second.empty()) groups_.erase(it);
+    }
+}
+
+void VxvdeGroup::fan_out(const PeerAddr& from, const msghdr& mh, std::int64_t now,
+                         std::span<const std::byte> f) noexcept {
+    const std::span<const std::byte, 6> dst(f.data(), 6);
+    std::shared_lock lk(mu_);
+    // Our own member's multicast, looped back: not for it.
+    const Member* sender = nullptr;
+    if (from.valid())
+        if (auto it = by_port_.find(from.port()); it != by_port_.end() && local_.is_self(from, it->second->bound, mh, now))
+            sender = it->second;
+    static const std::byte zero[wire::VnetHdr::kSize]{};
+    const auto put = [&](const Member* m) {
+        if (m == sender || m->inbox.fd < 0) return;
+        // EAGAIN (queue full) or EIO (interface down): dropped, as a NIC would.
+        if (m->inbox.vnet) {
+            const iovec iov[2] = {{const_cast<std::byte*>(zero), sizeof zero},
+                                  {const_cast<std::byte*>(f.data()), f.size()}};
+            (void)!::writev(m->inbox.fd, iov, 2);
+        } else {
+            (void)!::write(m->inbox.fd, f.data(), f.size());
+        }
+    };
+    if (!wire::is_multicast(dst)) {
+        if (auto it = owners_.find(key(dst)); it != owners_.end()) {
+            put(it->second);
+            return;
+        }
+    } else if (snoop_ && ip_multicast(dst) && !all_hosts(dst)) {
+        if (auto it = groups_.find(key(dst)); it != groups_.end())
+            for (const Member* m : it->second) put(m);
+        for (const Member* m : floods_) put(m);
+        return;
+    }
+    for (const auto& m : all_) put(m.get());
+}
+
+void VxvdeGroup::drain() noexcept {
+    std::lock_guard rd(read_mu_);
+    const std::int64_t now = mono_seconds();
+    for (std::size_t i = 0; i < slots_.size(); i++) slots_[i] = FrameBuf{pool_.get() + i * kMaxFrame, kMaxFrame, 0};
+    using Take = Batch::Take;
+    (void)batch_.recv(
+        fd_.get(), slots_,
+        [&](const msghdr& mh, std::span<const std::byte, wire::VxvdeHeader::kSize> hdr, std::span<const std::byte> f) {
+            if (std::memcmp(hdr.data(), hdr_.data(), hdr_.size()) != 0) return Take::consumed;
+            const PeerAddr from = PeerAddr::from(static_cast<const sockaddr*>(mh.msg_name), mh.msg_namelen);
+            if (f.empty()) {  // leave
+                if (from.valid()) peers_.forget_peer(from);
+                return Take::consumed;
+            }
+            if (f.size() <= wire::kEthHeader || f.size() < kMinFrame) return Take::consumed;
+            peers_.learn(wire::src_mac(f.data()), from, now, kVxvdeVlan);
+            fan_out(from, mh, now, f);
+            return Take::consumed;
+        },
+        [](std::size_t, std::size_t) { return false; }, Batch::kMaxRounds, true);
+}
+
+std::size_t VxvdeGroup::members() const {
+    std::shared_lock lk(mu_);
+    return all_.size();
+}
+
+std::size_t VxvdeGroup::listeners(std::span<const std::byte, 6> mac) const {
+    std::shared_lock lk(mu_);
+    if (!snoop_) return all_.size();
+    auto it = groups_.find(key(mac));
+    return (it == groups_.end() ? 0 : it->second.size()) + floods_.size();
+}
+
+}  // namespace vdestack::plug
