@@ -107,7 +107,7 @@ struct StackEntry {
     std::uint64_t id = 0;
     std::string vnl;
     std::string ifname;
-    UniqueFd netns;  // /proc/thread-self/ns/net of the stack
+    UniqueFd netns;  // the stack's netns, kept only without a tap (which holds it)
     UniqueFd tap;    // invalid for a loopback-only stack
     std::unique_ptr<plug::Transport> link;
     int link_error = 0;  // errno that killed the link, 0 while alive

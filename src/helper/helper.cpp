@@ -6,6 +6,8 @@
 #include <sched.h>
 #include <signal.h>
 #include <net/if.h>
+#include <linux/if_tun.h>
+#include <sys/ioctl.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
@@ -79,7 +81,8 @@ std::size_t max_engines(const Tuning& t) {
 
 class Helper {
 public:
-    Helper(int channel, const Tuning& tuning) : tuning_(tuning) {
+    // `nofile`: the fd limits the helper was started with (its commands get them back).
+    Helper(int channel, const Tuning& tuning, const rlimit& nofile) : tuning_(tuning), nofile_(nofile) {
         conns_.push_back(std::make_unique<Conn>());
         conns_[0]->fd = UniqueFd(channel);
         conns_[0]->main = true;
@@ -201,7 +204,7 @@ private:
             case Op::MSocket: msocket(reply, req); break;
             case Op::Netns:
                 if (c.refs.count(req.stack) == 0) fail(EBADF, "no such stack");
-                send_reply(reply, 0, 0, req.stack, "", netns_of(req.stack));
+                send_reply(reply, 0, 0, req.stack, "", netns_of(req.stack).get());
                 break;
             case Op::AddIface:
                 if (c.refs.count(req.stack) == 0) fail(EBADF, "no such stack");
@@ -215,7 +218,7 @@ private:
                 if (c.refs.count(req.stack) == 0) fail(EBADF, "no such stack");
                 UniqueFd answer(::fcntl(reply, F_DUPFD_CLOEXEC, 0));
                 if (!answer) fail_errno("dup");
-                conf_.submit(req.stack, netns_of(req.stack), req, s1, std::move(answer));
+                conf_.submit(req.stack, netns_of(req.stack).get(), req, s1, std::move(answer));
                 break;
             }
             case Op::Attach: {
@@ -275,12 +278,18 @@ private:
         return true;
     }
 
-    // The netns fd of a stack (owned by its entry, which lives until the
-    // control thread -- this one -- removes it).
-    int netns_of(std::uint64_t id) {
+    // The netns of a stack, for one request: a new fd. A stack with a tap
+    // keeps no netns fd (its tap holds the namespace alive): the tap gives
+    // one (TUNGETDEVNETNS), so a stack costs two fds here, not three. A
+    // loopback-only stack keeps its own, duplicated here. Both live until
+    // the control thread -- this one -- removes the entry.
+    UniqueFd netns_of(std::uint64_t id) {
         auto it = where_.find(id);
         if (it == where_.end()) fail(EBADF, "no such stack");
-        return it->second.netns;
+        UniqueFd fd(it->second.netns >= 0 ? ::fcntl(it->second.netns, F_DUPFD_CLOEXEC, 0)
+                                          : ::ioctl(it->second.tap, TUNGETDEVNETNS));
+        if (!fd) fail_errno(it->second.netns >= 0 ? "dup(netns)" : "ioctl(TUNGETDEVNETNS)");
+        return fd;
     }
 
     std::unique_ptr<StackEntry> remove(std::uint64_t id) {
@@ -310,9 +319,12 @@ private:
         auto entry = new_entry(vnl, ifname);
         ns_.run([&] {
             if (::unshare(CLONE_NEWNET) != 0) fail_errno("unshare(CLONE_NEWNET)");
-            entry->netns = UniqueFd(::open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC));
-            if (!entry->netns) fail_errno("open(/proc/thread-self/ns/net)");
-            if (!vnl.empty()) entry->tap = plug::open_tap_device(ifname, tuning_.offload);
+            if (!vnl.empty()) {
+                entry->tap = plug::open_tap_device(ifname, tuning_.offload);  // holds the netns (netns_of)
+            } else {
+                entry->netns = UniqueFd(::open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC));
+                if (!entry->netns) fail_errno("open(/proc/thread-self/ns/net)");
+            }
         });
         return place(std::move(entry));
     }
@@ -321,11 +333,10 @@ private:
     // like any other, its own transport and tap) in the stack's namespace,
     // destroyed with the stack.
     void add_iface(std::uint64_t stack, const std::string& vnl, const std::string& ifname) {
-        const int netns = netns_of(stack);
+        const UniqueFd ns = netns_of(stack);
+        const int netns = ns.get();
         if (vnl.empty()) fail(EINVAL, "an interface needs a VNL");
         auto entry = new_entry(vnl, ifname);
-        entry->netns = UniqueFd(::fcntl(netns, F_DUPFD_CLOEXEC, 0));
-        if (!entry->netns) fail_errno("dup(netns)");
         ns_.run([&] {
             if (::setns(netns, CLONE_NEWNET) != 0) fail_errno("setns");
             // TUNSETIFF would attach to a persistent tap of that name: refuse any name in use.
@@ -352,16 +363,17 @@ private:
             load_.push_back(0);
             best = engines_.size() - 1;
         }
-        int netns = entry->netns.get();
+        const int netns = entry->netns.get(), tap = entry->tap.get();
         engines_[best]->call([&entry](Engine& en) { en.add(std::move(entry)); });
         load_[best]++;
-        where_[id] = Where{best, netns};
+        where_[id] = Where{best, netns, tap};
         return id;
     }
 
     // One socket, or a batch of req.flags (for a restore): all or none.
     void msocket(int reply, const Request& req) {
-        int netns = netns_of(req.stack);
+        const UniqueFd ns = netns_of(req.stack);
+        const int netns = ns.get();
         const std::uint32_t n = std::clamp<std::uint32_t>(req.flags, 1, proto::kMaxSocketBatch);
         std::vector<UniqueFd> socks;
         ns_.run([&] {
@@ -378,7 +390,8 @@ private:
 
     // fds: [reply, stdin?, stdout?, stderr?] as flagged in req.flags bits 0..2.
     void stackcmd(const Request& req, const std::string& line, std::vector<UniqueFd>& fds) {
-        int netns = netns_of(req.stack);
+        const UniqueFd ns = netns_of(req.stack);  // inherited by the runner
+        const int netns = ns.get();
         std::vector<Argv> cmds = split_commands(line);
         // Everything the runner needs is prepared before fork: after it, only
         // async-signal-safe calls (the helper is multithreaded).
@@ -413,6 +426,7 @@ private:
         if (reply != 3) ::dup2(reply, 3);
         ::fcntl(3, F_SETFD, FD_CLOEXEC);
         ::syscall(SYS_close_range, 4U, ~0U, 0U);
+        if (nofile_.rlim_max != RLIM_INFINITY) (void)::setrlimit(RLIMIT_NOFILE, &nofile_);  // the program's limits
         (void)raise_net_ambient_caps();
         for (std::size_t i = 0; status == 0 && i < argvs.size(); i++) {
             pid_t c = spawn_command(argvs[i].data());
@@ -440,9 +454,11 @@ private:
     bool main_done_ = false;
     struct Where {
         std::size_t engine;
-        int netns;
+        int netns;  // the entry's netns fd (a stack without a tap), else -1
+        int tap;    // the entry's tap fd, -1 without one
     };
     Tuning tuning_;
+    rlimit nofile_;              // the fd limits the helper was started with
     Reaper<StackEntry> reaper_;  // destroyed last: waits for every close
     // The local fabric of this process's stacks, shared by the engines
     // (declared first, so that it outlives them); none when tuning_.fabric is off.
@@ -467,12 +483,26 @@ int helper_main(int channel) {
     ::signal(SIGPIPE, SIG_IGN);
     ::signal(SIGCHLD, SIG_IGN);  // stackcmd runners are reaped by the kernel
     ::signal(SIGINT, SIG_IGN);   // a terminal's ^C is for the program; we follow the channel
-    // Every stack holds a few fds here (netns, tap, transport sockets): lift
-    // the soft limit to the hard one so that a process can hold thousands.
+    // Every stack holds two fds here (tap, unicast socket): lift
+    // the soft limit to the hard one so that a process can hold thousands,
+    // and, when we may (CAP_SYS_RESOURCE, before any user namespace), the
+    // hard one to the kernel's ceiling (fs.nr_open) for tens of thousands.
     rlimit nofile{};
-    if (::getrlimit(RLIMIT_NOFILE, &nofile) == 0 && nofile.rlim_cur < nofile.rlim_max) {
-        nofile.rlim_cur = nofile.rlim_max;
-        ::setrlimit(RLIMIT_NOFILE, &nofile);
+    rlimit given{RLIM_INFINITY, RLIM_INFINITY};  // what the commands of vde_stackcmd get back
+    if (::getrlimit(RLIMIT_NOFILE, &nofile) == 0) {
+        given = nofile;
+        if (std::FILE* f = std::fopen("/proc/sys/fs/nr_open", "re")) {
+            unsigned long ceiling = 0;
+            if (std::fscanf(f, "%lu", &ceiling) == 1 && ceiling > nofile.rlim_max) {
+                const rlimit wide{ceiling, ceiling};
+                if (::setrlimit(RLIMIT_NOFILE, &wide) == 0) nofile = wide;
+            }
+            std::fclose(f);
+        }
+        if (nofile.rlim_cur < nofile.rlim_max) {
+            nofile.rlim_cur = nofile.rlim_max;
+            ::setrlimit(RLIMIT_NOFILE, &nofile);
+        }
     }
     proto::Hello hello;
     const Tuning tuning = Tuning::from_env();  // the client's environment, inherited
@@ -487,7 +517,7 @@ int helper_main(int channel) {
     if (::send(channel, &hello, sizeof hello, MSG_NOSIGNAL) != static_cast<ssize_t>(sizeof hello)) return 1;
     if (hello.err != 0) return 1;
     try {
-        Helper h(channel, tuning);
+        Helper h(channel, tuning, given);
         return h.run();
     } catch (...) {
         return 1;

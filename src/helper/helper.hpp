@@ -38,7 +38,12 @@
 // Lifetime: Shutdown, or EOF on the channel (every process holding it has
 // closed it or died), tears every stack down (vxvde says goodbye) and exits.
 // Fds owned: the channel, one epoll fd and one eventfd per engine, per stack
-// its netns fd, tap fd and transport fds. It never writes to stdout/stderr (both are /dev/null).
+// its tap fd and transport fds (a vxvde stack: its unicast socket; the group
+// socket is one per network), and a netns fd only for a stack without a tap
+// (a tap holds its namespace; the helper asks it for an fd when a request
+// needs one). The soft fd limit is raised to the hard one, and the hard one
+// to fs.nr_open where CAP_SYS_RESOURCE allows: fds are what limits the
+// number of stacks first (two each). It never writes to stdout/stderr (both are /dev/null).
 #pragma once
 
 namespace vdestack::helper {

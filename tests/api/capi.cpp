@@ -133,6 +133,15 @@ TEST(CApi, StackCmdReturnsFirstFailingStatusAndStops) {
     // the command runs in the stack's namespace: it sees vde0
     EXPECT_EQ(vde_stackcmd(s, const_cast<char*>("/bin/ip link show vde0")), 0);
     EXPECT_NE(system("/bin/ip link show vde0 >/dev/null 2>&1"), 0) << "vde0 must not be in our namespace";
+    // The helper lifts its own fd limits for thousands of stacks; its
+    // commands get the program's back.
+    rlimit nofile{};
+    ASSERT_EQ(getrlimit(RLIMIT_NOFILE, &nofile), 0);
+    if (nofile.rlim_max != RLIM_INFINITY) {
+        c = "/bin/sh -c 'test $(ulimit -Hn) = " + std::to_string(nofile.rlim_max) + " && test $(ulimit -Sn) = " +
+            std::to_string(nofile.rlim_cur) + "'";
+        EXPECT_EQ(vde_stackcmd(s, c.data()), 0) << c;
+    }
     unlink(marker.c_str());
     rmdir(dir);
     vde_delstack(s);
