@@ -80,10 +80,18 @@ void Engine::attach_shared(StackEntry& s) {
         }
     shared_.reserve(shared_.size() + 1);
     const std::uint64_t id = next_shared_++;
-    epoll_event ev{};
-    ev.events = EPOLLIN | EPOLLEXCLUSIVE;  // one engine wakes for a datagram, not all
-    ev.data.u64 = (id << 2) | kShared;
-    if (::epoll_ctl(epfd_.get(), EPOLL_CTL_ADD, src->fd(), &ev) != 0) fail_errno("epoll_ctl(ADD)");
+    const auto fds = src->fds();
+    for (std::size_t i = 0; i < fds.size(); i++) {
+        epoll_event ev{};
+        ev.events = EPOLLIN | EPOLLEXCLUSIVE;  // one engine wakes for a datagram, not all
+        ev.data.u64 = ((id * kMaxSharedFds + i) << 2) | kShared;
+        if (::epoll_ctl(epfd_.get(), EPOLL_CTL_ADD, fds[i], &ev) != 0) {
+            const int err = errno;
+            for (std::size_t k = 0; k < i; k++) ::epoll_ctl(epfd_.get(), EPOLL_CTL_DEL, fds[k], nullptr);
+            errno = err;
+            fail_errno("epoll_ctl(ADD)");
+        }
+    }
     shared_.push_back(SharedWatch{src, id, 1});
 }
 
@@ -94,7 +102,7 @@ void Engine::detach_shared(StackEntry& s) {
     for (std::size_t i = 0; i < shared_.size(); i++) {
         if (shared_[i].src != src) continue;
         if (--shared_[i].users == 0) {
-            ::epoll_ctl(epfd_.get(), EPOLL_CTL_DEL, src->fd(), nullptr);
+            for (int fd : src->fds()) ::epoll_ctl(epfd_.get(), EPOLL_CTL_DEL, fd, nullptr);
             shared_.erase(shared_.begin() + static_cast<std::ptrdiff_t>(i));
         }
         return;
@@ -344,9 +352,10 @@ void Engine::run() {
                 continue;
             }
             if (kind == kShared) {
+                const std::uint64_t id = (tag >> 2) / kMaxSharedFds;
                 for (const SharedWatch& w : shared_)
-                    if (w.id == tag >> 2) {
-                        w.src->drain();
+                    if (w.id == id) {
+                        w.src->drain(static_cast<std::size_t>((tag >> 2) % kMaxSharedFds));
                         break;
                     }
                 continue;

@@ -73,9 +73,9 @@
 //
 // Shared sources (plug::SharedSource: the one vxvde group socket of a
 // network that all stacks of the helper on it share): a link that names one
-// has its own poll fds watched as usual, and the source's fd is watched once
+// has its own poll fds (if any) watched as usual, and the source's fds once
 // per engine (EPOLLEXCLUSIVE, kind kShared), however many stacks of the
-// engine use it, until the last of them goes. Its drain() writes frames into
+// engine use them, until the last of them goes. Its drain() writes frames into
 // the taps of the stacks they are for (on any engine's thread): the engine
 // gives each such link its stack's tap as Inbox in add() and thaw, and takes
 // it away (Inbox{}) before a freeze, a remove or a dropped link, so that no
@@ -157,9 +157,10 @@ public:
 private:
     enum Kind : std::uint64_t { kControl = 0, kTap = 1, kLink = 2, kShared = 3 };
     // A shared source polled for the stacks of this engine that use it.
+    static constexpr std::uint64_t kMaxSharedFds = 4;  // fds of one shared source
     struct SharedWatch {
         plug::SharedSource* src;
-        std::uint64_t id;     // epoll data: (id << 2) | kShared
+        std::uint64_t id;     // epoll data of fds()[i]: ((id * kMaxSharedFds + i) << 2) | kShared
         std::size_t users;    // stacks of this engine whose link uses it
     };
     void attach_shared(StackEntry& s);

@@ -5,6 +5,7 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <mutex>
 
@@ -36,7 +37,10 @@ void Fabric::learn(std::uint32_t segment, std::span<const std::byte, 6> mac, std
         if (it != ports_.end() && it->second.id == id && it->second.tap == tap) return;
     }
     std::lock_guard lk(mu_);
-    ports_[k] = Port{id, tap};
+    auto& keys = by_id_[id];
+    keys.reserve(keys.size() + 1);
+    ports_[k] = Port{id, tap};  // a MAC that moved stays listed under its old id too: forget() checks
+    if (std::find(keys.begin(), keys.end(), k) == keys.end()) keys.push_back(k);
 }
 
 bool Fabric::deliver(std::uint32_t segment, std::span<const std::byte, 6> dst, std::uint64_t self,
@@ -52,7 +56,11 @@ bool Fabric::deliver(std::uint32_t segment, std::span<const std::byte, 6> dst, s
 
 void Fabric::forget(std::uint64_t id) {
     std::lock_guard lk(mu_);
-    std::erase_if(ports_, [id](const auto& e) { return e.second.id == id; });
+    auto it = by_id_.find(id);
+    if (it == by_id_.end()) return;
+    for (std::uint64_t k : it->second)
+        if (auto p = ports_.find(k); p != ports_.end() && p->second.id == id) ports_.erase(p);
+    by_id_.erase(it);
 }
 
 std::size_t Fabric::size() const {

@@ -79,6 +79,7 @@ private:
 
     mutable std::shared_mutex mu_;
     std::unordered_map<std::uint64_t, Port> ports_;  // (segment << 48 | mac) -> port
+    std::unordered_map<std::uint64_t, std::vector<std::uint64_t>> by_id_;  // stack -> its keys (forget: O(its MACs))
     std::unordered_map<std::string, std::uint32_t> segments_;
 };
 

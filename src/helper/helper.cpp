@@ -280,7 +280,7 @@ private:
 
     // The netns of a stack, for one request: a new fd. A stack with a tap
     // keeps no netns fd (its tap holds the namespace alive): the tap gives
-    // one (TUNGETDEVNETNS), so a stack costs two fds here, not three. A
+    // one (TUNGETDEVNETNS), so a stack costs one fd fewer here. A
     // loopback-only stack keeps its own, duplicated here. Both live until
     // the control thread -- this one -- removes the entry.
     UniqueFd netns_of(std::uint64_t id) {
@@ -483,7 +483,8 @@ int helper_main(int channel) {
     ::signal(SIGPIPE, SIG_IGN);
     ::signal(SIGCHLD, SIG_IGN);  // stackcmd runners are reaped by the kernel
     ::signal(SIGINT, SIG_IGN);   // a terminal's ^C is for the program; we follow the channel
-    // Every stack holds two fds here (tap, unicast socket): lift
+    // Every stack holds an fd or two here (its tap; the socket of a transport
+    // that is not shared): lift
     // the soft limit to the hard one so that a process can hold thousands,
     // and, when we may (CAP_SYS_RESOURCE, before any user namespace), the
     // hard one to the kernel's ceiling (fs.nr_open) for tens of thousands.

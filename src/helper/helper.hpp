@@ -19,7 +19,9 @@
 //      destroys stacks on its Reaper thread (nsworker.hpp);
 //   6. forwards on engine threads (engine/engine_thread.hpp), each an epoll
 //      loop over the taps and transports of the stacks it was given, sharing
-//      one local fabric (engine/fabric.hpp) that the helper owns. They start
+//      one local fabric (engine/fabric.hpp) and one set of shared sockets
+//      (plug::SharedSources: a vxvde network's group and unicast sockets,
+//      one pair for all the stacks on it) that the helper owns. They start
 //      as stacks come: the first stack starts one, a new stack starts
 //      another while every engine has a stack, up to one per CPU (at most 4,
 //      Tuning::engines); past that the one with the fewest takes it. Engines
@@ -38,12 +40,12 @@
 // Lifetime: Shutdown, or EOF on the channel (every process holding it has
 // closed it or died), tears every stack down (vxvde says goodbye) and exits.
 // Fds owned: the channel, one epoll fd and one eventfd per engine, per stack
-// its tap fd and transport fds (a vxvde stack: its unicast socket; the group
-// socket is one per network), and a netns fd only for a stack without a tap
+// its tap fd and transport fds (a vxvde stack: none, its network's two
+// sockets are shared), and a netns fd only for a stack without a tap
 // (a tap holds its namespace; the helper asks it for an fd when a request
 // needs one). The soft fd limit is raised to the hard one, and the hard one
 // to fs.nr_open where CAP_SYS_RESOURCE allows: fds are what limits the
-// number of stacks first (two each). It never writes to stdout/stderr (both are /dev/null).
+// number of stacks first (one each on vxvde, two on most other schemes). It never writes to stdout/stderr (both are /dev/null).
 #pragma once
 
 namespace vdestack::helper {

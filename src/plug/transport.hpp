@@ -77,17 +77,18 @@ struct Capabilities {
     std::string local_segment;
 };
 
-// A socket that several transports of this process read through one reader
-// (vxvde's shared group socket, udp/group_socket.hpp): the engine polls fd()
-// once per engine, however many of its stacks use it, and calls drain(),
-// which reads what waits (a bounded amount) and hands each frame straight to
-// the Inbox of every transport it is for. drain() is thread-safe (readers
-// take turns, in arrival order); several engines may poll the same source.
+// Sockets that several transports of this process read through one reader
+// (vxvde's shared sockets, udp/vxvde_group.hpp): the engine polls fds() once
+// per engine, however many of its stacks use them, and calls drain(i) when
+// fds()[i] is readable, which reads what waits (a bounded amount) and hands
+// each frame straight to the Inbox of every transport it is for. drain() is
+// thread-safe (readers take turns, in arrival order); several engines may
+// poll the same source. fds() is constant for the object's life.
 class SharedSource {
 public:
     virtual ~SharedSource() = default;
-    [[nodiscard]] virtual int fd() const noexcept = 0;
-    virtual void drain() noexcept = 0;
+    [[nodiscard]] virtual std::span<const int> fds() const noexcept = 0;
+    virtual void drain(std::size_t which) noexcept = 0;
 };
 
 // Where a SharedSource writes a transport's frames: a tap (with a zero

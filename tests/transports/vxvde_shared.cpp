@@ -3,7 +3,7 @@
 // netns_main.cpp sets up. Each member's "tap" is a datagram socket pair: the
 // group writes the member's frames into one end, the test reads the other.
 //
-// Covered: one socket per network (not per VNI/port); a peer's broadcast
+// Covered: one pair of sockets per network (not per VNI/port); a peer's broadcast
 // reaches every member once; a member's broadcast reaches the others and the
 // peer but not itself; multicast of a group goes only to the members whose
 // MLD/IGMP reports joined it (and to all with snooping off), all-nodes to
@@ -77,8 +77,10 @@ VxvdeGroup& group_of(Transport& t) { return *static_cast<VxvdeGroup*>(t.shared_s
 std::vector<std::vector<Frame>> pump(VxvdeGroup& g, std::vector<Member*> ms, std::chrono::milliseconds for_ms = 300ms) {
     const auto end = std::chrono::steady_clock::now() + for_ms;
     while (std::chrono::steady_clock::now() < end) {
-        pollfd p{g.fd(), POLLIN, 0};
-        if (::poll(&p, 1, 20) == 1) g.drain();
+        pollfd p[2] = {{g.fds()[0], POLLIN, 0}, {g.fds()[1], POLLIN, 0}};
+        if (::poll(p, 2, 20) <= 0) continue;
+        for (std::size_t i = 0; i < 2; i++)
+            if ((p[i].revents & POLLIN) != 0) g.drain(i);
     }
     std::vector<std::vector<Frame>> got(ms.size());
     for (std::size_t i = 0; i < ms.size(); i++) {
@@ -143,7 +145,8 @@ TEST(VxvdeShared, OneSocketPerNetwork) {
     EXPECT_EQ(a->shared_source(), b->shared_source());
     EXPECT_NE(a->shared_source(), c->shared_source());
     EXPECT_NE(a->shared_source(), d->shared_source());
-    EXPECT_EQ(a->poll_fds().size(), 1u);  // the unicast socket only
+    EXPECT_TRUE(a->poll_fds().empty());  // the group's sockets serve it
+    EXPECT_EQ(group_of(*a).fds().size(), 2u);
     EXPECT_EQ(group_of(*a).members(), 2u);
     b.reset();
     EXPECT_EQ(group_of(*a).members(), 1u);
@@ -265,6 +268,34 @@ TEST(VxvdeShared, UnicastOnTheGroupGoesToItsOwner) {
     got = pump(g, {&a, &b});
     EXPECT_EQ(got[0].size(), 1u);
     EXPECT_EQ(got[1].size(), 1u);
+}
+
+TEST(VxvdeShared, PeersReplyToTheOneAddressAndEachStackGetsItsOwn) {
+    SharedSources s;
+    const auto o = shared_opts(s);
+    auto peer = open("vxvde://234.0.0.9/port=15108");
+    Member a = member("vxvde://234.0.0.9/port=15108", o);
+    Member b = member("vxvde://234.0.0.9/port=15108", o);
+    VxvdeGroup& g = group_of(*a.t);
+    send_ok(*a.t, {make_frame(kBroadcast, mac_of(0xa), 60)});
+    send_ok(*b.t, {make_frame(kBroadcast, mac_of(0xb), 60)});
+    EXPECT_EQ(recv_frames(*peer, 2s, 2).size(), 2u);  // the peer learns both MACs (at one address)
+    (void)pump(g, {&a, &b});
+    // Its unicast replies come to the group's unicast socket, each to its stack.
+    const Frame to_a = make_frame(mac_of(0xa), mac_of(1), 100, 1);
+    const Frame to_b = make_frame(mac_of(0xb), mac_of(1), 200, 2);
+    send_ok(*peer, {to_a, to_b, to_a});
+    auto got = pump(g, {&a, &b});
+    ASSERT_EQ(got[0].size(), 2u);
+    EXPECT_EQ(got[0][0], to_a);
+    EXPECT_EQ(got[0][1], to_a);
+    ASSERT_EQ(got[1].size(), 1u);
+    EXPECT_EQ(got[1][0], to_b);
+    // A frame for a stack that is gone is dropped, not flooded.
+    b.t.reset();
+    send_ok(*peer, {to_b});
+    got = pump(g, {&a});
+    EXPECT_TRUE(got[0].empty());
 }
 
 TEST(VxvdeShared, NoInboxNoFrames) {

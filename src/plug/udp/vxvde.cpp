@@ -110,7 +110,6 @@ namespace {
 
 using wire::VxvdeHeader;
 
-constexpr int kDefaultSockBuf = 4 << 20; // generous default socket buffers
 
 constexpr const char* kDefaultGroup4 = "239.0.0.1";
 constexpr const char* kDefaultGroup6 = "ff05:56de::1";
@@ -181,16 +180,13 @@ Config parse_config(std::string_view vnl_text, std::string_view rest) {
     return c;
 }
 
-template <typename T>
-void set_opt(int fd, int level, int name, const T& value, std::string_view vnl, const char* what) {
-    if (::setsockopt(fd, level, name, &value, sizeof value) != 0)
-        fail_errno(std::string(vnl) + ": setsockopt(" + what + ")");
-}
-
-UniqueFd udp_socket(int family, std::string_view vnl) {
-    UniqueFd fd(::socket(family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, IPPROTO_UDP));
-    if (!fd) fail_errno(std::string(vnl) + ": socket");
-    return fd;
+// The unicast address a VNL binds (its part of the shared group's key).
+std::string bind_text(const PeerAddr& a) {
+    char text[INET6_ADDRSTRLEN] = "";
+    const void* p = a.family() == AF_INET ? static_cast<const void*>(&a.addr.v4.sin_addr)
+                                          : static_cast<const void*>(&a.addr.v6.sin6_addr);
+    ::inet_ntop(a.family(), p, text, sizeof text);
+    return text;
 }
 
 // What makes two vxvde transports one network (Capabilities::local_segment).
@@ -212,7 +208,7 @@ public:
     ~VxvdeTransport() override;
 
     [[nodiscard]] std::span<const int> poll_fds() const noexcept override {
-        return std::span<const int>(fds_).subspan(group_ ? 1 : 0);
+        return group_ ? std::span<const int>() : std::span<const int>(fds_);
     }
     ssize_t recv(std::span<FrameBuf> bufs) noexcept override;
     [[nodiscard]] bool pending() const noexcept override { return gro_.holding(); }
@@ -230,29 +226,21 @@ private:
     // The same for uni_ in GRO mode (see the header).
     int drain_gro(std::span<FrameBuf> bufs, std::size_t& n, std::int64_t now) noexcept;
     void learn(wire::MacSpan mac, const PeerAddr& from, std::int64_t now) noexcept {
-        if (group_)
-            group_->peers().learn(mac, from, now, kVxvdeVlan);
-        else
-            table_.learn(mac, from, now, kVxvdeVlan);
+        table_.learn(mac, from, now, kVxvdeVlan);
     }
-    void forget(const PeerAddr& peer) noexcept {
-        if (group_)
-            group_->peers().forget_peer(peer);
-        else
-            table_.forget_peer(peer);
-    }
+    void forget(const PeerAddr& peer) noexcept { table_.forget_peer(peer); }
 
     std::string vnl_;
     std::shared_ptr<VxvdeGroup> group_;  // shared mode: the group socket and the peers
     VxvdeGroup::Member* member_ = nullptr;
     UniqueFd multi_;  // alone: our own group socket
-    UniqueFd uni_;
+    UniqueFd uni_;    // alone: our own unicast socket
     std::array<int, 2> fds_{-1, -1};
     std::array<std::byte, VxvdeHeader::kSize> hdr_{};
     PeerAddr group_addr_;
     PeerAddr bound_;          // uni_'s address (port = our unicast port)
     std::uint16_t uniport_ = 0;  // our unicast port, host byte order
-    MacTable table_;             // alone: the learned peers (one slot when shared)
+    MacTable table_;             // alone: the learned peers (unused when shared)
     LocalAddrs local_;
     int first_ = 0;  // socket recv() reads first; alternates
 
@@ -271,53 +259,23 @@ VxvdeTransport::VxvdeTransport(std::string vnl_text, const Config& c, bool offlo
       group_(std::move(group)),
       group_addr_(c.group),
       table_(group_ ? 1 : c.hashsize, c.expire) {
-    const std::string& v = vnl_;
-    const int family = group_addr_.family();
     wire::write_vxvde_header(hdr_, c.vni);
-    const int one = 1;
     caps_.local_segment = segment_name(c);
-
-    if (!group_) multi_ = open_group_socket(c, v);
-    uni_ = udp_socket(family, v);
-    const int ufd = uni_.get();
-
-    // ---- unicast socket: every send, and unicast replies
-    if (::bind(ufd, c.bind.get(), c.bind.len) != 0) fail_errno(v + ": bind(unicast)");
-    if (family == AF_INET) {
-        set_opt(ufd, IPPROTO_IP, IP_TTL, c.ttl, v, "IP_TTL");
-        set_opt(ufd, IPPROTO_IP, IP_MULTICAST_TTL, c.ttl, v, "IP_MULTICAST_TTL");
-        set_opt(ufd, IPPROTO_IP, IP_MULTICAST_LOOP, one, v, "IP_MULTICAST_LOOP");
-        if (c.ifindex != 0) {
-            ip_mreqn mr{};
-            mr.imr_ifindex = static_cast<int>(c.ifindex);
-            set_opt(ufd, IPPROTO_IP, IP_MULTICAST_IF, mr, v, "IP_MULTICAST_IF");
-        }
-    } else {
-        set_opt(ufd, IPPROTO_IPV6, IPV6_MULTICAST_HOPS, c.ttl, v, "IPV6_MULTICAST_HOPS");
-        set_opt(ufd, IPPROTO_IPV6, IPV6_MULTICAST_LOOP, one, v, "IPV6_MULTICAST_LOOP");
-        if (c.ifindex != 0) {
-            const int idx = static_cast<int>(c.ifindex);
-            set_opt(ufd, IPPROTO_IPV6, IPV6_MULTICAST_IF, idx, v, "IPV6_MULTICAST_IF");
-        }
+    sender_.set_gso(offloads);
+    if (group_) {
+        // Shared: the group's sockets send and receive for us.
+        member_ = group_->join();
+        return;
     }
-
-    // ---- buffers (the group socket's: open_group_socket)
-    if (c.rcvbuf)
-        set_opt(ufd, SOL_SOCKET, SO_RCVBUF, *c.rcvbuf, v, "SO_RCVBUF");
-    else
-        raise_rcvbuf(ufd, kDefaultSockBuf);
-    raise_sndbuf(ufd, kDefaultSockBuf);
-
+    multi_ = open_group_socket(c, vnl_);
+    uni_ = open_unicast_socket(c, c.bind, vnl_);
     // ---- our unicast address (the self-filter's port)
     sockaddr_in6 name{};
     socklen_t namelen = sizeof name;
-    if (::getsockname(ufd, reinterpret_cast<sockaddr*>(&name), &namelen) != 0) fail_errno(v + ": getsockname");
+    if (::getsockname(uni_.get(), reinterpret_cast<sockaddr*>(&name), &namelen) != 0) fail_errno(vnl_ + ": getsockname");
     bound_ = PeerAddr::from(reinterpret_cast<const sockaddr*>(&name), namelen);
     uniport_ = bound_.port();
-
-    if (group_) member_ = group_->join(bound_);
-    fds_ = {multi_ ? multi_.get() : -1, ufd};
-    sender_.set_gso(offloads);
+    fds_ = {multi_.get(), uni_.get()};
     gro_.allow(offloads);
     // Frames split from a coalesced datagram wait in gro_ (GRO mode,
     // pending()), and a recv() that returns fewer than asked handed them all out.
@@ -325,7 +283,7 @@ VxvdeTransport::VxvdeTransport(std::string vnl_text, const Config& c, bool offlo
 }
 
 VxvdeTransport::~VxvdeTransport() {
-    if (member_ != nullptr) group_->leave(member_);
+    if (member_ != nullptr) group_->leave(member_);  // the group says goodbye with its last member
     // Leave: the bare header to the group, so peers forget our MACs now.
     if (uni_) (void)::sendto(uni_.get(), hdr_.data(), hdr_.size(), MSG_DONTWAIT, group_addr_.get(), group_addr_.len);
 }
@@ -385,7 +343,7 @@ int VxvdeTransport::drain_gro(std::span<FrameBuf> bufs, std::size_t& n, std::int
 }
 
 ssize_t VxvdeTransport::recv(std::span<FrameBuf> bufs) noexcept {
-    if (bufs.empty()) return 0;
+    if (bufs.empty() || group_) return 0;  // shared: the group delivers
     const std::int64_t now = mono_seconds();
     std::size_t n = 0;
     const int first = first_;
@@ -397,7 +355,6 @@ ssize_t VxvdeTransport::recv(std::span<FrameBuf> bufs) noexcept {
     gro_.hand_out(bufs, n);
     for (int k = 0; k < 2 && n < bufs.size(); k++) {
         const int which = first ^ k;
-        if (which == 0 && group_) continue;  // the shared group socket delivers itself
         if (which == 1 && gro_.on() && held) continue;
         const int err = which == 1 && gro_.on() ? drain_gro(bufs, n, now) : drain(which, bufs, n, now);
         if (err < 0 && n == 0) return err;
@@ -411,7 +368,7 @@ ssize_t VxvdeTransport::send(std::span<const FrameRef> frames) noexcept {
     for (const FrameRef& f : frames)
         if (f.data != nullptr && f.len >= wire::kEthHeader) group_->sent(member_, std::span<const std::byte>(f.data, f.len));
     return group_->peers().read([&](const MacTable& t) {
-        return send_learned(sender_, uni_.get(), frames, t, group_addr_, kVxvdeVlan, now);
+        return send_learned(sender_, group_->unicast_fd(), frames, t, group_addr_, kVxvdeVlan, now);
     });
 }
 
@@ -427,12 +384,13 @@ std::unique_ptr<Transport> open_vxvde(std::string_view vnl, std::string_view res
         if (::stat("/proc/thread-self/ns/net", &ns) != 0) fail_errno(std::string(vnl) + ": stat(/proc/thread-self/ns/net)");
         const std::string key = segment_name(c) + " netns " + std::to_string(ns.st_ino) + " hashsize " +
                                 std::to_string(c.hashsize) + " expire " + std::to_string(c.expire) + " rcvbuf " +
-                                (c.rcvbuf ? std::to_string(*c.rcvbuf) : "-");
+                                (c.rcvbuf ? std::to_string(*c.rcvbuf) : "-") + " ttl " + std::to_string(c.ttl) +
+                                " bind " + bind_text(c.bind);
         std::array<std::byte, VxvdeHeader::kSize> hdr{};
         wire::write_vxvde_header(hdr, c.vni);
-        const bool snoop = opts.tuning.snoop;
+        const GroupOptions go{opts.tuning.snoop, opts.tuning.udp_gso, opts.tuning.offload.gro};
         group = std::static_pointer_cast<VxvdeGroup>(opts.shared->get(key, [&]() -> std::shared_ptr<SharedSource> {
-            return std::make_shared<VxvdeGroup>(open_group_socket(c, vnl), hdr, c.hashsize, c.expire, snoop);
+            return std::make_shared<VxvdeGroup>(c, c.bind, hdr, go, vnl);
         }));
     }
     return std::make_unique<VxvdeTransport>(std::string(vnl), c, opts.tuning.udp_gso, std::move(group));

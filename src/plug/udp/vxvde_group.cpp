@@ -137,11 +137,41 @@ UniqueFd open_group_socket(const McastConfig& c, std::string_view v) {
     return fd;
 }
 
+UniqueFd open_unicast_socket(const McastConfig& c, const PeerAddr& bind, std::string_view v) {
+    const int family = c.group.family();
+    UniqueFd fd(::socket(family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, IPPROTO_UDP));
+    if (!fd) fail_errno(std::string(v) + ": socket");
+    const int ufd = fd.get();
+    const int one = 1;
+    if (::bind(ufd, bind.get(), bind.len) != 0) fail_errno(std::string(v) + ": bind(unicast)");
+    if (family == AF_INET) {
+        set_opt(ufd, IPPROTO_IP, IP_TTL, c.ttl, v, "IP_TTL");
+        set_opt(ufd, IPPROTO_IP, IP_MULTICAST_TTL, c.ttl, v, "IP_MULTICAST_TTL");
+        set_opt(ufd, IPPROTO_IP, IP_MULTICAST_LOOP, one, v, "IP_MULTICAST_LOOP");
+        if (c.ifindex != 0) {
+            ip_mreqn mr{};
+            mr.imr_ifindex = static_cast<int>(c.ifindex);
+            set_opt(ufd, IPPROTO_IP, IP_MULTICAST_IF, mr, v, "IP_MULTICAST_IF");
+        }
+    } else {
+        set_opt(ufd, IPPROTO_IPV6, IPV6_MULTICAST_HOPS, c.ttl, v, "IPV6_MULTICAST_HOPS");
+        set_opt(ufd, IPPROTO_IPV6, IPV6_MULTICAST_LOOP, one, v, "IPV6_MULTICAST_LOOP");
+        if (c.ifindex != 0) {
+            const int idx = static_cast<int>(c.ifindex);
+            set_opt(ufd, IPPROTO_IPV6, IPV6_MULTICAST_IF, idx, v, "IPV6_MULTICAST_IF");
+        }
+    }
+    if (c.rcvbuf)
+        set_opt(ufd, SOL_SOCKET, SO_RCVBUF, *c.rcvbuf, v, "SO_RCVBUF");
+    else
+        raise_rcvbuf(ufd, kDefaultSockBuf);
+    raise_sndbuf(ufd, kDefaultSockBuf);
+    return fd;
+}
+
 // ---- VxvdeGroup
 
 struct VxvdeGroup::Member {
-    PeerAddr bound;
-    std::uint16_t port = 0;
     Inbox inbox;
     std::size_t index = 0;  // in all_
     std::array<std::byte, 6> last_src{};
@@ -150,17 +180,30 @@ struct VxvdeGroup::Member {
     bool flood = false;                      // too many groups: every multicast
 };
 
-VxvdeGroup::VxvdeGroup(UniqueFd fd, std::span<const std::byte, wire::VxvdeHeader::kSize> hdr, std::size_t hashsize,
-                       std::int64_t expire, bool snoop)
-    : fd_(std::move(fd)),
-      snoop_(snoop),
-      peers_(hashsize, expire),
+VxvdeGroup::VxvdeGroup(const McastConfig& c, const PeerAddr& bind,
+                       std::span<const std::byte, wire::VxvdeHeader::kSize> hdr, GroupOptions o, std::string_view vnl)
+    : group_(open_group_socket(c, vnl)),
+      uni_(open_unicast_socket(c, bind, vnl)),
+      group_addr_(c.group),
+      opts_(o),
+      peers_(c.hashsize, c.expire),
       pool_(std::make_unique_for_overwrite<std::byte[]>(Batch::kBatch * kMaxFrame)),
-      slots_(Batch::kBatch) {
+      slots_(Batch::kBatch),
+      tcp_gro_(Batch::kBatch) {
     std::copy(hdr.begin(), hdr.end(), hdr_.begin());
+    sockaddr_in6 name{};
+    socklen_t namelen = sizeof name;
+    if (::getsockname(uni_.get(), reinterpret_cast<sockaddr*>(&name), &namelen) != 0)
+        fail_errno(std::string(vnl) + ": getsockname");
+    bound_ = PeerAddr::from(reinterpret_cast<const sockaddr*>(&name), namelen);
+    fds_ = {group_.get(), uni_.get()};
+    udp_gro_.allow(o.udp_gso);
 }
 
-VxvdeGroup::~VxvdeGroup() = default;
+VxvdeGroup::~VxvdeGroup() {
+    // Leave: the bare header to the group, so peers forget our MACs now.
+    (void)::sendto(uni_.get(), hdr_.data(), hdr_.size(), MSG_DONTWAIT, group_addr_.get(), group_addr_.len);
+}
 
 std::uint64_t VxvdeGroup::key(std::span<const std::byte, 6> mac) noexcept {
     std::uint64_t k = 0;
@@ -168,15 +211,12 @@ std::uint64_t VxvdeGroup::key(std::span<const std::byte, 6> mac) noexcept {
     return k;
 }
 
-VxvdeGroup::Member* VxvdeGroup::join(const PeerAddr& bound) {
+VxvdeGroup::Member* VxvdeGroup::join() {
     auto m = std::make_unique<Member>();
-    m->bound = bound;
-    m->port = bound.port();
     Member* raw = m.get();
     std::lock_guard lk(mu_);
     all_.reserve(all_.size() + 1);
     floods_.reserve(all_.size() + 1);  // make_flood() never allocates
-    by_port_[raw->port] = raw;  // may throw: before the member is listed
     raw->index = all_.size();
     all_.push_back(std::move(m));
     return raw;
@@ -184,7 +224,6 @@ VxvdeGroup::Member* VxvdeGroup::join(const PeerAddr& bound) {
 
 void VxvdeGroup::leave(Member* m) noexcept {
     std::lock_guard lk(mu_);
-    by_port_.erase(m->port);
     for (std::uint64_t k : m->macs)
         if (auto it = owners_.find(k); it != owners_.end() && it->second == m) owners_.erase(it);
     for (const wire::McastGroup& g : m->groups) {
@@ -230,7 +269,7 @@ void VxvdeGroup::sent(Member* m, std::span<const std::byte> f) noexcept {
         } catch (...) {  // out of memory: frames for that MAC flood
         }
     }
-    if (!snoop_ || m->flood || !wire::is_multicast(wire::dst_mac(f.data()))) return;
+    if (!opts_.snoop || m->flood || !wire::is_multicast(wire::dst_mac(f.data()))) return;
     (void)wire::for_each_membership(f, [&](const wire::McastGroup& g) {
         try {
             update(m, g);
@@ -278,48 +317,87 @@ void VxvdeGroup::update(Member* m, const wire::McastGroup& g) {
     }
 }
 
+VxvdeGroup::Member* VxvdeGroup::owner(std::span<const std::byte, 6> mac) const noexcept {
+    auto it = owners_.find(key(mac));
+    return it == owners_.end() ? nullptr : it->second;
+}
+
+namespace {
+// Writes frame f into inbox `in` (behind a zero virtio_net_hdr for a vnet
+// tap). EAGAIN (queue full) or EIO (interface down): dropped, as a NIC would.
+void put(const Inbox& in, std::span<const std::byte> f) noexcept {
+    static const std::byte zero[wire::VnetHdr::kSize]{};
+    if (in.vnet) {
+        const iovec iov[2] = {{const_cast<std::byte*>(zero), sizeof zero}, {const_cast<std::byte*>(f.data()), f.size()}};
+        (void)!::writev(in.fd, iov, 2);
+    } else {
+        (void)!::write(in.fd, f.data(), f.size());
+    }
+}
+}  // namespace
+
 void VxvdeGroup::fan_out(const PeerAddr& from, const msghdr& mh, std::int64_t now,
                          std::span<const std::byte> f) noexcept {
     const std::span<const std::byte, 6> dst(f.data(), 6);
-    std::shared_lock lk(mu_);
     // Our own member's multicast, looped back: not for it.
     const Member* sender = nullptr;
-    if (from.valid())
-        if (auto it = by_port_.find(from.port()); it != by_port_.end() && local_.is_self(from, it->second->bound, mh, now))
-            sender = it->second;
-    static const std::byte zero[wire::VnetHdr::kSize]{};
-    const auto put = [&](const Member* m) {
-        if (m == sender || m->inbox.fd < 0) return;
-        // EAGAIN (queue full) or EIO (interface down): dropped, as a NIC would.
-        if (m->inbox.vnet) {
-            const iovec iov[2] = {{const_cast<std::byte*>(zero), sizeof zero},
-                                  {const_cast<std::byte*>(f.data()), f.size()}};
-            (void)!::writev(m->inbox.fd, iov, 2);
-        } else {
-            (void)!::write(m->inbox.fd, f.data(), f.size());
-        }
+    if (from.valid() && from.port() == bound_.port() && local_.is_self(from, bound_, mh, now))
+        sender = owner(std::span<const std::byte, 6>(f.data() + 6, 6));
+    const auto to = [&](const Member* m) {
+        if (m != sender && m->inbox.fd >= 0) put(m->inbox, f);
     };
     if (!wire::is_multicast(dst)) {
-        if (auto it = owners_.find(key(dst)); it != owners_.end()) {
-            put(it->second);
+        if (const Member* m = owner(dst)) {
+            to(m);
             return;
         }
-    } else if (snoop_ && ip_multicast(dst) && !all_hosts(dst)) {
+    } else if (opts_.snoop && ip_multicast(dst) && !all_hosts(dst)) {
         if (auto it = groups_.find(key(dst)); it != groups_.end())
-            for (const Member* m : it->second) put(m);
-        for (const Member* m : floods_) put(m);
+            for (const Member* m : it->second) to(m);
+        for (const Member* m : floods_) to(m);
         return;
     }
-    for (const auto& m : all_) put(m.get());
+    for (const auto& m : all_) to(m.get());
 }
 
-void VxvdeGroup::drain() noexcept {
-    std::lock_guard rd(read_mu_);
-    const std::int64_t now = mono_seconds();
-    for (std::size_t i = 0; i < slots_.size(); i++) slots_[i] = FrameBuf{pool_.get() + i * kMaxFrame, kMaxFrame, 0};
+void VxvdeGroup::deliver(std::size_t n) noexcept {
+    // Runs of frames for one member: through frame::Gro into a vnet tap
+    // (a bulk flow's segments become one GSO frame), as they came otherwise.
+    std::size_t i = 0;
+    while (i < n) {
+        const std::span<const std::byte, 6> dst(slots_[i].data, 6);
+        if (wire::is_multicast(dst)) {  // not sent to a unicast socket by a vxvde peer, but possible
+            std::size_t k = i++;
+            const std::span<const std::byte> f(slots_[k].data, slots_[k].len);
+            const auto to = [&](const Member* m) {
+                if (m->inbox.fd >= 0) put(m->inbox, f);
+            };
+            for (const auto& m : all_) to(m.get());
+            continue;
+        }
+        const Member* m = owner(dst);
+        std::size_t j = i + 1;
+        while (j < n && !wire::is_multicast(std::span<const std::byte, 6>(slots_[j].data, 6)) &&
+               owner(std::span<const std::byte, 6>(slots_[j].data, 6)) == m)
+            j++;
+        if (m != nullptr && m->inbox.fd >= 0) {
+            const int tap = m->inbox.fd;
+            if (m->inbox.vnet && opts_.tcp_gro)
+                tcp_gro_.run(std::span<const FrameBuf>(slots_.data() + i, j - i), [tap](std::span<const iovec> iov) {
+                    (void)!::writev(tap, iov.data(), static_cast<int>(iov.size()));
+                });
+            else
+                for (std::size_t k = i; k < j; k++) put(m->inbox, std::span<const std::byte>(slots_[k].data, slots_[k].len));
+        }
+        i = j;  // no owner: for a stack that is gone
+    }
+}
+
+void VxvdeGroup::drain_group(std::int64_t now) noexcept {
     using Take = Batch::Take;
+    for (std::size_t i = 0; i < slots_.size(); i++) slots_[i] = FrameBuf{pool_.get() + i * kMaxFrame, kMaxFrame, 0};
     (void)batch_.recv(
-        fd_.get(), slots_,
+        group_.get(), slots_,
         [&](const msghdr& mh, std::span<const std::byte, wire::VxvdeHeader::kSize> hdr, std::span<const std::byte> f) {
             if (std::memcmp(hdr.data(), hdr_.data(), hdr_.size()) != 0) return Take::consumed;
             const PeerAddr from = PeerAddr::from(static_cast<const sockaddr*>(mh.msg_name), mh.msg_namelen);
@@ -335,6 +413,77 @@ void VxvdeGroup::drain() noexcept {
         [](std::size_t, std::size_t) { return false; }, Batch::kMaxRounds, true);
 }
 
+void VxvdeGroup::drain_unicast(std::int64_t now) noexcept {
+    using Take = Batch::Take;
+    for (int round = 0; round < Batch::kMaxRounds; round++) {
+        std::size_t n = 0;
+        if (udp_gro_.on()) {
+            PeerAddr from;
+            const std::byte* learned = nullptr;
+            const bool held = udp_gro_.holding();
+            udp_gro_.hand_out(slots_, n);
+            if (!held)
+                (void)udp_gro_.drain(uni_.get(), slots_, n, [&](const msghdr& mh, std::span<std::byte> d, std::size_t seg) {
+                    if (seg == 0) {
+                        from = PeerAddr::from(static_cast<const sockaddr*>(mh.msg_name), mh.msg_namelen);
+                        learned = nullptr;
+                    }
+                    if (d.size() < wire::VxvdeHeader::kSize ||
+                        std::memcmp(d.data(), hdr_.data(), wire::VxvdeHeader::kSize) != 0)
+                        return std::span<std::byte>();
+                    if (d.size() == wire::VxvdeHeader::kSize) {  // leave
+                        if (from.valid()) peers_.forget_peer(from);
+                        return std::span<std::byte>();
+                    }
+                    const std::span<std::byte> f = d.subspan(wire::VxvdeHeader::kSize);
+                    if (f.size() <= wire::kEthHeader || f.size() < kMinFrame || f.size() > kMaxFrame)
+                        return std::span<std::byte>();
+                    const wire::MacSpan src = wire::src_mac(f.data());
+                    if (learned == nullptr || std::memcmp(learned, src.data(), src.size()) != 0) {
+                        peers_.learn(src, from, now, kVxvdeVlan);
+                        learned = src.data();
+                    }
+                    return f;
+                });
+        } else {
+            for (std::size_t i = 0; i < slots_.size(); i++) slots_[i] = FrameBuf{pool_.get() + i * kMaxFrame, kMaxFrame, 0};
+            const auto got = batch_.recv(
+                uni_.get(), slots_,
+                [&](const msghdr& mh, std::span<const std::byte, wire::VxvdeHeader::kSize> hdr,
+                    std::span<const std::byte> f) {
+                    if (std::memcmp(hdr.data(), hdr_.data(), hdr_.size()) != 0) return Take::consumed;
+                    const PeerAddr from = PeerAddr::from(static_cast<const sockaddr*>(mh.msg_name), mh.msg_namelen);
+                    if (f.empty()) {  // leave
+                        if (from.valid()) peers_.forget_peer(from);
+                        return Take::consumed;
+                    }
+                    if (f.size() <= wire::kEthHeader || f.size() < kMinFrame) return Take::consumed;
+                    peers_.learn(wire::src_mac(f.data()), from, now, kVxvdeVlan);
+                    return Take::frame;
+                },
+                // A full batch: a bulk flow, worth GRO mode from now on.
+                [&](std::size_t r, std::size_t chunk) {
+                    return r == chunk && chunk == Batch::kBatch && udp_gro_.enter_once(uni_.get());
+                },
+                1);
+            n = got.n;
+        }
+        if (n == 0 && !udp_gro_.holding()) return;
+        deliver(n);
+        if (n < slots_.size() && !udp_gro_.holding()) return;  // drained
+    }
+}
+
+void VxvdeGroup::drain(std::size_t which) noexcept {
+    std::lock_guard rd(read_mu_);
+    std::shared_lock lk(mu_);
+    const std::int64_t now = mono_seconds();
+    if (which == 0)
+        drain_group(now);
+    else
+        drain_unicast(now);
+}
+
 std::size_t VxvdeGroup::members() const {
     std::shared_lock lk(mu_);
     return all_.size();
@@ -342,7 +491,7 @@ std::size_t VxvdeGroup::members() const {
 
 std::size_t VxvdeGroup::listeners(std::span<const std::byte, 6> mac) const {
     std::shared_lock lk(mu_);
-    if (!snoop_) return all_.size();
+    if (!opts_.snoop) return all_.size();
     auto it = groups_.find(key(mac));
     return (it == groups_.end() ? 0 : it->second.size()) + floods_.size();
 }

@@ -12,41 +12,54 @@
 // recv(); LocalAddrs tells its own looped-back multicasts from peers'.
 //
 // Shared (the helper, OpenOptions::shared): N stacks of one process on one
-// network would otherwise hold N group sockets; the kernel then copies every
+// network would otherwise hold 2N sockets; the kernel then copies every
 // multicast datagram N times, N engines read it, and each writes it into its
 // stack, which drops most (a DAD probe or an MLD report is for nobody). The
-// cost of one stack's creation grew with the number alive, and 1000 stacks
-// took 15 ms each. A VxvdeGroup is the one group socket of such a network in
-// this process (made on first use through SharedSources, closed with its last
-// member). Every engine that has a member polls its fd (EPOLLEXCLUSIVE) and
-// calls drain(); readers take turns under read_mu_, so frames keep their
-// order. Each datagram is checked like the alone case (header, leave, runt),
-// its source MAC learned once in the shared MacTable (which the members'
-// unicast paths use too, so a peer that moved is re-learned for all), and the
-// frame written straight into the tap (Inbox) of each member it is for:
-//   - never the member that sent it (a datagram from a local address and a
-//     member's unicast port);
+// cost of one stack's creation grew with the number alive (1000 stacks took
+// 15 ms each), and the fds (three per stack) capped the count. A VxvdeGroup
+// is the network's port in this process, as a switch is one port of a vxvde
+// network for all that is behind it: one group socket and one unicast
+// socket, made on first use through SharedSources, closed (after the leave
+// message) with the last member. Peers learn every stack's MAC at that one
+// unicast address. A stack then costs its tap and nothing else.
+//
+// Every engine that has a member polls both fds (EPOLLEXCLUSIVE) and calls
+// drain(); readers take turns under read_mu_, so frames keep their order.
+// Each datagram is checked like the alone case (header, leave, runt), its
+// source MAC learned once in the shared MacTable (which the members' sends
+// use, so a peer that moved is re-learned for all), and the frame written
+// straight into the tap (Inbox) of each member it is for:
+//   - never the member that sent it (a datagram from our unicast address
+//     whose source MAC is the member's);
 //   - a unicast destination: the member that sent from that MAC (learned
-//     from its own frames), else every member (an unknown unicast floods);
+//     from its own frames, sent()); on the group socket an unknown unicast
+//     floods to every member, on the unicast socket it is dropped (it was
+//     for a stack that is gone);
 //   - an IPv4/IPv6 multicast MAC other than all-hosts/all-nodes: the members
 //     that joined a group of that MAC, learned by snooping the IGMP/MLD
 //     reports they send (wire/mcast_report.hpp), as a snooping switch does
 //     (RFC 4541); Tuning::snoop off (VDESTACK_SNOOP=0) floods them instead;
 //   - broadcast, all-hosts/all-nodes and other group MACs: every member.
+// The unicast socket is read as a stack's own was: recvmmsg, then UDP GRO
+// mode after a full batch (udp_gro.hpp); each run of frames for one member
+// goes through frame::Gro into its vnet tap, as the engine does for a link.
 // A member joins before its tap's interface can be up (the helper opens the
 // transport before it creates the tap), so it reports every group it ever
 // joins after; a member with more than kMaxGroups groups gets every
 // multicast. The cost of a creation is then the same whatever the number of
 // stacks, but for the broadcasts everybody must see (ARP).
 //
-// Threads and locks: drain() runs on any engine thread (read_mu_, then the
-// members' lock shared while it writes); join/leave/set_inbox/sent() run on
-// the member's engine thread (or the helper's) and take the members' lock
-// exclusively only when something changes. Tap writes are non-blocking: a
-// full queue drops the frame, as a NIC does; a frozen or departing member
-// has no inbox (-1) and gets nothing. The MacTable has its own lock
-// (SharedMacTable). Storage: 64 slots of kMaxFrame for the reads, allocated
-// once per group; nothing is allocated per frame.
+// Threads and locks: drain() runs on any engine thread: read_mu_ (one
+// reader), then the members' lock shared while it writes; join/leave/
+// set_inbox/sent() run on the member's engine thread (or the helper's) and
+// take the members' lock exclusively only when something changes (a leave,
+// a new MAC or group), so they may wait for one drain round. Members send
+// on the unicast socket from their own threads (sendmmsg is thread-safe).
+// Tap writes are non-blocking: a full queue drops the frame, as a NIC does;
+// a frozen or departing member has no inbox (-1) and gets nothing. The
+// MacTable has its own lock (SharedMacTable). Storage: 64 slots of
+// kMaxFrame for the reads and, in GRO mode, 1 MiB, allocated once per
+// network; nothing is allocated per frame.
 #pragma once
 
 #include <netinet/in.h>
@@ -68,6 +81,8 @@
 #include "plug/transport.hpp"
 #include "plug/udp/mactable.hpp"
 #include "plug/udp/mcast_config.hpp"
+#include "plug/udp/udp_gro.hpp"
+#include "frame/offload.hpp"
 #include "wire/mcast_report.hpp"
 #include "wire/vxvde.hpp"
 
@@ -98,26 +113,41 @@ private:
 // packet info on and the receive buffer of c.rcvbuf (or a generous default).
 // Throws Error naming `vnl` and the call.
 UniqueFd open_group_socket(const McastConfig& c, std::string_view vnl);
+// The socket every datagram of a member leaves from: bound to `bind` (port
+// 0: ephemeral), TTL and multicast hops c.ttl, multicast interface
+// c.ifindex, multicast loop on, generous buffers (c.rcvbuf exactly when
+// given). Throws Error naming `vnl` and the call.
+UniqueFd open_unicast_socket(const McastConfig& c, const PeerAddr& bind, std::string_view vnl);
+
+struct GroupOptions {
+    bool snoop = true;    // Tuning::snoop
+    bool udp_gso = true;  // Tuning::udp_gso: UDP GRO mode on the unicast socket
+    bool tcp_gro = true;  // Tuning::offload.gro: frame::Gro into vnet taps
+};
 
 class VxvdeGroup final : public SharedSource {
 public:
     static constexpr std::size_t kMaxGroups = 256;  // per member; more: it gets every multicast
     struct Member;
 
-    // `fd`: open_group_socket()'s; `hdr`: the network's vxvde header.
-    VxvdeGroup(UniqueFd fd, std::span<const std::byte, wire::VxvdeHeader::kSize> hdr, std::size_t hashsize,
-               std::int64_t expire, bool snoop);
-    ~VxvdeGroup() override;
+    // Opens the network's two sockets (c: group, port, interface, TTL,
+    // buffers; `bind`: the unicast address; `hdr`: the vxvde header with
+    // the VNI). Throws Error naming `vnl`.
+    VxvdeGroup(const McastConfig& c, const PeerAddr& bind, std::span<const std::byte, wire::VxvdeHeader::kSize> hdr,
+               GroupOptions o, std::string_view vnl);
+    ~VxvdeGroup() override;  // says goodbye (the leave message)
 
-    [[nodiscard]] int fd() const noexcept override { return fd_.get(); }
-    void drain() noexcept override;
+    // {group socket, unicast socket}.
+    [[nodiscard]] std::span<const int> fds() const noexcept override { return fds_; }
+    void drain(std::size_t which) noexcept override;
 
-    // The network's learned peers, shared with the members' unicast paths.
+    // Where members send from.
+    [[nodiscard]] int unicast_fd() const noexcept { return fds_[1]; }
+    // The network's learned peers, shared with the members' sends.
     [[nodiscard]] SharedMacTable& peers() noexcept { return peers_; }
 
-    // A member whose unicast socket is bound to `bound` (its port: the
-    // member's identity); it has no inbox yet. Throws bad_alloc.
-    Member* join(const PeerAddr& bound);
+    // A new member, without an inbox yet. Throws bad_alloc.
+    Member* join();
     // Forgets the member; on return drain() no longer uses it.
     void leave(Member* m) noexcept;
     void set_inbox(Member* m, Inbox inbox) noexcept;
@@ -131,26 +161,35 @@ public:
 
 private:
     using Batch = EncapBatch<wire::VxvdeHeader::kSize>;
-    // Under read_mu_: writes frame f from `from` to the members it is for.
+    // Under read_mu_ and mu_ (shared): frame f from `from` on the group
+    // socket to the members it is for.
     void fan_out(const PeerAddr& from, const msghdr& mh, std::int64_t now, std::span<const std::byte> f) noexcept;
+    // Under read_mu_ and mu_ (shared): the unicast socket's frames in slots_[0, n).
+    void deliver(std::size_t n) noexcept;
+    void drain_group(std::int64_t now) noexcept;
+    void drain_unicast(std::int64_t now) noexcept;
     void update(Member* m, const wire::McastGroup& g);
     void make_flood(Member* m) noexcept;  // under mu_ (exclusive)
+    [[nodiscard]] Member* owner(std::span<const std::byte, 6> mac) const noexcept;
     static std::uint64_t key(std::span<const std::byte, 6> mac) noexcept;
 
-    UniqueFd fd_;
+    UniqueFd group_, uni_;
+    std::array<int, 2> fds_{-1, -1};
+    PeerAddr group_addr_, bound_;  // the group; the unicast socket's address
     std::array<std::byte, wire::VxvdeHeader::kSize> hdr_{};
-    bool snoop_;
+    GroupOptions opts_;
     SharedMacTable peers_;
 
     std::mutex read_mu_;  // one reader at a time; guards what follows
     Batch batch_;
     std::unique_ptr<std::byte[]> pool_;
     std::vector<FrameBuf> slots_;
+    UdpGroReceiver udp_gro_;
+    frame::Gro tcp_gro_;
     LocalAddrs local_;
 
     mutable std::shared_mutex mu_;  // the members and their indexes
     std::vector<std::unique_ptr<Member>> all_;
-    std::unordered_map<std::uint16_t, Member*> by_port_;
     std::unordered_map<std::uint64_t, Member*> owners_;                // unicast MAC -> member
     std::unordered_map<std::uint64_t, std::vector<Member*>> groups_;  // group MAC -> members
     std::vector<Member*> floods_;  // members past kMaxGroups (or out of memory): every multicast
