@@ -67,7 +67,7 @@ void Engine::add(std::unique_ptr<StackEntry> entry) {
     ready_.reserve(stacks_.size() + 1);  // the ready list never allocates in run()
     ready_now_.reserve(stacks_.size() + 1);
     stacks_.emplace(s.id, std::move(entry));
-    if (s.link && s.tap && !s.frozen) s.link->set_inbox({s.tap.get(), s.vnet});
+    if (s.link && s.tap && !s.frozen) s.link->set_inbox({s.tap.get(), s.vnet, this});
 }
 
 void Engine::attach_shared(StackEntry& s) {
@@ -79,20 +79,27 @@ void Engine::attach_shared(StackEntry& s) {
             return;
         }
     shared_.reserve(shared_.size() + 1);
-    const std::uint64_t id = next_shared_++;
-    const auto fds = src->fds();
+    SharedWatch w{src, next_shared_++, 1, {}, 0};
+    const auto fds = src->attach(this);
+    if (fds.size() > kMaxSharedFds) {
+        src->detach(this);
+        fail(EINVAL, "a shared source with too many fds");
+    }
     for (std::size_t i = 0; i < fds.size(); i++) {
         epoll_event ev{};
-        ev.events = EPOLLIN | EPOLLEXCLUSIVE;  // one engine wakes for a datagram, not all
-        ev.data.u64 = ((id * kMaxSharedFds + i) << 2) | kShared;
+        ev.events = EPOLLIN | EPOLLEXCLUSIVE;  // one engine wakes for a datagram on a socket all poll
+        ev.data.u64 = ((w.id * kMaxSharedFds + i) << 2) | kShared;
         if (::epoll_ctl(epfd_.get(), EPOLL_CTL_ADD, fds[i], &ev) != 0) {
             const int err = errno;
             for (std::size_t k = 0; k < i; k++) ::epoll_ctl(epfd_.get(), EPOLL_CTL_DEL, fds[k], nullptr);
+            src->detach(this);
             errno = err;
             fail_errno("epoll_ctl(ADD)");
         }
+        w.fds[i] = fds[i];
     }
-    shared_.push_back(SharedWatch{src, id, 1});
+    w.nfds = fds.size();
+    shared_.push_back(w);
 }
 
 void Engine::detach_shared(StackEntry& s) {
@@ -100,9 +107,11 @@ void Engine::detach_shared(StackEntry& s) {
     plug::SharedSource* src = s.link->shared_source();
     if (src == nullptr) return;
     for (std::size_t i = 0; i < shared_.size(); i++) {
-        if (shared_[i].src != src) continue;
-        if (--shared_[i].users == 0) {
-            for (int fd : src->fds()) ::epoll_ctl(epfd_.get(), EPOLL_CTL_DEL, fd, nullptr);
+        SharedWatch& w = shared_[i];
+        if (w.src != src) continue;
+        if (--w.users == 0) {
+            for (std::size_t k = 0; k < w.nfds; k++) ::epoll_ctl(epfd_.get(), EPOLL_CTL_DEL, w.fds[k], nullptr);
+            src->detach(this);
             shared_.erase(shared_.begin() + static_cast<std::ptrdiff_t>(i));
         }
         return;
@@ -157,7 +166,7 @@ bool Engine::freeze(std::uint64_t id, bool on) {
     if (s->tap) watch(s->tap.get(), s->id, kTap);
     if (s->link)
         for (int fd : s->link->poll_fds()) watch(fd, s->id, kLink);
-    if (s->link && s->tap) s->link->set_inbox({s->tap.get(), s->vnet});
+    if (s->link && s->tap) s->link->set_inbox({s->tap.get(), s->vnet, this});
     return true;
 }
 
@@ -355,7 +364,7 @@ void Engine::run() {
                 const std::uint64_t id = (tag >> 2) / kMaxSharedFds;
                 for (const SharedWatch& w : shared_)
                     if (w.id == id) {
-                        w.src->drain(static_cast<std::size_t>((tag >> 2) % kMaxSharedFds));
+                        w.src->drain(w.fds[(tag >> 2) % kMaxSharedFds]);
                         break;
                     }
                 continue;

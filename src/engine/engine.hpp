@@ -71,15 +71,18 @@
 // for the listed stacks after the events of that round, so held frames never
 // wait for a datagram that may not come.
 //
-// Shared sources (plug::SharedSource: the one vxvde group socket of a
-// network that all stacks of the helper on it share): a link that names one
-// has its own poll fds (if any) watched as usual, and the source's fds once
-// per engine (EPOLLEXCLUSIVE, kind kShared), however many stacks of the
-// engine use them, until the last of them goes. Its drain() writes frames into
-// the taps of the stacks they are for (on any engine's thread): the engine
-// gives each such link its stack's tap as Inbox in add() and thaw, and takes
-// it away (Inbox{}) before a freeze, a remove or a dropped link, so that no
-// frame enters a frozen stack or a tap about to close.
+// Shared sources (plug::SharedSource: the sockets of a vxvde network that
+// all stacks of the helper on it share): a link that names one has its own
+// poll fds (if any) watched as usual; the engine attaches to the source once
+// (attach(this)) when its first stack on it comes, watches the fds it gets
+// (EPOLLEXCLUSIVE, kind kShared: the group socket, which every engine
+// polls, and a unicast socket of this engine's own), and detaches when the
+// last goes. drain(fd) writes frames into the taps of the stacks they are
+// for: the engine gives each such link its stack's tap as Inbox (with
+// itself as reader, so that the stack sends from this engine's socket and
+// its unicast frames are read here) in add() and thaw, and takes it away
+// (Inbox{}) before a freeze, a remove or a dropped link, so that no frame
+// enters a frozen stack or a tap about to close.
 //
 // A transport that reports a dead link (-errno from recv/send) is taken out
 // of the loop; its stack stays alive (its sockets keep working locally) and
@@ -160,8 +163,10 @@ private:
     static constexpr std::uint64_t kMaxSharedFds = 4;  // fds of one shared source
     struct SharedWatch {
         plug::SharedSource* src;
-        std::uint64_t id;     // epoll data of fds()[i]: ((id * kMaxSharedFds + i) << 2) | kShared
+        std::uint64_t id;     // epoll data of fds[i]: ((id * kMaxSharedFds + i) << 2) | kShared
         std::size_t users;    // stacks of this engine whose link uses it
+        std::array<int, kMaxSharedFds> fds;  // what attach() gave this engine
+        std::size_t nfds;
     };
     void attach_shared(StackEntry& s);
     void detach_shared(StackEntry& s);

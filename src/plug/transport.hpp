@@ -77,26 +77,34 @@ struct Capabilities {
     std::string local_segment;
 };
 
-// Sockets that several transports of this process read through one reader
-// (vxvde's shared sockets, udp/vxvde_group.hpp): the engine polls fds() once
-// per engine, however many of its stacks use them, and calls drain(i) when
-// fds()[i] is readable, which reads what waits (a bounded amount) and hands
-// each frame straight to the Inbox of every transport it is for. drain() is
-// thread-safe (readers take turns, in arrival order); several engines may
-// poll the same source. fds() is constant for the object's life.
+// Sockets that several transports of this process share (vxvde's,
+// udp/vxvde_group.hpp). Each engine that runs such a transport attaches
+// once, however many of its stacks use the source, and polls the fds that
+// attach() gives it (some shared by every engine, some its own); when one
+// is readable it calls drain(fd), which reads what waits (a bounded
+// amount) and hands each frame straight to the Inbox of every transport it
+// is for. Thread-safe: several engines may drain at once (readers of one
+// socket take turns, in arrival order).
 class SharedSource {
 public:
     virtual ~SharedSource() = default;
-    [[nodiscard]] virtual std::span<const int> fds() const noexcept = 0;
-    virtual void drain(std::size_t which) noexcept = 0;
+    // The fds engine `reader` (a token, the same for all calls of one
+    // engine) must poll from now on; constant until it detaches. Throws
+    // Error (a socket it opens for that engine) or bad_alloc.
+    [[nodiscard]] virtual std::span<const int> attach(const void* reader) = 0;
+    // `reader` polls them no more (once per attach).
+    virtual void detach(const void* reader) noexcept = 0;
+    virtual void drain(int fd) noexcept = 0;
 };
 
 // Where a SharedSource writes a transport's frames: a tap (with a zero
-// virtio_net_hdr before each frame when `vnet`). fd -1: nowhere (the stack
-// is frozen or going), its frames are dropped.
+// virtio_net_hdr before each frame when `vnet`), and the engine that runs
+// it (its token for attach()). fd -1: nowhere (the stack is frozen or
+// going), its frames are dropped.
 struct Inbox {
     int fd = -1;
     bool vnet = false;
+    const void* reader = nullptr;
 };
 
 // The shared sources of one process, by network: one per key for as long as

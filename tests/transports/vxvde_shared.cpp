@@ -18,6 +18,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
@@ -54,33 +55,43 @@ std::unique_ptr<Transport> open(std::string_view vnl, const OpenOptions& opts = 
     return vdestack::plug::open_vxvde(vnl, vnl.substr(scheme.size()), opts);
 }
 
-// A member and the test's end of its tap.
+VxvdeGroup& group_of(Transport& t) { return *static_cast<VxvdeGroup*>(t.shared_source()); }
+
+// The token of the test's one "engine" (what an Engine passes as itself).
+const int kEngine = 0;
+
+// A member, as an engine runs it (attached, with an inbox), the fds the
+// engine would poll, and the test's end of its tap.
 struct Member {
     std::unique_ptr<Transport> t;
     UniqueFd tap, mine;
+    std::vector<int> fds;
 };
 
-Member member(std::string_view vnl, const OpenOptions& opts) {
+Member member(std::string_view vnl, const OpenOptions& opts, const void* engine = &kEngine) {
     Member m;
     m.t = open(vnl, opts);
+    const auto fds = group_of(*m.t).attach(engine);
+    m.fds.assign(fds.begin(), fds.end());
     int sv[2];
     EXPECT_EQ(::socketpair(AF_UNIX, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sv), 0);
     m.tap = UniqueFd(sv[0]);
     m.mine = UniqueFd(sv[1]);
-    m.t->set_inbox({m.tap.get(), false});
+    m.t->set_inbox({m.tap.get(), false, engine});
     return m;
 }
-
-VxvdeGroup& group_of(Transport& t) { return *static_cast<VxvdeGroup*>(t.shared_source()); }
 
 // Runs the group's reader for `for_ms`, then returns what each member got.
 std::vector<std::vector<Frame>> pump(VxvdeGroup& g, std::vector<Member*> ms, std::chrono::milliseconds for_ms = 300ms) {
     const auto end = std::chrono::steady_clock::now() + for_ms;
+    std::vector<pollfd> p;
+    for (const Member* m : ms)
+        for (int fd : m->fds)
+            if (std::none_of(p.begin(), p.end(), [fd](const pollfd& x) { return x.fd == fd; })) p.push_back({fd, POLLIN, 0});
     while (std::chrono::steady_clock::now() < end) {
-        pollfd p[2] = {{g.fds()[0], POLLIN, 0}, {g.fds()[1], POLLIN, 0}};
-        if (::poll(p, 2, 20) <= 0) continue;
-        for (std::size_t i = 0; i < 2; i++)
-            if ((p[i].revents & POLLIN) != 0) g.drain(i);
+        if (::poll(p.data(), p.size(), 20) <= 0) continue;
+        for (const pollfd& x : p)
+            if ((x.revents & POLLIN) != 0) g.drain(x.fd);
     }
     std::vector<std::vector<Frame>> got(ms.size());
     for (std::size_t i = 0; i < ms.size(); i++) {
@@ -146,7 +157,18 @@ TEST(VxvdeShared, OneSocketPerNetwork) {
     EXPECT_NE(a->shared_source(), c->shared_source());
     EXPECT_NE(a->shared_source(), d->shared_source());
     EXPECT_TRUE(a->poll_fds().empty());  // the group's sockets serve it
-    EXPECT_EQ(group_of(*a).fds().size(), 2u);
+    // An engine polls the group socket and a unicast socket of its own.
+    const int e1 = 1, e2 = 2;
+    const auto f1 = group_of(*a).attach(&e1);
+    const auto f2 = group_of(*a).attach(&e2);
+    ASSERT_EQ(f1.size(), 2u);
+    ASSERT_EQ(f2.size(), 2u);
+    EXPECT_EQ(f1[0], f2[0]);
+    EXPECT_NE(f1[1], f2[1]);
+    EXPECT_EQ(group_of(*a).attach(&e1)[1], f1[1]);  // attached twice: the same socket
+    group_of(*a).detach(&e1);
+    group_of(*a).detach(&e1);
+    group_of(*a).detach(&e2);
     EXPECT_EQ(group_of(*a).members(), 2u);
     b.reset();
     EXPECT_EQ(group_of(*a).members(), 1u);
@@ -296,6 +318,38 @@ TEST(VxvdeShared, PeersReplyToTheOneAddressAndEachStackGetsItsOwn) {
     send_ok(*peer, {to_b});
     got = pump(g, {&a});
     EXPECT_TRUE(got[0].empty());
+}
+
+TEST(VxvdeShared, EachEngineHasItsUnicastSocketAndItsStacksUnicastComesThere) {
+    SharedSources s;
+    const auto o = shared_opts(s);
+    auto peer = open("vxvde://234.0.0.9/port=15109");
+    const int e1 = 1, e2 = 2;
+    Member a = member("vxvde://234.0.0.9/port=15109", o, &e1);
+    Member b = member("vxvde://234.0.0.9/port=15109", o, &e2);
+    VxvdeGroup& g = group_of(*a.t);
+    ASSERT_NE(a.fds[1], b.fds[1]);
+    send_ok(*a.t, {make_frame(kBroadcast, mac_of(0xa), 60)});
+    send_ok(*b.t, {make_frame(kBroadcast, mac_of(0xb), 60)});
+    EXPECT_EQ(recv_frames(*peer, 2s, 2).size(), 2u);
+    (void)pump(g, {&a, &b});
+    send_ok(*peer, {make_frame(mac_of(0xa), mac_of(1), 100, 1), make_frame(mac_of(0xb), mac_of(1), 100, 2)});
+    // Each reply waits on its engine's socket.
+    pollfd pa{a.fds[1], POLLIN, 0}, pb{b.fds[1], POLLIN, 0};
+    EXPECT_EQ(::poll(&pa, 1, 2000), 1);
+    EXPECT_EQ(::poll(&pb, 1, 2000), 1);
+    auto got = pump(g, {&a, &b});
+    EXPECT_EQ(got[0].size(), 1u);
+    EXPECT_EQ(got[1].size(), 1u);
+    // The last stack of an engine gone, the engine detaches: its socket says goodbye.
+    g.detach(&e2);
+    b.t.reset();
+    // The peer forgot b's MAC: a frame for it goes to the group now (a gets
+    // it: an unknown unicast floods), not to the closed socket.
+    (void)recv_frames(*peer, 300ms);  // the leave is consumed there
+    send_ok(*peer, {make_frame(mac_of(0xb), mac_of(1), 100, 3)});
+    got = pump(g, {&a});
+    EXPECT_EQ(got[0].size(), 1u);
 }
 
 TEST(VxvdeShared, NoInboxNoFrames) {

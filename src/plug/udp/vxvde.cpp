@@ -368,7 +368,7 @@ ssize_t VxvdeTransport::send(std::span<const FrameRef> frames) noexcept {
     for (const FrameRef& f : frames)
         if (f.data != nullptr && f.len >= wire::kEthHeader) group_->sent(member_, std::span<const std::byte>(f.data, f.len));
     return group_->peers().read([&](const MacTable& t) {
-        return send_learned(sender_, group_->unicast_fd(), frames, t, group_addr_, kVxvdeVlan, now);
+        return send_learned(sender_, group_->unicast_fd(member_), frames, t, group_addr_, kVxvdeVlan, now);
     });
 }
 

@@ -173,6 +173,7 @@ UniqueFd open_unicast_socket(const McastConfig& c, const PeerAddr& bind, std::st
 
 struct VxvdeGroup::Member {
     Inbox inbox;
+    const Reader* reader = nullptr;  // its engine's (kept while frozen)
     std::size_t index = 0;  // in all_
     std::array<std::byte, 6> last_src{};
     std::vector<std::uint64_t> macs;         // unicast MACs it sent from (owners_)
@@ -180,30 +181,66 @@ struct VxvdeGroup::Member {
     bool flood = false;                      // too many groups: every multicast
 };
 
+VxvdeGroup::Rx::Rx()
+    : pool(std::make_unique_for_overwrite<std::byte[]>(Batch::kBatch * kMaxFrame)), slots(Batch::kBatch), tcp_gro(Batch::kBatch) {}
+
+void VxvdeGroup::Rx::reset_slots() noexcept {
+    for (std::size_t i = 0; i < slots.size(); i++) slots[i] = FrameBuf{pool.get() + i * kMaxFrame, kMaxFrame, 0};
+}
+
 VxvdeGroup::VxvdeGroup(const McastConfig& c, const PeerAddr& bind,
                        std::span<const std::byte, wire::VxvdeHeader::kSize> hdr, GroupOptions o, std::string_view vnl)
-    : group_(open_group_socket(c, vnl)),
-      uni_(open_unicast_socket(c, bind, vnl)),
-      group_addr_(c.group),
-      opts_(o),
-      peers_(c.hashsize, c.expire),
-      pool_(std::make_unique_for_overwrite<std::byte[]>(Batch::kBatch * kMaxFrame)),
-      slots_(Batch::kBatch),
-      tcp_gro_(Batch::kBatch) {
+    : config_(c), bind_(bind), vnl_(vnl), group_(open_group_socket(c, vnl)), opts_(o), peers_(c.hashsize, c.expire) {
     std::copy(hdr.begin(), hdr.end(), hdr_.begin());
-    sockaddr_in6 name{};
-    socklen_t namelen = sizeof name;
-    if (::getsockname(uni_.get(), reinterpret_cast<sockaddr*>(&name), &namelen) != 0)
-        fail_errno(std::string(vnl) + ": getsockname");
-    bound_ = PeerAddr::from(reinterpret_cast<const sockaddr*>(&name), namelen);
-    fds_ = {group_.get(), uni_.get()};
-    udp_gro_.allow(o.udp_gso);
 }
 
 VxvdeGroup::~VxvdeGroup() {
-    // Leave: the bare header to the group, so peers forget our MACs now.
-    (void)::sendto(uni_.get(), hdr_.data(), hdr_.size(), MSG_DONTWAIT, group_addr_.get(), group_addr_.len);
+    for (const auto& r : readers_) say_goodbye(r->uni.get());  // engines detach first; in case one did not
 }
+
+void VxvdeGroup::say_goodbye(int fd) const noexcept {
+    // Leave: the bare header to the group, so peers forget the MACs they learned at fd's address now.
+    (void)::sendto(fd, hdr_.data(), hdr_.size(), MSG_DONTWAIT, config_.group.get(), config_.group.len);
+}
+
+std::span<const int> VxvdeGroup::attach(const void* reader) {
+    std::lock_guard lk(mu_);
+    for (auto& r : readers_)
+        if (r->key == reader) {
+            r->attached++;
+            return r->fds;
+        }
+    readers_.reserve(readers_.size() + 1);
+    auto r = std::make_unique<Reader>();
+    r->key = reader;
+    r->attached = 1;
+    r->uni = open_unicast_socket(config_, bind_, vnl_);
+    sockaddr_in6 name{};
+    socklen_t namelen = sizeof name;
+    if (::getsockname(r->uni.get(), reinterpret_cast<sockaddr*>(&name), &namelen) != 0)
+        fail_errno(vnl_ + ": getsockname");
+    r->bound = PeerAddr::from(reinterpret_cast<const sockaddr*>(&name), namelen);
+    r->fds = {group_.get(), r->uni.get()};
+    r->rx.udp_gro.allow(opts_.udp_gso);
+    readers_.push_back(std::move(r));
+    return readers_.back()->fds;
+}
+
+void VxvdeGroup::detach(const void* reader) noexcept {
+    std::lock_guard lk(mu_);
+    for (std::size_t i = 0; i < readers_.size(); i++) {
+        Reader& r = *readers_[i];
+        if (r.key != reader) continue;
+        if (--r.attached > 0) return;
+        for (const auto& m : all_)
+            if (m->reader == &r) m->reader = nullptr;
+        say_goodbye(r.uni.get());
+        readers_.erase(readers_.begin() + static_cast<std::ptrdiff_t>(i));
+        return;
+    }
+}
+
+int VxvdeGroup::unicast_fd(const Member* m) const noexcept { return m->reader != nullptr ? m->reader->uni.get() : -1; }
 
 std::uint64_t VxvdeGroup::key(std::span<const std::byte, 6> mac) noexcept {
     std::uint64_t k = 0;
@@ -254,6 +291,9 @@ void VxvdeGroup::make_flood(Member* m) noexcept {
 void VxvdeGroup::set_inbox(Member* m, Inbox inbox) noexcept {
     std::lock_guard lk(mu_);
     m->inbox = inbox;
+    if (inbox.reader != nullptr)
+        for (const auto& r : readers_)
+            if (r->key == inbox.reader) m->reader = r.get();
 }
 
 void VxvdeGroup::sent(Member* m, std::span<const std::byte> f) noexcept {
@@ -317,6 +357,13 @@ void VxvdeGroup::update(Member* m, const wire::McastGroup& g) {
     }
 }
 
+bool VxvdeGroup::ours(const PeerAddr& from, const msghdr& mh, std::int64_t now) noexcept {
+    if (!from.valid()) return false;
+    for (const auto& r : readers_)
+        if (from.port() == r->bound.port() && local_.is_self(from, r->bound, mh, now)) return true;
+    return false;
+}
+
 VxvdeGroup::Member* VxvdeGroup::owner(std::span<const std::byte, 6> mac) const noexcept {
     auto it = owners_.find(key(mac));
     return it == owners_.end() ? nullptr : it->second;
@@ -340,9 +387,7 @@ void VxvdeGroup::fan_out(const PeerAddr& from, const msghdr& mh, std::int64_t no
                          std::span<const std::byte> f) noexcept {
     const std::span<const std::byte, 6> dst(f.data(), 6);
     // Our own member's multicast, looped back: not for it.
-    const Member* sender = nullptr;
-    if (from.valid() && from.port() == bound_.port() && local_.is_self(from, bound_, mh, now))
-        sender = owner(std::span<const std::byte, 6>(f.data() + 6, 6));
+    const Member* sender = ours(from, mh, now) ? owner(std::span<const std::byte, 6>(f.data() + 6, 6)) : nullptr;
     const auto to = [&](const Member* m) {
         if (m != sender && m->inbox.fd >= 0) put(m->inbox, f);
     };
@@ -360,15 +405,16 @@ void VxvdeGroup::fan_out(const PeerAddr& from, const msghdr& mh, std::int64_t no
     for (const auto& m : all_) to(m.get());
 }
 
-void VxvdeGroup::deliver(std::size_t n) noexcept {
+void VxvdeGroup::deliver(Rx& rx, std::size_t n) noexcept {
+    const std::vector<FrameBuf>& slots = rx.slots;
     // Runs of frames for one member: through frame::Gro into a vnet tap
     // (a bulk flow's segments become one GSO frame), as they came otherwise.
     std::size_t i = 0;
     while (i < n) {
-        const std::span<const std::byte, 6> dst(slots_[i].data, 6);
+        const std::span<const std::byte, 6> dst(slots[i].data, 6);
         if (wire::is_multicast(dst)) {  // not sent to a unicast socket by a vxvde peer, but possible
             std::size_t k = i++;
-            const std::span<const std::byte> f(slots_[k].data, slots_[k].len);
+            const std::span<const std::byte> f(slots[k].data, slots[k].len);
             const auto to = [&](const Member* m) {
                 if (m->inbox.fd >= 0) put(m->inbox, f);
             };
@@ -377,17 +423,17 @@ void VxvdeGroup::deliver(std::size_t n) noexcept {
         }
         const Member* m = owner(dst);
         std::size_t j = i + 1;
-        while (j < n && !wire::is_multicast(std::span<const std::byte, 6>(slots_[j].data, 6)) &&
-               owner(std::span<const std::byte, 6>(slots_[j].data, 6)) == m)
+        while (j < n && !wire::is_multicast(std::span<const std::byte, 6>(slots[j].data, 6)) &&
+               owner(std::span<const std::byte, 6>(slots[j].data, 6)) == m)
             j++;
         if (m != nullptr && m->inbox.fd >= 0) {
             const int tap = m->inbox.fd;
             if (m->inbox.vnet && opts_.tcp_gro)
-                tcp_gro_.run(std::span<const FrameBuf>(slots_.data() + i, j - i), [tap](std::span<const iovec> iov) {
+                rx.tcp_gro.run(std::span<const FrameBuf>(slots.data() + i, j - i), [tap](std::span<const iovec> iov) {
                     (void)!::writev(tap, iov.data(), static_cast<int>(iov.size()));
                 });
             else
-                for (std::size_t k = i; k < j; k++) put(m->inbox, std::span<const std::byte>(slots_[k].data, slots_[k].len));
+                for (std::size_t k = i; k < j; k++) put(m->inbox, std::span<const std::byte>(slots[k].data, slots[k].len));
         }
         i = j;  // no owner: for a stack that is gone
     }
@@ -395,9 +441,10 @@ void VxvdeGroup::deliver(std::size_t n) noexcept {
 
 void VxvdeGroup::drain_group(std::int64_t now) noexcept {
     using Take = Batch::Take;
-    for (std::size_t i = 0; i < slots_.size(); i++) slots_[i] = FrameBuf{pool_.get() + i * kMaxFrame, kMaxFrame, 0};
-    (void)batch_.recv(
-        group_.get(), slots_,
+    Rx& rx = group_rx_;
+    rx.reset_slots();
+    (void)rx.batch.recv(
+        group_.get(), rx.slots,
         [&](const msghdr& mh, std::span<const std::byte, wire::VxvdeHeader::kSize> hdr, std::span<const std::byte> f) {
             if (std::memcmp(hdr.data(), hdr_.data(), hdr_.size()) != 0) return Take::consumed;
             const PeerAddr from = PeerAddr::from(static_cast<const sockaddr*>(mh.msg_name), mh.msg_namelen);
@@ -413,17 +460,20 @@ void VxvdeGroup::drain_group(std::int64_t now) noexcept {
         [](std::size_t, std::size_t) { return false; }, Batch::kMaxRounds, true);
 }
 
-void VxvdeGroup::drain_unicast(std::int64_t now) noexcept {
+void VxvdeGroup::drain_unicast(Reader& r, std::int64_t now) noexcept {
     using Take = Batch::Take;
+    Rx& rx = r.rx;
+    UdpGroReceiver& gro = rx.udp_gro;
+    const int fd = r.uni.get();
     for (int round = 0; round < Batch::kMaxRounds; round++) {
         std::size_t n = 0;
-        if (udp_gro_.on()) {
+        if (gro.on()) {
             PeerAddr from;
             const std::byte* learned = nullptr;
-            const bool held = udp_gro_.holding();
-            udp_gro_.hand_out(slots_, n);
+            const bool held = gro.holding();
+            gro.hand_out(rx.slots, n);
             if (!held)
-                (void)udp_gro_.drain(uni_.get(), slots_, n, [&](const msghdr& mh, std::span<std::byte> d, std::size_t seg) {
+                (void)gro.drain(fd, rx.slots, n, [&](const msghdr& mh, std::span<std::byte> d, std::size_t seg) {
                     if (seg == 0) {
                         from = PeerAddr::from(static_cast<const sockaddr*>(mh.msg_name), mh.msg_namelen);
                         learned = nullptr;
@@ -446,9 +496,9 @@ void VxvdeGroup::drain_unicast(std::int64_t now) noexcept {
                     return f;
                 });
         } else {
-            for (std::size_t i = 0; i < slots_.size(); i++) slots_[i] = FrameBuf{pool_.get() + i * kMaxFrame, kMaxFrame, 0};
-            const auto got = batch_.recv(
-                uni_.get(), slots_,
+            rx.reset_slots();
+            const auto got = rx.batch.recv(
+                fd, rx.slots,
                 [&](const msghdr& mh, std::span<const std::byte, wire::VxvdeHeader::kSize> hdr,
                     std::span<const std::byte> f) {
                     if (std::memcmp(hdr.data(), hdr_.data(), hdr_.size()) != 0) return Take::consumed;
@@ -462,26 +512,33 @@ void VxvdeGroup::drain_unicast(std::int64_t now) noexcept {
                     return Take::frame;
                 },
                 // A full batch: a bulk flow, worth GRO mode from now on.
-                [&](std::size_t r, std::size_t chunk) {
-                    return r == chunk && chunk == Batch::kBatch && udp_gro_.enter_once(uni_.get());
+                [&](std::size_t got_n, std::size_t chunk) {
+                    return got_n == chunk && chunk == Batch::kBatch && gro.enter_once(fd);
                 },
                 1);
             n = got.n;
         }
-        if (n == 0 && !udp_gro_.holding()) return;
-        deliver(n);
-        if (n < slots_.size() && !udp_gro_.holding()) return;  // drained
+        if (n == 0 && !gro.holding()) return;
+        deliver(rx, n);
+        if (n < rx.slots.size() && !gro.holding()) return;  // drained
     }
 }
 
-void VxvdeGroup::drain(std::size_t which) noexcept {
-    std::lock_guard rd(read_mu_);
-    std::shared_lock lk(mu_);
+void VxvdeGroup::drain(int fd) noexcept {
     const std::int64_t now = mono_seconds();
-    if (which == 0)
+    if (fd == group_.get()) {
+        std::lock_guard rd(group_rx_.mu);
+        std::shared_lock lk(mu_);
         drain_group(now);
-    else
-        drain_unicast(now);
+        return;
+    }
+    std::shared_lock lk(mu_);
+    for (const auto& r : readers_)
+        if (r->uni.get() == fd) {
+            std::lock_guard rd(r->rx.mu);
+            drain_unicast(*r, now);
+            return;
+        }
 }
 
 std::size_t VxvdeGroup::members() const {

@@ -18,13 +18,18 @@
 // cost of one stack's creation grew with the number alive (1000 stacks took
 // 15 ms each), and the fds (three per stack) capped the count. A VxvdeGroup
 // is the network's port in this process, as a switch is one port of a vxvde
-// network for all that is behind it: one group socket and one unicast
-// socket, made on first use through SharedSources, closed (after the leave
-// message) with the last member. Peers learn every stack's MAC at that one
-// unicast address. A stack then costs its tap and nothing else.
+// network for all that is behind it: one group socket, made on first use
+// through SharedSources and closed with the last member, and one unicast
+// socket per engine (at most 4), made when the engine attaches and closed,
+// after the leave message, when it detaches. A member sends from its
+// engine's unicast socket, so peers learn its MAC at that address and its
+// unicast comes back to the engine that runs it (as with a socket per stack:
+// receive work stays on the stack's own engine). A stack then costs its tap
+// and nothing else.
 //
-// Every engine that has a member polls both fds (EPOLLEXCLUSIVE) and calls
-// drain(); readers take turns under read_mu_, so frames keep their order.
+// Every engine that has a member polls the group socket (EPOLLEXCLUSIVE) and
+// its own unicast socket and calls drain(fd); readers of one socket take
+// turns under its Rx::mu, so frames keep their order.
 // Each datagram is checked like the alone case (header, leave, runt), its
 // source MAC learned once in the shared MacTable (which the members' sends
 // use, so a peer that moved is re-learned for all), and the frame written
@@ -40,7 +45,7 @@
 //     reports they send (wire/mcast_report.hpp), as a snooping switch does
 //     (RFC 4541); Tuning::snoop off (VDESTACK_SNOOP=0) floods them instead;
 //   - broadcast, all-hosts/all-nodes and other group MACs: every member.
-// The unicast socket is read as a stack's own was: recvmmsg, then UDP GRO
+// A unicast socket is read as a stack's own was: recvmmsg, then UDP GRO
 // mode after a full batch (udp_gro.hpp); each run of frames for one member
 // goes through frame::Gro into its vnet tap, as the engine does for a link.
 // A member joins before its tap's interface can be up (the helper opens the
@@ -49,17 +54,17 @@
 // multicast. The cost of a creation is then the same whatever the number of
 // stacks, but for the broadcasts everybody must see (ARP).
 //
-// Threads and locks: drain() runs on any engine thread: read_mu_ (one
-// reader), then the members' lock shared while it writes; join/leave/
+// Threads and locks: drain() runs on any engine thread: the socket's Rx::mu
+// (one reader), then the members' lock shared while it writes; attach/detach/join/leave/
 // set_inbox/sent() run on the member's engine thread (or the helper's) and
 // take the members' lock exclusively only when something changes (a leave,
 // a new MAC or group), so they may wait for one drain round. Members send
-// on the unicast socket from their own threads (sendmmsg is thread-safe).
+// on their engine's unicast socket, from that engine's thread.
 // Tap writes are non-blocking: a full queue drops the frame, as a NIC does;
 // a frozen or departing member has no inbox (-1) and gets nothing. The
-// MacTable has its own lock (SharedMacTable). Storage: 64 slots of
-// kMaxFrame for the reads and, in GRO mode, 1 MiB, allocated once per
-// network; nothing is allocated per frame.
+// MacTable has its own lock (SharedMacTable). Storage, per socket: 64
+// slots of kMaxFrame for the reads and, in GRO mode, 1 MiB, allocated once;
+// nothing is allocated per frame.
 #pragma once
 
 #include <netinet/in.h>
@@ -72,6 +77,7 @@
 #include <mutex>
 #include <shared_mutex>
 #include <span>
+#include <string>
 #include <string_view>
 #include <unordered_map>
 #include <vector>
@@ -130,19 +136,25 @@ public:
     static constexpr std::size_t kMaxGroups = 256;  // per member; more: it gets every multicast
     struct Member;
 
-    // Opens the network's two sockets (c: group, port, interface, TTL,
-    // buffers; `bind`: the unicast address; `hdr`: the vxvde header with
-    // the VNI). Throws Error naming `vnl`.
+    // Opens the network's group socket (c: group, port, interface, TTL,
+    // buffers; `bind`: the unicast sockets' address, made per engine in
+    // attach(); `hdr`: the vxvde header with the VNI). Throws Error naming
+    // `vnl`.
     VxvdeGroup(const McastConfig& c, const PeerAddr& bind, std::span<const std::byte, wire::VxvdeHeader::kSize> hdr,
                GroupOptions o, std::string_view vnl);
-    ~VxvdeGroup() override;  // says goodbye (the leave message)
+    ~VxvdeGroup() override;
 
-    // {group socket, unicast socket}.
-    [[nodiscard]] std::span<const int> fds() const noexcept override { return fds_; }
-    void drain(std::size_t which) noexcept override;
+    // {group socket, the reader's unicast socket} (opened at its first
+    // attach; a reader's members send from it and their unicast arrives
+    // there). Its last detach says goodbye from it (the leave message) and
+    // closes it.
+    [[nodiscard]] std::span<const int> attach(const void* reader) override;
+    void detach(const void* reader) noexcept override;
+    void drain(int fd) noexcept override;
 
-    // Where members send from.
-    [[nodiscard]] int unicast_fd() const noexcept { return fds_[1]; }
+    // Where member m sends from: its reader's unicast socket (-1 before it
+    // had an inbox: nothing to send then). Called on m's engine thread.
+    [[nodiscard]] int unicast_fd(const Member* m) const noexcept;
     // The network's learned peers, shared with the members' sends.
     [[nodiscard]] SharedMacTable& peers() noexcept { return peers_; }
 
@@ -150,6 +162,7 @@ public:
     Member* join();
     // Forgets the member; on return drain() no longer uses it.
     void leave(Member* m) noexcept;
+    // inbox.reader must be attached (or null: inbox.fd is -1 then).
     void set_inbox(Member* m, Inbox inbox) noexcept;
     // Shows the group a frame member `m` sends: it learns the member's
     // source MAC and the groups its IGMP/MLD reports join or leave.
@@ -161,34 +174,54 @@ public:
 
 private:
     using Batch = EncapBatch<wire::VxvdeHeader::kSize>;
-    // Under read_mu_ and mu_ (shared): frame f from `from` on the group
+    // What one socket's reads need (one reader at a time: `mu`), allocated
+    // once: 64 slots of kMaxFrame, the GRO area when in GRO mode.
+    struct Rx {
+        std::mutex mu;
+        Batch batch;
+        std::unique_ptr<std::byte[]> pool;
+        std::vector<FrameBuf> slots;
+        UdpGroReceiver udp_gro;
+        frame::Gro tcp_gro;
+        Rx();
+        void reset_slots() noexcept;
+    };
+    // An engine's unicast socket.
+    struct Reader {
+        const void* key;
+        std::size_t attached = 0;
+        UniqueFd uni;
+        PeerAddr bound;
+        std::array<int, 2> fds{};  // {group socket, uni}
+        Rx rx;
+    };
+
+    // Under rx.mu and mu_ (shared): frame f from `from` on the group
     // socket to the members it is for.
     void fan_out(const PeerAddr& from, const msghdr& mh, std::int64_t now, std::span<const std::byte> f) noexcept;
-    // Under read_mu_ and mu_ (shared): the unicast socket's frames in slots_[0, n).
-    void deliver(std::size_t n) noexcept;
+    // Under mu_ (shared): frames in rx.slots[0, n) from a unicast socket.
+    void deliver(Rx& rx, std::size_t n) noexcept;
     void drain_group(std::int64_t now) noexcept;
-    void drain_unicast(std::int64_t now) noexcept;
+    void drain_unicast(Reader& r, std::int64_t now) noexcept;
     void update(Member* m, const wire::McastGroup& g);
     void make_flood(Member* m) noexcept;  // under mu_ (exclusive)
     [[nodiscard]] Member* owner(std::span<const std::byte, 6> mac) const noexcept;
+    [[nodiscard]] bool ours(const PeerAddr& from, const msghdr& mh, std::int64_t now) noexcept;
+    void say_goodbye(int fd) const noexcept;
     static std::uint64_t key(std::span<const std::byte, 6> mac) noexcept;
 
-    UniqueFd group_, uni_;
-    std::array<int, 2> fds_{-1, -1};
-    PeerAddr group_addr_, bound_;  // the group; the unicast socket's address
+    McastConfig config_;
+    PeerAddr bind_;
+    std::string vnl_;
+    UniqueFd group_;
     std::array<std::byte, wire::VxvdeHeader::kSize> hdr_{};
     GroupOptions opts_;
     SharedMacTable peers_;
+    Rx group_rx_;       // the group socket's reads
+    LocalAddrs local_;  // under group_rx_.mu
 
-    std::mutex read_mu_;  // one reader at a time; guards what follows
-    Batch batch_;
-    std::unique_ptr<std::byte[]> pool_;
-    std::vector<FrameBuf> slots_;
-    UdpGroReceiver udp_gro_;
-    frame::Gro tcp_gro_;
-    LocalAddrs local_;
-
-    mutable std::shared_mutex mu_;  // the members and their indexes
+    mutable std::shared_mutex mu_;  // the members, their indexes and the readers
+    std::vector<std::unique_ptr<Reader>> readers_;
     std::vector<std::unique_ptr<Member>> all_;
     std::unordered_map<std::uint64_t, Member*> owners_;                // unicast MAC -> member
     std::unordered_map<std::uint64_t, std::vector<Member*>> groups_;  // group MAC -> members
