@@ -295,13 +295,14 @@ int VxvdeTransport::drain(int which, std::span<FrameBuf> bufs, std::size_t& n, s
     const auto got = batch_.recv(
         fd, bufs.subspan(n),
         [&](const msghdr& mh, std::span<const std::byte, VxvdeHeader::kSize> hdr, std::span<const std::byte> f) {
-            if (std::memcmp(hdr.data(), hdr_.data(), VxvdeHeader::kSize) != 0) return Take::consumed;
             const PeerAddr from = PeerAddr::from(static_cast<const sockaddr*>(mh.msg_name), mh.msg_namelen);
-            if (f.empty()) {  // leave
-                if (from.valid()) forget(from);
-                return Take::consumed;
+            switch (classify_vxvde(hdr_, hdr, f)) {
+                case VxvdeDatagram::drop: return Take::consumed;
+                case VxvdeDatagram::leave:
+                    if (from.valid()) forget(from);
+                    return Take::consumed;
+                case VxvdeDatagram::frame: break;
             }
-            if (f.size() <= wire::kEthHeader) return Take::consumed;
             if (multicast && from.valid() && from.port() == uniport_ && local_.is_self(from, bound_, mh, now))
                 return Take::consumed;
             learn(wire::src_mac(f.data()), from, now);
@@ -325,14 +326,16 @@ int VxvdeTransport::drain_gro(std::span<FrameBuf> bufs, std::size_t& n, std::int
             from = PeerAddr::from(static_cast<const sockaddr*>(mh.msg_name), mh.msg_namelen);
             learned = nullptr;
         }
-        if (d.size() < VxvdeHeader::kSize || std::memcmp(d.data(), hdr_.data(), VxvdeHeader::kSize) != 0)
-            return std::span<std::byte>();
-        if (d.size() == VxvdeHeader::kSize) {  // leave
-            if (from.valid()) forget(from);
-            return std::span<std::byte>();
-        }
+        if (d.size() < VxvdeHeader::kSize) return std::span<std::byte>();
         const std::span<std::byte> f = d.subspan(VxvdeHeader::kSize);
-        if (f.size() <= wire::kEthHeader || f.size() > kMaxFrame) return std::span<std::byte>();
+        switch (classify_vxvde(hdr_, d.first(VxvdeHeader::kSize), f)) {
+            case VxvdeDatagram::drop: return std::span<std::byte>();
+            case VxvdeDatagram::leave:
+                if (from.valid()) forget(from);
+                return std::span<std::byte>();
+            case VxvdeDatagram::frame: break;
+        }
+        if (f.size() > kMaxFrame) return std::span<std::byte>();
         const wire::MacSpan src = wire::src_mac(f.data());
         if (learned == nullptr || std::memcmp(learned, src.data(), src.size()) != 0) {
             learn(src, from, now);

@@ -357,6 +357,19 @@ void VxvdeGroup::update(Member* m, const wire::McastGroup& g) {
     }
 }
 
+bool VxvdeGroup::take(std::span<const std::byte> hdr, std::span<const std::byte> f, const PeerAddr& from,
+                      std::int64_t now, bool learn) noexcept {
+    switch (classify_vxvde(hdr_, hdr, f)) {
+        case VxvdeDatagram::drop: return false;
+        case VxvdeDatagram::leave:
+            if (from.valid()) peers_.forget_peer(from);
+            return false;
+        case VxvdeDatagram::frame: break;
+    }
+    if (learn) peers_.learn(wire::src_mac(f.data()), from, now, kVxvdeVlan);
+    return true;
+}
+
 bool VxvdeGroup::ours(const PeerAddr& from, const msghdr& mh, std::int64_t now) noexcept {
     if (!from.valid()) return false;
     for (const auto& r : readers_)
@@ -446,15 +459,8 @@ void VxvdeGroup::drain_group(std::int64_t now) noexcept {
     (void)rx.batch.recv(
         group_.get(), rx.slots,
         [&](const msghdr& mh, std::span<const std::byte, wire::VxvdeHeader::kSize> hdr, std::span<const std::byte> f) {
-            if (std::memcmp(hdr.data(), hdr_.data(), hdr_.size()) != 0) return Take::consumed;
             const PeerAddr from = PeerAddr::from(static_cast<const sockaddr*>(mh.msg_name), mh.msg_namelen);
-            if (f.empty()) {  // leave
-                if (from.valid()) peers_.forget_peer(from);
-                return Take::consumed;
-            }
-            if (f.size() <= wire::kEthHeader || f.size() < kMinFrame) return Take::consumed;
-            peers_.learn(wire::src_mac(f.data()), from, now, kVxvdeVlan);
-            fan_out(from, mh, now, f);
+            if (take(hdr, f, from, now)) fan_out(from, mh, now, f);
             return Take::consumed;
         },
         [](std::size_t, std::size_t) { return false; }, Batch::kMaxRounds, true);
@@ -478,21 +484,14 @@ void VxvdeGroup::drain_unicast(Reader& r, std::int64_t now) noexcept {
                         from = PeerAddr::from(static_cast<const sockaddr*>(mh.msg_name), mh.msg_namelen);
                         learned = nullptr;
                     }
-                    if (d.size() < wire::VxvdeHeader::kSize ||
-                        std::memcmp(d.data(), hdr_.data(), wire::VxvdeHeader::kSize) != 0)
-                        return std::span<std::byte>();
-                    if (d.size() == wire::VxvdeHeader::kSize) {  // leave
-                        if (from.valid()) peers_.forget_peer(from);
-                        return std::span<std::byte>();
-                    }
+                    if (d.size() < wire::VxvdeHeader::kSize) return std::span<std::byte>();
                     const std::span<std::byte> f = d.subspan(wire::VxvdeHeader::kSize);
-                    if (f.size() <= wire::kEthHeader || f.size() < kMinFrame || f.size() > kMaxFrame)
-                        return std::span<std::byte>();
-                    const wire::MacSpan src = wire::src_mac(f.data());
-                    if (learned == nullptr || std::memcmp(learned, src.data(), src.size()) != 0) {
-                        peers_.learn(src, from, now, kVxvdeVlan);
-                        learned = src.data();
-                    }
+                    if (f.size() > kMaxFrame) return std::span<std::byte>();
+                    // The learning of a run of one sender's datagrams: once per source MAC.
+                    const wire::MacSpan src = f.size() >= 12 ? wire::src_mac(f.data()) : wire::MacSpan(d.data(), 6);
+                    const bool again = learned != nullptr && std::memcmp(learned, src.data(), src.size()) == 0;
+                    if (!take(d.first(wire::VxvdeHeader::kSize), f, from, now, !again)) return std::span<std::byte>();
+                    learned = src.data();
                     return f;
                 });
         } else {
@@ -501,15 +500,8 @@ void VxvdeGroup::drain_unicast(Reader& r, std::int64_t now) noexcept {
                 fd, rx.slots,
                 [&](const msghdr& mh, std::span<const std::byte, wire::VxvdeHeader::kSize> hdr,
                     std::span<const std::byte> f) {
-                    if (std::memcmp(hdr.data(), hdr_.data(), hdr_.size()) != 0) return Take::consumed;
                     const PeerAddr from = PeerAddr::from(static_cast<const sockaddr*>(mh.msg_name), mh.msg_namelen);
-                    if (f.empty()) {  // leave
-                        if (from.valid()) peers_.forget_peer(from);
-                        return Take::consumed;
-                    }
-                    if (f.size() <= wire::kEthHeader || f.size() < kMinFrame) return Take::consumed;
-                    peers_.learn(wire::src_mac(f.data()), from, now, kVxvdeVlan);
-                    return Take::frame;
+                    return take(hdr, f, from, now) ? Take::frame : Take::consumed;
                 },
                 // A full batch: a bulk flow, worth GRO mode from now on.
                 [&](std::size_t got_n, std::size_t chunk) {

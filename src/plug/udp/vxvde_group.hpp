@@ -73,6 +73,7 @@
 #include <array>
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <memory>
 #include <mutex>
 #include <shared_mutex>
@@ -114,6 +115,21 @@ private:
     std::vector<in6_addr> v6_;
     std::int64_t refreshed_ = -1;
 };
+
+// The accept rule of a vxvde datagram (as vdeplug4's): `hdr` (the
+// datagram's first 8 bytes) must equal `ours` (flags, our VNI, zero
+// reserved bytes); nothing after it is a leave (its sender closed); a frame
+// must be longer than an Ethernet header and at least kMinFrame. One place
+// for every reader of vxvde sockets, alone or shared.
+enum class VxvdeDatagram { frame, leave, drop };
+[[nodiscard]] inline VxvdeDatagram classify_vxvde(std::span<const std::byte, wire::VxvdeHeader::kSize> ours,
+                                                  std::span<const std::byte> hdr,
+                                                  std::span<const std::byte> frame) noexcept {
+    if (hdr.size() != ours.size() || std::memcmp(hdr.data(), ours.data(), ours.size()) != 0) return VxvdeDatagram::drop;
+    if (frame.empty()) return VxvdeDatagram::leave;
+    if (frame.size() <= wire::kEthHeader || frame.size() < kMinFrame) return VxvdeDatagram::drop;
+    return VxvdeDatagram::frame;
+}
 
 // A socket bound to c.group (SO_REUSEADDR), member of it on c.ifindex, with
 // packet info on and the receive buffer of c.rcvbuf (or a generous default).
@@ -207,6 +223,10 @@ private:
     void make_flood(Member* m) noexcept;  // under mu_ (exclusive)
     [[nodiscard]] Member* owner(std::span<const std::byte, 6> mac) const noexcept;
     [[nodiscard]] bool ours(const PeerAddr& from, const msghdr& mh, std::int64_t now) noexcept;
+    // classify_vxvde() and what follows: a leave forgets its sender, a frame
+    // teaches its source MAC (when `learn`). True for a frame to deliver.
+    bool take(std::span<const std::byte> hdr, std::span<const std::byte> f, const PeerAddr& from, std::int64_t now,
+              bool learn = true) noexcept;
     void say_goodbye(int fd) const noexcept;
     static std::uint64_t key(std::span<const std::byte, 6> mac) noexcept;
 
