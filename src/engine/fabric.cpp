@@ -12,9 +12,7 @@
 namespace vdestack::engine {
 
 std::uint64_t Fabric::key(std::uint32_t segment, std::span<const std::byte, 6> mac) noexcept {
-    std::uint64_t k = segment;
-    for (std::byte b : mac) k = (k << 8) | std::to_integer<std::uint64_t>(b);
-    return k;
+    return (std::uint64_t{segment} << 48) | wire::mac_key(mac);
 }
 
 std::uint32_t Fabric::segment(const std::string& name) {

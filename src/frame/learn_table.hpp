@@ -121,9 +121,7 @@ public:
 
     // The 64-bit key of a MAC + VLAN.
     [[nodiscard]] static std::uint64_t make_key(wire::MacSpan mac, std::uint16_t vlan) noexcept {
-        std::uint64_t k = 0;
-        for (std::byte b : mac) k = (k << 8) | std::to_integer<std::uint64_t>(b);
-        return k | (std::uint64_t{vlan & 0xfffu} << 48);
+        return wire::mac_key(mac) | (std::uint64_t{vlan & 0xfffu} << 48);
     }
     // The home slot of a key (exposed so tests can build collisions).
     [[nodiscard]] std::size_t home_of(wire::MacSpan mac, std::uint16_t vlan) const noexcept {

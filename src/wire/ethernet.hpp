@@ -32,6 +32,13 @@ using MacSpan = std::span<const std::byte, kMacLen>;
 [[nodiscard]] inline MacSpan dst_mac(const std::byte* frame) noexcept { return MacSpan(frame, kMacLen); }
 [[nodiscard]] inline MacSpan src_mac(const std::byte* frame) noexcept { return MacSpan(frame + kMacLen, kMacLen); }
 [[nodiscard]] inline bool is_multicast(MacSpan mac) noexcept { return (u8(mac.data()) & 1u) != 0; }
+// The 48 bits of a MAC as a number (first byte highest): the key of the
+// tables that map MACs to something.
+[[nodiscard]] inline std::uint64_t mac_key(MacSpan mac) noexcept {
+    std::uint64_t k = 0;
+    for (std::byte b : mac) k = (k << 8) | std::to_integer<std::uint64_t>(b);
+    return k;
+}
 
 class EthernetView {
 public:

@@ -242,12 +242,6 @@ void VxvdeGroup::detach(const void* reader) noexcept {
 
 int VxvdeGroup::unicast_fd(const Member* m) const noexcept { return m->reader != nullptr ? m->reader->uni.get() : -1; }
 
-std::uint64_t VxvdeGroup::key(std::span<const std::byte, 6> mac) noexcept {
-    std::uint64_t k = 0;
-    for (std::byte b : mac) k = (k << 8) | std::to_integer<std::uint64_t>(b);
-    return k;
-}
-
 VxvdeGroup::Member* VxvdeGroup::join() {
     auto m = std::make_unique<Member>();
     Member* raw = m.get();
@@ -264,7 +258,7 @@ void VxvdeGroup::leave(Member* m) noexcept {
     for (std::uint64_t k : m->macs)
         if (auto it = owners_.find(k); it != owners_.end() && it->second == m) owners_.erase(it);
     for (const wire::McastGroup& g : m->groups) {
-        auto it = groups_.find(key(g.mac()));
+        auto it = groups_.find(wire::mac_key(g.mac()));
         if (it == groups_.end()) continue;
         std::erase(it->second, m);
         if (it->second.empty()) groups_.erase(it);
@@ -303,7 +297,7 @@ void VxvdeGroup::sent(Member* m, std::span<const std::byte> f) noexcept {
         try {
             std::lock_guard lk(mu_);
             std::memcpy(m->last_src.data(), src.data(), src.size());
-            const std::uint64_t k = key(std::span<const std::byte, 6>(src.data(), 6));
+            const std::uint64_t k = wire::mac_key(src);
             owners_[k] = m;
             if (std::find(m->macs.begin(), m->macs.end(), k) == m->macs.end()) m->macs.push_back(k);
         } catch (...) {  // out of memory: frames for that MAC flood
@@ -330,12 +324,12 @@ void VxvdeGroup::update(Member* m, const wire::McastGroup& g) {
         if (m->flood || has == g.join) return;
     }
     std::lock_guard lk(mu_);
-    const std::uint64_t k = key(mac);
+    const std::uint64_t k = wire::mac_key(mac);
     if (g.join) {
         if (m->groups.size() >= kMaxGroups) {
             // Past the bound: every multicast, and no more bookkeeping.
             for (const wire::McastGroup& x : m->groups)
-                if (auto it = groups_.find(key(x.mac())); it != groups_.end()) {
+                if (auto it = groups_.find(wire::mac_key(x.mac())); it != groups_.end()) {
                     std::erase(it->second, m);
                     if (it->second.empty()) groups_.erase(it);
                 }
@@ -378,7 +372,7 @@ bool VxvdeGroup::ours(const PeerAddr& from, const msghdr& mh, std::int64_t now) 
 }
 
 VxvdeGroup::Member* VxvdeGroup::owner(std::span<const std::byte, 6> mac) const noexcept {
-    auto it = owners_.find(key(mac));
+    auto it = owners_.find(wire::mac_key(mac));
     return it == owners_.end() ? nullptr : it->second;
 }
 
@@ -410,7 +404,7 @@ void VxvdeGroup::fan_out(const PeerAddr& from, const msghdr& mh, std::int64_t no
             return;
         }
     } else if (opts_.snoop && ip_multicast(dst) && !all_hosts(dst)) {
-        if (auto it = groups_.find(key(dst)); it != groups_.end())
+        if (auto it = groups_.find(wire::mac_key(dst)); it != groups_.end())
             for (const Member* m : it->second) to(m);
         for (const Member* m : floods_) to(m);
         return;
@@ -541,7 +535,7 @@ std::size_t VxvdeGroup::members() const {
 std::size_t VxvdeGroup::listeners(std::span<const std::byte, 6> mac) const {
     std::shared_lock lk(mu_);
     if (!opts_.snoop) return all_.size();
-    auto it = groups_.find(key(mac));
+    auto it = groups_.find(wire::mac_key(mac));
     return (it == groups_.end() ? 0 : it->second.size()) + floods_.size();
 }
 

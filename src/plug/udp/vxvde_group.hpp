@@ -228,7 +228,6 @@ private:
     bool take(std::span<const std::byte> hdr, std::span<const std::byte> f, const PeerAddr& from, std::int64_t now,
               bool learn = true) noexcept;
     void say_goodbye(int fd) const noexcept;
-    static std::uint64_t key(std::span<const std::byte, 6> mac) noexcept;
 
     McastConfig config_;
     PeerAddr bind_;
