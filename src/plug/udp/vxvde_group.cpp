@@ -257,12 +257,7 @@ void VxvdeGroup::leave(Member* m) noexcept {
     std::lock_guard lk(mu_);
     for (std::uint64_t k : m->macs)
         if (auto it = owners_.find(k); it != owners_.end() && it->second == m) owners_.erase(it);
-    for (const wire::McastGroup& g : m->groups) {
-        auto it = groups_.find(wire::mac_key(g.mac()));
-        if (it == groups_.end()) continue;
-        std::erase(it->second, m);
-        if (it->second.empty()) groups_.erase(it);
-    }
+    for (const wire::McastGroup& g : m->groups) unlist(m, g.mac());
     if (m->flood) std::erase(floods_, m);
     // Swap-remove from all_ (O(1)): the last member takes its place.
     const std::size_t i = m->index;
@@ -324,31 +319,30 @@ void VxvdeGroup::update(Member* m, const wire::McastGroup& g) {
         if (m->flood || has == g.join) return;
     }
     std::lock_guard lk(mu_);
-    const std::uint64_t k = wire::mac_key(mac);
     if (g.join) {
         if (m->groups.size() >= kMaxGroups) {
             // Past the bound: every multicast, and no more bookkeeping.
-            for (const wire::McastGroup& x : m->groups)
-                if (auto it = groups_.find(wire::mac_key(x.mac())); it != groups_.end()) {
-                    std::erase(it->second, m);
-                    if (it->second.empty()) groups_.erase(it);
-                }
+            for (const wire::McastGroup& x : m->groups) unlist(m, x.mac());
             m->groups.clear();
             make_flood(m);
             return;
         }
         const bool mac_known = std::any_of(m->groups.begin(), m->groups.end(), same_mac);
         m->groups.reserve(m->groups.size() + 1);
-        if (!mac_known) groups_[k].push_back(m);
+        if (!mac_known) groups_[wire::mac_key(mac)].push_back(m);
         m->groups.push_back(g);
         return;
     }
     std::erase_if(m->groups, same);
     if (std::any_of(m->groups.begin(), m->groups.end(), same_mac)) return;  // another group of that MAC
-    if (auto it = groups_.find(k); it != groups_.end()) {
-        std::erase(it->second, m);
-        if (it->second.empty()) groups_.erase(it);
-    }
+    unlist(m, mac);
+}
+
+void VxvdeGroup::unlist(const Member* m, std::span<const std::byte, 6> mac) noexcept {
+    auto it = groups_.find(wire::mac_key(mac));
+    if (it == groups_.end()) return;
+    std::erase(it->second, m);
+    if (it->second.empty()) groups_.erase(it);
 }
 
 bool VxvdeGroup::take(std::span<const std::byte> hdr, std::span<const std::byte> f, const PeerAddr& from,
@@ -378,9 +372,11 @@ VxvdeGroup::Member* VxvdeGroup::owner(std::span<const std::byte, 6> mac) const n
 
 namespace {
 // Writes frame f into inbox `in` (behind a zero virtio_net_hdr for a vnet
-// tap). EAGAIN (queue full) or EIO (interface down): dropped, as a NIC would.
+// tap), if there is one. EAGAIN (queue full) or EIO (interface down):
+// dropped, as a NIC would.
 void put(const Inbox& in, std::span<const std::byte> f) noexcept {
     static const std::byte zero[wire::VnetHdr::kSize]{};
+    if (in.fd < 0) return;
     if (in.vnet) {
         const iovec iov[2] = {{const_cast<std::byte*>(zero), sizeof zero}, {const_cast<std::byte*>(f.data()), f.size()}};
         (void)!::writev(in.fd, iov, 2);
@@ -396,7 +392,7 @@ void VxvdeGroup::fan_out(const PeerAddr& from, const msghdr& mh, std::int64_t no
     // Our own member's multicast, looped back: not for it.
     const Member* sender = ours(from, mh, now) ? owner(std::span<const std::byte, 6>(f.data() + 6, 6)) : nullptr;
     const auto to = [&](const Member* m) {
-        if (m != sender && m->inbox.fd >= 0) put(m->inbox, f);
+        if (m != sender) put(m->inbox, f);
     };
     if (!wire::is_multicast(dst)) {
         if (const Member* m = owner(dst)) {
@@ -420,12 +416,8 @@ void VxvdeGroup::deliver(Rx& rx, std::size_t n) noexcept {
     while (i < n) {
         const std::span<const std::byte, 6> dst(slots[i].data, 6);
         if (wire::is_multicast(dst)) {  // not sent to a unicast socket by a vxvde peer, but possible
-            std::size_t k = i++;
-            const std::span<const std::byte> f(slots[k].data, slots[k].len);
-            const auto to = [&](const Member* m) {
-                if (m->inbox.fd >= 0) put(m->inbox, f);
-            };
-            for (const auto& m : all_) to(m.get());
+            for (const auto& m : all_) put(m->inbox, std::span<const std::byte>(slots[i].data, slots[i].len));
+            i++;
             continue;
         }
         const Member* m = owner(dst);
@@ -481,11 +473,11 @@ void VxvdeGroup::drain_unicast(Reader& r, std::int64_t now) noexcept {
                     if (d.size() < wire::VxvdeHeader::kSize) return std::span<std::byte>();
                     const std::span<std::byte> f = d.subspan(wire::VxvdeHeader::kSize);
                     if (f.size() > kMaxFrame) return std::span<std::byte>();
-                    // The learning of a run of one sender's datagrams: once per source MAC.
-                    const wire::MacSpan src = f.size() >= 12 ? wire::src_mac(f.data()) : wire::MacSpan(d.data(), 6);
-                    const bool again = learned != nullptr && std::memcmp(learned, src.data(), src.size()) == 0;
+                    // A run of one sender's datagrams teaches its source MAC once.
+                    const bool again = learned != nullptr && f.size() >= wire::kEthHeader &&
+                                       std::memcmp(learned, f.data() + wire::kMacLen, wire::kMacLen) == 0;
                     if (!take(d.first(wire::VxvdeHeader::kSize), f, from, now, !again)) return std::span<std::byte>();
-                    learned = src.data();
+                    learned = f.data() + wire::kMacLen;
                     return f;
                 });
         } else {

@@ -221,6 +221,8 @@ private:
     void drain_unicast(Reader& r, std::int64_t now) noexcept;
     void update(Member* m, const wire::McastGroup& g);
     void make_flood(Member* m) noexcept;  // under mu_ (exclusive)
+    // Under mu_ (exclusive): m no longer listens to group MAC `mac`.
+    void unlist(const Member* m, std::span<const std::byte, 6> mac) noexcept;
     [[nodiscard]] Member* owner(std::span<const std::byte, 6> mac) const noexcept;
     [[nodiscard]] bool ours(const PeerAddr& from, const msghdr& mh, std::int64_t now) noexcept;
     // classify_vxvde() and what follows: a leave forgets its sender, a frame
