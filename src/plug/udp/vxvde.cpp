@@ -11,27 +11,31 @@
 //   group   bound to group:port with SO_REUSEADDR (so many processes of one host
 //           can join), member of the group on interface `if` (or the default),
 //           IP_PKTINFO / IPV6_RECVPKTINFO on. Receives multicast only
-//           (vxvde_group.hpp: open_group_socket). Alone, the transport owns
-//           one (multi_) and reads it in recv(); with OpenOptions::shared it
-//           uses the one VxvdeGroup of its network in this process, which
-//           writes the frames for it straight into its stack's tap (Inbox),
-//           and recv() reads only uni_.
+//           (vxvde_group.hpp: open_group_socket). VxvdeTransport owns one
+//           (multi_) and reads it in recv().
 //   uni_    bound to `bind` (default wildcard) on an ephemeral port. EVERY
 //           datagram we send leaves from it, so a peer is identified by (IP,
 //           ephemeral port), and unicast replies to us arrive on it. TTL (IPv4:
 //           IP_TTL and IP_MULTICAST_TTL; IPv6: multicast hops), multicast
 //           interface and multicast loop (on) are set here.
-// poll_fds() = {multi_, uni_} alone, {uni_} shared.
+// poll_fds() = {multi_, uni_}.
+//
+// With OpenOptions::shared, open_vxvde() makes a VxvdeMember instead: no
+// socket of its own, no fd to poll, recv() never returns a frame. The one
+// VxvdeGroup of its network in this process writes its frames straight into
+// its stack's tap (Inbox), and it sends from its engine's unicast socket of
+// the group.
 //
 // Learning: every accepted frame records (source MAC, VLAN key 1) -> sender
-// address in a MacTable (mactable.hpp): the transport's own alone, the
-// group's SharedMacTable when shared (so that what one stack learns from the
-// group, every stack of the network knows). send() unicasts a frame to the
+// address in a MacTable (mactable.hpp): the transport's own, or for a
+// VxvdeMember the group's SharedMacTable (so that what one stack learns from
+// the group, every stack of the network knows). send() unicasts a frame to the
 // learned sender of its destination MAC when that MAC is unicast and fresh
 // (learned less than expiretime seconds ago); otherwise (group MAC, unknown,
 // stale) it goes to group:port. A datagram that is exactly our header is a
 // "leave": the sender closed, so every entry pointing at it is forgotten. Our
-// destructor sends one. Shared, send() also shows each frame to the group
+// destructor sends one (a VxvdeMember's group does, with its engine's last
+// member). A VxvdeMember's send() also shows each frame to the group
 // (VxvdeGroup::sent: our MACs, our IGMP/MLD reports).
 //
 // Accept rule (as vdeplug4): all 8 header bytes equal ours (flags 0x08, our VNI,
@@ -180,8 +184,8 @@ Config parse_config(std::string_view vnl_text, std::string_view rest) {
     return c;
 }
 
-// The unicast address a VNL binds (its part of the shared group's key).
-std::string bind_text(const PeerAddr& a) {
+// A socket address's IP address as text.
+std::string addr_text(const PeerAddr& a) {
     char text[INET6_ADDRSTRLEN] = "";
     const void* p = a.family() == AF_INET ? static_cast<const void*>(&a.addr.v4.sin_addr)
                                           : static_cast<const void*>(&a.addr.v6.sin6_addr);
@@ -191,33 +195,21 @@ std::string bind_text(const PeerAddr& a) {
 
 // What makes two vxvde transports one network (Capabilities::local_segment).
 std::string segment_name(const Config& c) {
-    char addr[INET6_ADDRSTRLEN] = "";
-    const int family = c.group.family();
-    const void* a = family == AF_INET ? static_cast<const void*>(&c.group.addr.v4.sin_addr)
-                                      : static_cast<const void*>(&c.group.addr.v6.sin6_addr);
-    ::inet_ntop(family, a, addr, sizeof addr);
-    return "vxvde " + std::string(addr) + " port " + std::to_string(c.group.port()) + " vni " + std::to_string(c.vni) +
+    return "vxvde " + addr_text(c.group) + " port " + std::to_string(c.group.port()) + " vni " + std::to_string(c.vni) +
            " if " + std::to_string(c.ifindex);
 }
 
+// A vxvde transport with sockets of its own (no OpenOptions::shared).
 class VxvdeTransport final : public Transport {
 public:
-    // `group`: the process's shared group socket of this network, or nullptr:
-    // one of our own (vxvde_group.hpp).
-    VxvdeTransport(std::string vnl_text, const Config& c, bool offloads, std::shared_ptr<VxvdeGroup> group);
+    VxvdeTransport(std::string vnl_text, const Config& c, std::string segment, bool offloads);
     ~VxvdeTransport() override;
 
-    [[nodiscard]] std::span<const int> poll_fds() const noexcept override {
-        return group_ ? std::span<const int>() : std::span<const int>(fds_);
-    }
+    [[nodiscard]] std::span<const int> poll_fds() const noexcept override { return fds_; }
     ssize_t recv(std::span<FrameBuf> bufs) noexcept override;
     [[nodiscard]] bool pending() const noexcept override { return gro_.holding(); }
     ssize_t send(std::span<const FrameRef> frames) noexcept override;
     [[nodiscard]] const std::string& vnl() const noexcept override { return vnl_; }
-    [[nodiscard]] SharedSource* shared_source() noexcept override { return group_.get(); }
-    void set_inbox(Inbox inbox) noexcept override {
-        if (group_) group_->set_inbox(member_, inbox);
-    }
 
 private:
     // Receives from socket `which` (0 multi, 1 uni) into bufs[n..); advances n.
@@ -231,16 +223,14 @@ private:
     void forget(const PeerAddr& peer) noexcept { table_.forget_peer(peer); }
 
     std::string vnl_;
-    std::shared_ptr<VxvdeGroup> group_;  // shared mode: the group socket and the peers
-    VxvdeGroup::Member* member_ = nullptr;
-    UniqueFd multi_;  // alone: our own group socket
-    UniqueFd uni_;    // alone: our own unicast socket
+    UniqueFd multi_;  // our group socket
+    UniqueFd uni_;    // our unicast socket
     std::array<int, 2> fds_{-1, -1};
     std::array<std::byte, VxvdeHeader::kSize> hdr_{};
     PeerAddr group_addr_;
     PeerAddr bound_;          // uni_'s address (port = our unicast port)
     std::uint16_t uniport_ = 0;  // our unicast port, host byte order
-    MacTable table_;             // alone: the learned peers (unused when shared)
+    MacTable table_;             // the learned peers
     LocalAddrs local_;
     int first_ = 0;  // socket recv() reads first; alternates
 
@@ -254,21 +244,51 @@ private:
     UdpGroReceiver gro_;
 };
 
-VxvdeTransport::VxvdeTransport(std::string vnl_text, const Config& c, bool offloads, std::shared_ptr<VxvdeGroup> group)
-    : vnl_(std::move(vnl_text)),
-      group_(std::move(group)),
-      group_addr_(c.group),
-      table_(group_ ? 1 : c.hashsize, c.expire) {
-    wire::write_vxvde_header(hdr_, c.vni);
-    caps_.local_segment = segment_name(c);
-    sender_.set_gso(offloads);
-    if (group_) {
-        // Shared: the group's sockets send and receive for us.
-        member_ = group_->join();
-        return;
+// A stack's end of a network whose sockets the stacks of this process share
+// (OpenOptions::shared, vxvde_group.hpp): it has no fd and receives nothing
+// itself (the group writes into its Inbox); it sends from its engine's
+// unicast socket of the group, with the group's learned peers.
+class VxvdeMember final : public Transport {
+public:
+    VxvdeMember(std::string vnl_text, std::string segment, std::shared_ptr<VxvdeGroup> group, bool offloads)
+        : vnl_(std::move(vnl_text)), group_(std::move(group)), member_(group_->join()), sender_(group_->header()) {
+        caps_.local_segment = std::move(segment);
+        sender_.set_gso(offloads);
     }
-    multi_ = open_group_socket(c, vnl_);
-    uni_ = open_unicast_socket(c, c.bind, vnl_);
+    ~VxvdeMember() override { group_->leave(member_); }  // the group says goodbye with its last member
+
+    [[nodiscard]] std::span<const int> poll_fds() const noexcept override { return {}; }
+    ssize_t recv(std::span<FrameBuf>) noexcept override { return 0; }
+    ssize_t send(std::span<const FrameRef> frames) noexcept override {
+        const std::int64_t now = mono_seconds();
+        for (const FrameRef& f : frames)
+            if (f.data != nullptr && f.len >= wire::kEthHeader)
+                group_->sent(member_, std::span<const std::byte>(f.data, f.len));
+        return group_->peers().read([&](const MacTable& t) {
+            return send_learned(sender_, group_->unicast_fd(member_), frames, t, group_->group_address(), kVxvdeVlan,
+                                now);
+        });
+    }
+    [[nodiscard]] const std::string& vnl() const noexcept override { return vnl_; }
+    [[nodiscard]] SharedSource* shared_source() noexcept override { return group_.get(); }
+    void set_inbox(Inbox inbox) noexcept override { group_->set_inbox(member_, inbox); }
+
+private:
+    std::string vnl_;
+    std::shared_ptr<VxvdeGroup> group_;
+    VxvdeGroup::Member* member_;
+    UdpFrameSender sender_;  // its prefix: the group's header
+};
+
+VxvdeTransport::VxvdeTransport(std::string vnl_text, const Config& c, std::string segment, bool offloads)
+    : vnl_(std::move(vnl_text)),
+      multi_(open_group_socket(c, vnl_)),
+      uni_(open_unicast_socket(c, c.bind, vnl_)),
+      group_addr_(c.group),
+      table_(c.hashsize, c.expire) {
+    wire::write_vxvde_header(hdr_, c.vni);
+    caps_.local_segment = std::move(segment);
+    sender_.set_gso(offloads);
     // ---- our unicast address (the self-filter's port)
     sockaddr_in6 name{};
     socklen_t namelen = sizeof name;
@@ -283,9 +303,8 @@ VxvdeTransport::VxvdeTransport(std::string vnl_text, const Config& c, bool offlo
 }
 
 VxvdeTransport::~VxvdeTransport() {
-    if (member_ != nullptr) group_->leave(member_);  // the group says goodbye with its last member
     // Leave: the bare header to the group, so peers forget our MACs now.
-    if (uni_) (void)::sendto(uni_.get(), hdr_.data(), hdr_.size(), MSG_DONTWAIT, group_addr_.get(), group_addr_.len);
+    (void)::sendto(uni_.get(), hdr_.data(), hdr_.size(), MSG_DONTWAIT, group_addr_.get(), group_addr_.len);
 }
 
 int VxvdeTransport::drain(int which, std::span<FrameBuf> bufs, std::size_t& n, std::int64_t now) noexcept {
@@ -346,7 +365,7 @@ int VxvdeTransport::drain_gro(std::span<FrameBuf> bufs, std::size_t& n, std::int
 }
 
 ssize_t VxvdeTransport::recv(std::span<FrameBuf> bufs) noexcept {
-    if (bufs.empty() || group_) return 0;  // shared: the group delivers
+    if (bufs.empty()) return 0;
     const std::int64_t now = mono_seconds();
     std::size_t n = 0;
     const int first = first_;
@@ -366,37 +385,31 @@ ssize_t VxvdeTransport::recv(std::span<FrameBuf> bufs) noexcept {
 }
 
 ssize_t VxvdeTransport::send(std::span<const FrameRef> frames) noexcept {
-    const std::int64_t now = mono_seconds();
-    if (!group_) return send_learned(sender_, uni_.get(), frames, table_, group_addr_, kVxvdeVlan, now);
-    for (const FrameRef& f : frames)
-        if (f.data != nullptr && f.len >= wire::kEthHeader) group_->sent(member_, std::span<const std::byte>(f.data, f.len));
-    return group_->peers().read([&](const MacTable& t) {
-        return send_learned(sender_, group_->unicast_fd(member_), frames, t, group_addr_, kVxvdeVlan, now);
-    });
+    return send_learned(sender_, uni_.get(), frames, table_, group_addr_, kVxvdeVlan, mono_seconds());
 }
 
 }  // namespace
 
 std::unique_ptr<Transport> open_vxvde(std::string_view vnl, std::string_view rest, const OpenOptions& opts) {
     const Config c = parse_config(vnl, rest);
-    std::shared_ptr<VxvdeGroup> group;
-    if (opts.shared != nullptr && opts.tuning.shared_groups) {
-        // One socket per network of this netns, and per setting that the
-        // socket or the shared table takes from the VNL.
-        struct stat ns{};
-        if (::stat("/proc/thread-self/ns/net", &ns) != 0) fail_errno(std::string(vnl) + ": stat(/proc/thread-self/ns/net)");
-        const std::string key = segment_name(c) + " netns " + std::to_string(ns.st_ino) + " hashsize " +
-                                std::to_string(c.hashsize) + " expire " + std::to_string(c.expire) + " rcvbuf " +
-                                (c.rcvbuf ? std::to_string(*c.rcvbuf) : "-") + " ttl " + std::to_string(c.ttl) +
-                                " bind " + bind_text(c.bind);
+    std::string segment = segment_name(c);
+    if (opts.shared == nullptr || !opts.tuning.shared_groups)
+        return std::make_unique<VxvdeTransport>(std::string(vnl), c, std::move(segment), opts.tuning.udp_gso);
+    // One group per network of this netns, and per setting that its sockets
+    // or its table take from the VNL.
+    struct stat ns{};
+    if (::stat("/proc/thread-self/ns/net", &ns) != 0) fail_errno(std::string(vnl) + ": stat(/proc/thread-self/ns/net)");
+    const std::string key = segment + " netns " + std::to_string(ns.st_ino) + " hashsize " + std::to_string(c.hashsize) +
+                            " expire " + std::to_string(c.expire) + " rcvbuf " +
+                            (c.rcvbuf ? std::to_string(*c.rcvbuf) : "-") + " ttl " + std::to_string(c.ttl) + " bind " +
+                            addr_text(c.bind);
+    auto group = std::static_pointer_cast<VxvdeGroup>(opts.shared->get(key, [&]() -> std::shared_ptr<SharedSource> {
         std::array<std::byte, VxvdeHeader::kSize> hdr{};
         wire::write_vxvde_header(hdr, c.vni);
         const GroupOptions go{opts.tuning.snoop, opts.tuning.udp_gso, opts.tuning.offload.gro};
-        group = std::static_pointer_cast<VxvdeGroup>(opts.shared->get(key, [&]() -> std::shared_ptr<SharedSource> {
-            return std::make_shared<VxvdeGroup>(c, c.bind, hdr, go, vnl);
-        }));
-    }
-    return std::make_unique<VxvdeTransport>(std::string(vnl), c, opts.tuning.udp_gso, std::move(group));
+        return std::make_shared<VxvdeGroup>(c, c.bind, hdr, go, vnl);
+    }));
+    return std::make_unique<VxvdeMember>(std::string(vnl), std::move(segment), std::move(group), opts.tuning.udp_gso);
 }
 
 }  // namespace vdestack::plug

@@ -17,10 +17,10 @@ namespace vdestack::plug {
 // Opens a vxvde transport. `vnl` is the whole locator (for messages), `rest`
 // what follows "vxvde://". The sockets are created in the calling thread's
 // network namespace. poll_fds() returns {multicast socket, unicast socket}, in
-// that order; with opts.shared (and Tuning::shared_groups) {unicast socket}
-// only: the network's group socket is shared with this process's other
-// transports on it (shared_source(), vxvde_group.hpp), and frames from it
-// reach the Inbox the engine sets. Throws vdestack::Error (EINVAL bad option or address, ENODEV
+// that order; with opts.shared (and Tuning::shared_groups) none: the
+// network's sockets are shared with this process's other transports on it
+// (shared_source(), vxvde_group.hpp), frames from them reach the Inbox the
+// engine sets, and recv() returns none. Throws vdestack::Error (EINVAL bad option or address, ENODEV
 // unknown interface, errno of the failing socket call otherwise).
 std::unique_ptr<Transport> open_vxvde(std::string_view vnl, std::string_view rest, const OpenOptions& opts);
 

@@ -173,6 +173,9 @@ public:
     [[nodiscard]] int unicast_fd(const Member* m) const noexcept;
     // The network's learned peers, shared with the members' sends.
     [[nodiscard]] SharedMacTable& peers() noexcept { return peers_; }
+    // The network's vxvde header (every datagram's first bytes) and group:port.
+    [[nodiscard]] std::span<const std::byte, wire::VxvdeHeader::kSize> header() const noexcept { return hdr_; }
+    [[nodiscard]] const PeerAddr& group_address() const noexcept { return config_.group; }
 
     // A new member, without an inbox yet. Throws bad_alloc.
     Member* join();
