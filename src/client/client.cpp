@@ -86,10 +86,9 @@ public:
         posix_spawnattr_t attr;
         posix_spawn_file_actions_init(&fa);
         posix_spawnattr_init(&attr);
-        posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+        posix_spawn_file_actions_adddup2(&fa, theirs.get(), proto::kChannelFd);  // first: theirs may be 1 or 2
         posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
         posix_spawn_file_actions_addopen(&fa, 2, "/dev/null", O_WRONLY, 0);
-        posix_spawn_file_actions_adddup2(&fa, theirs.get(), proto::kChannelFd);
         sigset_t none, all;
         sigemptyset(&none);
         sigfillset(&all);

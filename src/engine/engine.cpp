@@ -42,10 +42,11 @@ void Engine::watch(int fd, std::uint64_t id, Kind kind) {
 }
 
 void Engine::set_control(int fd, std::function<bool()> on_control) {
-    control_fd_ = fd;
-    on_control_ = std::move(on_control);
+    on_control_ = [f = std::move(on_control)](std::uint64_t) { return f(); };
     watch(fd, 0, kControl);
 }
+
+void Engine::unwatch_control(int fd) noexcept { (void)::epoll_ctl(epfd_.get(), EPOLL_CTL_DEL, fd, nullptr); }
 
 void Engine::add(std::unique_ptr<StackEntry> entry) {
     StackEntry& s = *entry;
@@ -357,7 +358,7 @@ void Engine::run() {
             std::uint64_t tag = events[i].data.u64;
             auto kind = static_cast<Kind>(tag & 3);
             if (kind == kControl) {
-                if (!on_control_()) return;
+                if (!on_control_(tag >> 2)) return;
                 continue;
             }
             if (kind == kShared) {

@@ -3,10 +3,12 @@
 //
 // Theory of operation
 // -------------------
-// An Engine runs on one thread and waits in one epoll instance on: a control
-// fd (the eventfd through which EngineThread hands it jobs, or vdens' own),
-// every tap fd of its stacks and every fd of their transports. The helper
-// runs a fixed number of them (engine_thread.hpp: one per CPU, at most 4)
+// An Engine runs on one thread and waits in one epoll instance on: its
+// control fds (the eventfd through which EngineThread hands it jobs; for the
+// helper's first engine, which runs on the helper's main thread, the
+// helper's connections; vdens' pidfd), every tap fd of its stacks and every
+// fd of their transports. The helper runs a fixed number of them
+// (engine_thread.hpp: one per CPU, at most 4, the first on its main thread)
 // and gives each new stack to the least loaded, so the forwarding of all
 // stacks of a process costs a constant number of threads whatever their
 // number; a stack costs its fds and two hash-map entries. vdens runs one
@@ -138,6 +140,13 @@ public:
     // Registers the control fd; on_control is called when it is readable (or
     // hung up) and returns false to stop the loop.
     void set_control(int fd, std::function<bool()> on_control);
+    // Several control fds (the helper's connections, when it forwards on its
+    // main thread): on_control(id) is called when the fd watched with that
+    // id is readable or hung up, and returns false to stop the loop. An fd
+    // is unwatched before it is closed. Throw Error (epoll_ctl).
+    void set_control(std::function<bool(std::uint64_t)> on_control) { on_control_ = std::move(on_control); }
+    void watch_control(int fd, std::uint64_t id) { watch(fd, id, kControl); }
+    void unwatch_control(int fd) noexcept;
     // Takes the stack and starts forwarding for it. Throws Error (epoll_ctl).
     void add(std::unique_ptr<StackEntry> entry);
     // Forwards what the stack's tap still holds (one read budget), stops
@@ -180,8 +189,7 @@ private:
     void on_link(StackEntry& s);
 
     UniqueFd epfd_;
-    int control_fd_ = -1;
-    std::function<bool()> on_control_;
+    std::function<bool(std::uint64_t)> on_control_;
     std::unordered_map<std::uint64_t, std::unique_ptr<StackEntry>> stacks_;
     // Frame memory, never zeroed: only bytes the kernel wrote are read, and
     // untouched pages cost nothing (zeroing them cost a lone stack ~1 ms of

@@ -1,5 +1,6 @@
-// engine_thread.hpp - an Engine running on a thread of its own, driven by
-// jobs that other threads post to it.
+// engine_thread.hpp - an Engine and the thread that runs it: a thread of its
+// own, driven by jobs that other threads post to it, or the thread that
+// created it (Runs::kHere).
 //
 // The helper shards its stacks over a fixed number of these (one per core,
 // at most kMaxEngines): the forwarding of all stacks of a process costs a
@@ -7,6 +8,9 @@
 // stack belongs to one engine for its whole life; only that engine's thread
 // touches it. Other threads add and remove stacks through call(), which runs
 // a job on the engine's thread between two epoll rounds and waits for it.
+// The helper's first engine runs on its main thread (kHere), between the
+// requests it serves: there call() runs the job at once, and the one who
+// made it drives engine().run() -- a helper of one stack is one thread.
 #pragma once
 
 #include <sys/eventfd.h>
@@ -26,9 +30,14 @@ namespace vdestack::engine {
 
 class EngineThread {
 public:
-    // An Engine(tuning, fabric) on a new thread. Throws Error.
-    EngineThread(const Tuning& tuning, Fabric* fabric)
-        : wake_(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)), engine_(tuning, fabric) {
+    enum class Runs {
+        kOwnThread,  // a new thread runs the engine; other threads call()
+        kHere,       // the creating thread runs engine().run() itself and alone calls call()
+    };
+    // An Engine(tuning, fabric), on a new thread unless `runs` is kHere. Throws Error.
+    EngineThread(const Tuning& tuning, Fabric* fabric, Runs runs = Runs::kOwnThread) : engine_(tuning, fabric) {
+        if (runs == Runs::kHere) return;
+        wake_ = UniqueFd(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
         if (!wake_) fail_errno("eventfd");
         engine_.set_control(wake_.get(), [this] { return run_jobs(); });
         thread_ = std::thread([this] { engine_.run(); });
@@ -36,13 +45,18 @@ public:
     EngineThread(const EngineThread&) = delete;
     EngineThread& operator=(const EngineThread&) = delete;
     ~EngineThread() {
+        if (!thread_.joinable()) return;
         post([this](Engine&) { stop_ = true; });
         thread_.join();
     }
 
+    // The engine, for the thread that runs it (kHere): its controls and run().
+    [[nodiscard]] Engine& engine() noexcept { return engine_; }
+
     // Runs f(engine) on the engine's thread and returns its result (or rethrows).
     template <class F>
     auto call(F&& f) -> decltype(f(std::declval<Engine&>())) {
+        if (!thread_.joinable()) return f(engine_);  // kHere: this is the engine's thread
         using R = decltype(f(std::declval<Engine&>()));
         std::packaged_task<R(Engine&)> task(std::forward<F>(f));
         auto fut = task.get_future();

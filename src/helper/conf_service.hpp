@@ -20,8 +20,8 @@
 // (DHCPRELEASE) and then the returned future is ready, so that the control
 // thread can wait (bounded) for the release to be out before the stack's
 // forwarding stops; the stack's sockets are closed after that.
-// Sockets are closed on a thread of their own (a Reaper, started with the
-// configuration thread): closing a packet socket waits for an RCU grace
+// Sockets are closed on a thread of their own (a Reaper, made with the
+// configuration thread; its thread runs while it closes): closing a packet socket waits for an RCU grace
 // period (10-15 ms), which must not delay the answer.
 // Limits: the exchanges of all stacks of a helper run one after another.
 #pragma once

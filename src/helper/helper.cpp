@@ -85,39 +85,23 @@ public:
     Helper(int channel, const Tuning& tuning, const rlimit& nofile) : tuning_(tuning), nofile_(nofile) {
         conns_.push_back(std::make_unique<Conn>());
         conns_[0]->fd = UniqueFd(channel);
+        conns_[0]->id = next_conn_++;
         conns_[0]->main = true;
     }
 
     int run() {
-        // The control loop: one request at a time, on the main thread (which
-        // stays in the caller's namespace); forwarding runs on the engines.
-        // It serves every connection (the creator's channel and one per
-        // forked child) until none holds a stack and the creator is done.
-        std::vector<pollfd> pfds;
-        while (!conns_.empty()) {
-            pfds.clear();
-            for (auto& c : conns_) pfds.push_back(pollfd{c->fd.get(), POLLIN, 0});
-            int r = ::poll(pfds.data(), pfds.size(), -1);
-            if (r < 0) {
-                if (errno == EINTR) continue;
-                break;
-            }
-            // Serve the ready ones; closed connections are collected afterwards
-            // (a request may add a connection: indices stay valid).
-            std::size_t n = pfds.size();
-            for (std::size_t i = 0; i < n; i++)
-                if (pfds[i].revents != 0 && !on_request(*conns_[i])) conns_[i]->closed = true;
-            for (std::size_t i = 0; i < conns_.size();) {
-                if (conns_[i]->closed) {
-                    release_all(*conns_[i]);
-                    if (conns_[i]->main) main_done_ = true;
-                    conns_.erase(conns_.begin() + static_cast<std::ptrdiff_t>(i));
-                } else {
-                    i++;
-                }
-            }
-            if (main_done_ && count_.empty()) break;  // nobody can ask for anything more
-        }
+        // The control loop is the first engine's: its thread -- this one,
+        // which stays in the caller's namespace -- serves one request at a
+        // time between two epoll rounds, from every connection (the
+        // creator's channel and one per forked child), until none holds a
+        // stack and the creator is done. It also forwards the first stack
+        // (further stacks start engine threads, see place()).
+        engines_.push_back(std::make_unique<EngineThread>(tuning_, fabric_.get(), EngineThread::Runs::kHere));
+        load_.push_back(0);
+        Engine& home = engines_[0]->engine();
+        home.set_control([this](std::uint64_t id) { return on_control(id); });
+        home.watch_control(conns_[0]->fd.get(), conns_[0]->id);
+        home.run();
         for (auto& e : engines_)
             for (auto& s : e->call([](Engine& en) { return en.remove_all(); })) reaper_.destroy(std::move(s));
         return 0;  // ~Reaper waits for the last close
@@ -129,10 +113,30 @@ private:
     // stacks this connection holds; a stack lives while any connection holds it.
     struct Conn {
         UniqueFd fd;
+        std::uint64_t id = 0;  // its control id in the first engine
         std::unordered_set<std::uint64_t> refs;
         bool main = false;
         bool closed = false;
     };
+
+    // Connection `id` is readable or hung up: serves one request, then lets
+    // go of the connections that are finished. False: nobody can ask for
+    // anything more (the loop ends).
+    bool on_control(std::uint64_t id) {
+        for (auto& c : conns_)
+            if (c->id == id && !c->closed && !on_request(*c)) c->closed = true;
+        for (std::size_t i = 0; i < conns_.size();) {
+            if (!conns_[i]->closed) {
+                i++;
+                continue;
+            }
+            release_all(*conns_[i]);
+            if (conns_[i]->main) main_done_ = true;
+            engines_[0]->engine().unwatch_control(conns_[i]->fd.get());
+            conns_.erase(conns_.begin() + static_cast<std::ptrdiff_t>(i));
+        }
+        return !conns_.empty() && !(main_done_ && count_.empty());
+    }
 
     // Freezes or thaws the forwarding of one interface (a stack's entry).
     void freeze(std::uint64_t id, bool on) {
@@ -226,7 +230,10 @@ private:
                 if (fds.size() < 2) fail(EINVAL, "attach without a connection");
                 auto child = std::make_unique<Conn>();
                 child->fd = std::move(fds[1]);
+                child->id = next_conn_++;
                 child->refs = c.refs;
+                conns_.reserve(conns_.size() + 1);
+                engines_[0]->engine().watch_control(child->fd.get(), child->id);
                 for (auto id : child->refs) count_[id]++;
                 conns_.push_back(std::move(child));
                 send_reply(reply, 0, 0, 0, "");
@@ -301,47 +308,67 @@ private:
         return engines_[e]->call([id](Engine& en) { return en.remove(id); });
     }
 
-    // An entry for interface `ifname` on `vnl` ("" = none); its transport is
-    // opened here, in the caller's namespace, before the tap exists.
-    std::unique_ptr<StackEntry> new_entry(const std::string& vnl, const std::string& ifname) {
+    // An entry for interface `ifname` on `vnl` ("" = none). Its namespace
+    // side, in_ns(entry) -- the namespace and the tap -- runs on the
+    // NsWorker while its transport is opened here, in the caller's
+    // namespace: the two take about as long (a namespace ~0.5 ms, a
+    // transport ~0.1-0.3 ms), so a stack costs the longer one only.
+    std::unique_ptr<StackEntry> new_entry(const std::string& vnl, const std::string& ifname,
+                                          std::function<void(StackEntry&)> in_ns) {
+        if (!vnl.empty()) check_ifname(ifname);
         auto entry = std::make_unique<StackEntry>();
         entry->id = next_id_++;
         entry->vnl = vnl;
         entry->ifname = ifname;
-        if (!vnl.empty()) {
-            check_ifname(ifname);
-            entry->link = plug::open_transport(vnl, {"vdestack", tuning_, &shared_});
+        StackEntry& e = *entry;
+        // Declared after entry: on a throw it waits for the job before entry goes.
+        NsWorker::Pending ns = ns_.start([&e, job = std::move(in_ns)] { job(e); });
+        std::exception_ptr bad_vnl;  // reported first, as when nothing was made yet
+        try {
+            if (!vnl.empty()) entry->link = plug::open_transport(vnl, {"vdestack", tuning_, &shared_});
+        } catch (...) {
+            bad_vnl = std::current_exception();
+        }
+        try {
+            ns.wait();
+        } catch (...) {
+            if (!bad_vnl) throw;
+        }
+        if (bad_vnl) {
+            // A persistent tap outlives its fd: not one left in a namespace
+            // that other interfaces share (AddIface).
+            if (entry->tap) (void)::ioctl(entry->tap.get(), TUNSETPERSIST, 0);
+            std::rethrow_exception(bad_vnl);
         }
         return entry;
     }
 
     std::uint64_t add_stack(const std::string& vnl, const std::string& ifname) {
-        auto entry = new_entry(vnl, ifname);
-        ns_.run([&] {
+        const OffloadConfig& offload = tuning_.offload;
+        return place(new_entry(vnl, ifname, [&vnl, &ifname, &offload](StackEntry& e) {
             if (::unshare(CLONE_NEWNET) != 0) fail_errno("unshare(CLONE_NEWNET)");
             if (!vnl.empty()) {
-                entry->tap = plug::open_tap_device(ifname, tuning_.offload);  // holds the netns (netns_of)
+                e.tap = plug::open_tap_device(ifname, offload);  // holds the netns (netns_of)
             } else {
-                entry->netns = UniqueFd(::open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC));
-                if (!entry->netns) fail_errno("open(/proc/thread-self/ns/net)");
+                e.netns = UniqueFd(::open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC));
+                if (!e.netns) fail_errno("open(/proc/thread-self/ns/net)");
             }
-        });
-        return place(std::move(entry));
+        }));
     }
 
     // One more interface of stack `stack`: an entry of its own (forwarded
     // like any other, its own transport and tap) in the stack's namespace,
     // destroyed with the stack.
     void add_iface(std::uint64_t stack, const std::string& vnl, const std::string& ifname) {
+        if (vnl.empty()) fail(EINVAL, "an interface needs a VNL");
         const UniqueFd ns = netns_of(stack);
         const int netns = ns.get();
-        if (vnl.empty()) fail(EINVAL, "an interface needs a VNL");
-        auto entry = new_entry(vnl, ifname);
-        ns_.run([&] {
+        const OffloadConfig& offload = tuning_.offload;
+        auto entry = new_entry(vnl, ifname, [netns, &ifname, &offload](StackEntry& e) {
             if (::setns(netns, CLONE_NEWNET) != 0) fail_errno("setns");
             // TUNSETIFF would attach to a persistent tap of that name: refuse any name in use.
             if (::if_nametoindex(ifname.c_str()) != 0) fail(EEXIST, "interface " + ifname + " exists");
-            entry->tap = plug::open_tap_device(ifname, tuning_.offload);
+            e.tap = plug::open_tap_device(ifname, offload);
         });
         auto& list = ifaces_[stack];
         list.reserve(list.size() + 1);  // nothing throws after the entry is placed
@@ -421,8 +448,14 @@ private:
         ::prctl(PR_SET_PDEATHSIG, SIGKILL);
         int status = 0;
         if (::setns(netns, CLONE_NEWNET) != 0) status = -1;
-        for (int i = 0; i < 3; i++)
-            if (stdio[i] >= 0) ::dup2(stdio[i], i);
+        for (int i = 0; i < 3; i++) {
+            if (stdio[i] >= 0) {
+                ::dup2(stdio[i], i);
+            } else if (int null = ::open("/dev/null", i == 0 ? O_RDONLY : O_WRONLY); null >= 0 && null != i) {
+                ::dup2(null, i);  // the helper's own fd i is not for commands (0 is its channel)
+                ::close(null);
+            }
+        }
         if (reply != 3) ::dup2(reply, 3);
         ::fcntl(3, F_SETFD, FD_CLOEXEC);
         ::syscall(SYS_close_range, 4U, ~0U, 0U);
@@ -450,6 +483,7 @@ private:
     }
 
     std::vector<std::unique_ptr<Conn>> conns_;  // [0] = the creator's channel until it closes
+    std::uint64_t next_conn_ = 1;
     std::unordered_map<std::uint64_t, int> count_;  // stack -> connections holding it
     bool main_done_ = false;
     struct Where {

@@ -4,8 +4,9 @@
 // Theory of operation
 // -------------------
 // The library spawns `vdestack-helper` (posix_spawn, so it is safe from any
-// multithreaded program) with one end of a SEQPACKET socketpair on fd 3, the
-// "channel" (wire/helper_proto.hpp). The helper:
+// multithreaded program) with one end of a SEQPACKET socketpair on fd 0, the
+// "channel" (wire/helper_proto.hpp), and /dev/null as stdout and stderr. The
+// helper:
 //   1. reads its settings once (Tuning::from_env: the client's environment,
 //      inherited) and passes them down to the engines and transports;
 //   2. unless it runs as root (or Tuning::force_userns), enters a new user
@@ -14,24 +15,35 @@
 //      this and keeps its capabilities on the host, which tap:// needs);
 //   3. says Hello on the channel;
 //   4. serves requests on its main thread, which stays in the caller's
-//      network namespace: transports are opened there, as libvdestack does;
-//   5. creates namespaces, taps and sockets on its NsWorker thread, and
-//      destroys stacks on its Reaper thread (nsworker.hpp);
-//   6. forwards on engine threads (engine/engine_thread.hpp), each an epoll
-//      loop over the taps and transports of the stacks it was given, sharing
+//      network namespace (transports are opened there, as libvdestack
+//      does) and is also its first engine: the channel and the connections
+//      of forked children are control fds of that engine's epoll, and a
+//      request is served between two of its rounds;
+//   5. creates namespaces, taps and sockets on its NsWorker, and destroys
+//      stacks on its Reaper (nsworker.hpp): each a thread that exists only
+//      while it has work (it ends 100 ms after its last job). A new stack's
+//      namespace and tap are made there while its transport is opened on
+//      the main thread;
+//   6. forwards on engines (engine/engine_thread.hpp), each an epoll loop
+//      over the taps and transports of the stacks it was given, sharing
 //      one local fabric (engine/fabric.hpp) and one set of shared sockets
 //      (plug::SharedSources: a vxvde network's group and unicast sockets,
-//      one pair for all the stacks on it) that the helper owns. They start
-//      as stacks come: the first stack starts one, a new stack starts
-//      another while every engine has a stack, up to one per CPU (at most 4,
-//      Tuning::engines); past that the one with the fewest takes it. Engines
-//      stay until the helper exits.
+//      one pair for all the stacks on it) that the helper owns. The first
+//      runs on the main thread; the others start as stacks come: a new
+//      stack starts another while every engine has a stack, up to one per
+//      CPU (at most 4, Tuning::engines); past that the one with the fewest
+//      takes it. Engines stay until the helper exits.
 // Interfaces: a stack's first interface is its own entry; AddIface gives it
 // more, each an entry of its own in the stack's namespace (a dup of its
 // netns fd, its own tap and transport, forwarded like any other), released
 // with the stack.
-// Threads: main + NsWorker + Reaper + engines (4 with one stack, 5 with
-// more on a 2-CPU machine), whatever the number of stacks beyond.
+// Threads: with one stack, the main thread alone once the stack is made;
+// with more, main + one engine thread per further CPU (2 on a 2-CPU
+// machine), whatever the number of stacks beyond; NsWorker, Reaper and the
+// configuration thread (conf_service.hpp) only while they have work.
+// Trade-off: the first engine's stacks do not forward while a request is
+// served (a new stack: ~0.5 ms; a stack's release waits up to 500 ms for
+// its DHCP leases to be given back). A lone stack's program is idle then.
 // Requests are served one at a time; vde_stackcmd runs in a forked "runner"
 // child that enters the namespace, execs each command with the network
 // capabilities ambient, waits for it, and replies itself -- so a slow command
@@ -39,13 +51,15 @@
 //
 // Lifetime: Shutdown, or EOF on the channel (every process holding it has
 // closed it or died), tears every stack down (vxvde says goodbye) and exits.
-// Fds owned: the channel, one epoll fd and one eventfd per engine, per stack
-// its tap fd and transport fds (a vxvde stack: none, its network's two
-// sockets are shared), and a netns fd only for a stack without a tap
-// (a tap holds its namespace; the helper asks it for an fd when a request
-// needs one). The soft fd limit is raised to the hard one, and the hard one
-// to fs.nr_open where CAP_SYS_RESOURCE allows: fds are what limits the
-// number of stacks first (one each on vxvde, two on most other schemes). It never writes to stdout/stderr (both are /dev/null).
+// Fds owned: the channel, /dev/null twice (stdout, stderr: a stray write
+// goes nowhere), one epoll fd per engine and one eventfd per engine thread,
+// per stack its tap fd and transport fds (a vxvde stack: none, its
+// network's two sockets are shared), and a netns fd only for a stack without
+// a tap (a tap holds its namespace; the helper asks it for an fd when a
+// request needs one): a lone vxvde stack, 7 fds. The soft fd limit is raised
+// to the hard one, and the hard one to fs.nr_open where CAP_SYS_RESOURCE
+// allows: fds are what limits the number of stacks first (one each on vxvde,
+// two on most other schemes). It never writes to stdout/stderr.
 #pragma once
 
 namespace vdestack::helper {

@@ -1,123 +1,164 @@
-// nsworker.hpp - the helper's two auxiliary threads: NsWorker, which runs
+// nsworker.hpp - the helper's two auxiliary workers: NsWorker, which runs
 // jobs inside other network namespaces, and Reaper, which destroys stacks
-// (and the configuration thread's sockets) aside.
+// (and the configuration thread's sockets) aside. Both run on a LazyWorker:
+// a thread that exists only while there is work.
 //
 // The helper's main thread must stay in the caller's original network
 // namespace (transports open their sockets there), and a thread that entered
 // a stack's namespace cannot always come back (without root it lacks
 // CAP_SYS_ADMIN over the original one). So every namespace-entering job --
 // creating a stack's namespace and tap, creating a socket in it -- runs on
-// this one worker thread, which wanders from namespace to namespace. run()
-// hands a job over and waits for it (synchronous; the caller is the only
-// client), rethrowing what the job threw.
+// the NsWorker's thread, which wanders from namespace to namespace. start()
+// hands a job over and returns at once (the caller may open a transport
+// meanwhile); run() waits for it, rethrowing what the job threw.
+//
+// Threads: a LazyWorker starts its thread with the first job and ends it
+// after kIdle without one, so that a helper whose stacks are all made (the
+// common case: one stack, made at start) is its main thread alone. A burst
+// of requests (a thousand stacks, a restore's sockets) keeps it; the next
+// job after a pause pays one thread start (~20-40 us here) again.
 #pragma once
 
+#include <chrono>
 #include <condition_variable>
 #include <deque>
-#include <memory>
 #include <exception>
 #include <functional>
+#include <future>
+#include <memory>
 #include <mutex>
 #include <thread>
 
 namespace vdestack::helper {
 
-class NsWorker {
+// Runs posted jobs in order on a thread started by the first job and ended
+// after `idle` without one. The destructor runs what is still queued, then
+// joins. post() may be called from any thread.
+class LazyWorker {
 public:
-    NsWorker() : thread_([this] { loop(); }) {}
-    NsWorker(const NsWorker&) = delete;
-    NsWorker& operator=(const NsWorker&) = delete;
-    ~NsWorker() {
+    static constexpr std::chrono::milliseconds kIdle{100};
+
+    explicit LazyWorker(std::chrono::milliseconds idle = kIdle) : idle_(idle) {}
+    LazyWorker(const LazyWorker&) = delete;
+    LazyWorker& operator=(const LazyWorker&) = delete;
+    ~LazyWorker() {
         {
             std::lock_guard lk(mu_);
             stop_ = true;
         }
         cv_.notify_all();
-        thread_.join();
+        if (thread_.joinable()) thread_.join();
     }
 
-    // Runs job on the worker thread and waits for it; rethrows its exception.
-    void run(const std::function<void()>& job) {
-        std::unique_lock lk(mu_);
-        job_ = &job;
-        error_ = nullptr;
-        done_ = false;
-        cv_.notify_all();
-        cv_.wait(lk, [this] { return done_; });
-        if (error_) std::rethrow_exception(error_);
+    // Queues job (it must not throw). Throws std::system_error if no thread
+    // can be started.
+    void post(std::function<void()> job) {
+        std::lock_guard lk(mu_);
+        jobs_.push_back(std::move(job));
+        if (running_) {
+            cv_.notify_all();
+            return;
+        }
+        // A thread that timed out has set running_ and let go of mu_: it
+        // needs nothing more, so joining it here cannot deadlock.
+        if (thread_.joinable()) thread_.join();
+        try {
+            thread_ = std::thread([this] { loop(); });
+        } catch (...) {
+            jobs_.pop_back();
+            throw;
+        }
+        running_ = true;
     }
 
 private:
     void loop() {
         std::unique_lock lk(mu_);
         for (;;) {
-            cv_.wait(lk, [this] { return stop_ || job_ != nullptr; });
-            if (stop_) return;
-            const std::function<void()>* job = job_;
-            job_ = nullptr;
-            try {
-                (*job)();
-            } catch (...) {
-                error_ = std::current_exception();
+            if (!cv_.wait_for(lk, idle_, [this] { return stop_ || !jobs_.empty(); })) {
+                running_ = false;  // idle: the next post() starts another
+                return;
             }
-            done_ = true;
-            cv_.notify_all();
+            if (jobs_.empty()) return;  // stop_, and nothing left
+            std::function<void()> job = std::move(jobs_.front());
+            jobs_.pop_front();
+            lk.unlock();
+            job();
+            job = nullptr;  // what it captured goes here, on this thread
+            lk.lock();
         }
     }
 
+    std::chrono::milliseconds idle_;
     std::mutex mu_;
     std::condition_variable cv_;
-    const std::function<void()>* job_ = nullptr;
-    std::exception_ptr error_;
-    bool done_ = false;
+    std::deque<std::function<void()>> jobs_;
+    bool running_ = false;
     bool stop_ = false;
-    std::thread thread_;  // last: starts after the members it uses exist
+    std::thread thread_;  // touched by posting threads only, under mu_
 };
 
-// Destroys objects on a thread of its own. Closing a tap unregisters its
+class NsWorker {
+public:
+    // A job started by start(); wait() (or the destructor) waits for its end.
+    class Pending {
+    public:
+        Pending() = default;
+        explicit Pending(std::future<void> f) : f_(std::move(f)) {}
+        Pending(Pending&&) noexcept = default;
+        Pending& operator=(Pending&&) noexcept = default;
+        ~Pending() {
+            if (f_.valid()) f_.wait();  // the job holds references into the caller's frame
+        }
+        // Waits; rethrows what the job threw.
+        void wait() {
+            if (f_.valid()) f_.get();
+        }
+
+    private:
+        std::future<void> f_;
+    };
+
+    // Starts job on the worker thread; the job and what it refers to must
+    // live until the Pending is waited for. Throws std::system_error.
+    Pending start(std::function<void()> job) {
+        auto done = std::make_shared<std::promise<void>>();
+        Pending p(done->get_future());
+        worker_.post([done, job = std::move(job)] {
+            try {
+                job();
+                done->set_value();
+            } catch (...) {
+                done->set_exception(std::current_exception());
+            }
+        });
+        return p;
+    }
+    // Runs job on the worker thread and waits for it; rethrows its exception.
+    void run(std::function<void()> job) { start(std::move(job)).wait(); }
+
+private:
+    LazyWorker worker_;
+};
+
+// Destroys objects on a worker of its own. Closing a tap unregisters its
 // interface, and the kernel then waits for RCU grace periods: 20-30 ms per
 // tap, which must stall neither the forwarding loop nor the next request.
 // The destructor waits until everything handed over is destroyed.
 template <class T>
 class Reaper {
 public:
-    Reaper() : thread_([this] { loop(); }) {}
-    Reaper(const Reaper&) = delete;
-    Reaper& operator=(const Reaper&) = delete;
-    ~Reaper() {
-        {
-            std::lock_guard lk(mu_);
-            stop_ = true;
-        }
-        cv_.notify_all();
-        thread_.join();
-    }
-    void destroy(std::unique_ptr<T> victim) {
+    // Never throws: without a thread (none can be started), victim is destroyed here.
+    void destroy(std::unique_ptr<T> victim) noexcept {
         if (!victim) return;
-        std::lock_guard lk(mu_);
-        queue_.push_back(std::move(victim));
-        cv_.notify_all();
+        try {
+            worker_.post([v = std::shared_ptr<T>(std::move(victim))]() mutable { v.reset(); });
+        } catch (...) {
+        }
     }
 
 private:
-    void loop() {
-        std::unique_lock lk(mu_);
-        for (;;) {
-            cv_.wait(lk, [this] { return stop_ || !queue_.empty(); });
-            if (queue_.empty()) return;  // stop_ and nothing left
-            std::unique_ptr<T> victim = std::move(queue_.front());
-            queue_.pop_front();
-            lk.unlock();
-            victim.reset();
-            lk.lock();
-        }
-    }
-
-    std::mutex mu_;
-    std::condition_variable cv_;
-    std::deque<std::unique_ptr<T>> queue_;
-    bool stop_ = false;
-    std::thread thread_;
+    LazyWorker worker_;
 };
 
 }  // namespace vdestack::helper

@@ -27,7 +27,7 @@ inline constexpr std::uint32_t kVersion = 5;
 inline constexpr std::size_t kMaxRequest = 65536;  // whole request incl. strings
 inline constexpr std::size_t kMaxMessage = 4096;   // text in a Reply (an error, a resolv.conf)
 inline constexpr std::uint32_t kMaxSocketBatch = 64;  // sockets of one MSocket (SCM_RIGHTS limits a message)
-inline constexpr int kChannelFd = 3;               // where the helper finds the channel
+inline constexpr int kChannelFd = 0;               // where the helper finds the channel (its stdin)
 
 enum class Op : std::uint32_t {
     AddStack = 1,  // str1 = VNL ("" = no interface), str2 = ifname -> Reply.stack
