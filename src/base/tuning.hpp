@@ -22,6 +22,9 @@
 //                        default a privileged program makes its sockets
 //                        itself, setns on the calling thread)
 //   VDESTACK_HELPER      the vdestack-helper program to run
+//   VDESTACK_HELPER_LINGER_MS  how long a process's helper outlives its last
+//                        stack, for a stack made meanwhile (50; 0: it is
+//                        shut down by the last vde_delstack itself)
 //   VDESTACK_LIBVDEPLUG  the libvdeplug.so.2 that serves other schemes
 //   VDEPLUGIN_PATH, LD_LIBRARY_PATH  where vdeplug4 plugins are looked for
 //   HOME                 vdeplug4's default network (~/.vdeplug/default)
@@ -51,6 +54,7 @@ struct OffloadConfig {
 
 struct Tuning {
     static constexpr long kDefaultSpinUs = 50;
+    static constexpr long kDefaultLingerMs = 50;
 
     OffloadConfig offload = OffloadConfig::all();
     long spin_us = kDefaultSpinUs;  // 0: no busy polling; at most 1 s
@@ -62,6 +66,7 @@ struct Tuning {
     bool force_userns = false;      // a user namespace even as root
     bool direct_sockets = true;     // msocket by setns in the caller where permitted
     std::string helper;             // "": look next to the library, then the install dir
+    long linger_ms = kDefaultLingerMs;  // helper kept after the last stack; at most 10 s
     std::string libvdeplug;         // "": the system's libvdeplug.so.2
     std::optional<std::string> vdeplugin_path;   // VDEPLUGIN_PATH, when set
     std::optional<std::string> ld_library_path;  // LD_LIBRARY_PATH, when set

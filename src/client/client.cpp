@@ -14,11 +14,13 @@
 
 #include <array>
 #include <atomic>
+#include <chrono>
 #include <cstdlib>
 #include <cstring>
 #include <algorithm>
 #include <mutex>
 #include <pthread.h>
+#include <thread>
 #include <vector>
 
 #include "wire/helper_proto.hpp"
@@ -75,6 +77,7 @@ public:
         // Only a privileged program may enter its stacks' namespaces
         // (setns needs CAP_SYS_ADMIN in its own user namespace too).
         direct_sockets_ = tuning.direct_sockets && ::geteuid() == 0;
+        linger_ = std::chrono::milliseconds(tuning.linger_ms);
         std::string path = find_helper(tuning);
         if (path.empty()) fail(ENOENT, "cannot find vdestack-helper (set VDESTACK_HELPER or reinstall)");
         int sv[2];
@@ -178,7 +181,10 @@ public:
         fork_fd_ = -1;
     }
     void stack_added() noexcept { stacks_++; }
-    void stack_removed() noexcept { stacks_--; }
+    // Returns how many stacks of this process are left on the helper.
+    int stack_removed() noexcept { return --stacks_; }
+    // How long the helper outlives its last stack (Tuning::linger_ms).
+    [[nodiscard]] std::chrono::milliseconds linger() const noexcept { return linger_; }
 
     [[nodiscard]] pid_t owner() const noexcept { return owner_; }
     // True once the helper was seen gone (killed, crashed): new stacks then
@@ -274,34 +280,113 @@ private:
     pid_t pid_ = -1;
     std::atomic<bool> dead_{false};
     bool direct_sockets_ = false;
+    std::chrono::milliseconds linger_{0};
     std::atomic<int> stacks_{0};  // live StackCores of this process on this helper
     int fork_fd_ = -1;            // between prepare_fork and the after-fork handlers
     UniqueFd chan_;
 };
 
+// ---- the process's helper -----------------------------------------------
+// slot().conn is the process's helper while anything holds it (its stacks).
+// When the last stack goes, the helper lingers for Tuning::linger_ms
+// (slot().lingering, a strong reference, until slot().deadline): a stack
+// made meanwhile takes it back (no spawn: ~0.6 ms saved on a machine like
+// this one, most of a lone stack's cost). One "linger" thread at a time, with
+// every signal blocked, sleeps until the latest deadline and then drops the
+// reference -- the HelperConn's destructor (Shutdown, reap) runs there, so
+// the last vde_delstack does not wait for the helper's exit either. No
+// condition variable: the thread is never woken early (a taken helper just
+// makes it end at its deadline), and a forked child, which has no such
+// thread, finds no waiter state to trip over.
+namespace {
+struct HelperSlot {
+    std::mutex mu;
+    std::weak_ptr<HelperConn> conn;
+    std::shared_ptr<HelperConn> lingering;
+    std::chrono::steady_clock::time_point deadline;
+    bool sleeper = false;  // a linger thread runs
+};
+// Never destroyed: a linger thread may still run while the program exits.
+HelperSlot& slot() {
+    static auto* s = new HelperSlot;
+    return *s;
+}
+
+void linger_thread() noexcept {
+    HelperSlot& s = slot();
+    std::unique_lock lk(s.mu);
+    for (;;) {
+        if (!s.lingering) break;  // taken back by a new stack
+        if (std::chrono::steady_clock::now() >= s.deadline) {
+            std::shared_ptr<HelperConn> last = std::move(s.lingering);
+            s.sleeper = false;
+            lk.unlock();
+            return;  // `last` goes here: Shutdown and reap, unless a stack holds it again
+        }
+        const auto until = s.deadline;
+        lk.unlock();
+        std::this_thread::sleep_until(until);
+        lk.lock();
+    }
+    s.sleeper = false;
+}
+
+// c has lost its last stack: it lingers, or (no linger, a forked child's
+// connection, a dead helper, no thread to be had) goes with the caller's reference.
+void linger(std::shared_ptr<HelperConn> c) noexcept {
+    if (c->linger().count() <= 0 || c->owner() != ::getpid() || c->dead()) return;
+    HelperSlot& s = slot();
+    std::lock_guard lk(s.mu);
+    if (s.conn.lock() != c) return;  // no longer the process's helper
+    s.lingering = c;
+    s.deadline = std::chrono::steady_clock::now() + c->linger();
+    if (s.sleeper) return;  // it will see the new deadline
+    sigset_t all, old;
+    sigfillset(&all);
+    ::pthread_sigmask(SIG_SETMASK, &all, &old);  // inherited: the program's signals are not for it
+    try {
+        std::thread(linger_thread).detach();
+        s.sleeper = true;
+    } catch (...) {
+        s.lingering.reset();  // c, still ours, goes with the caller
+    }
+    ::pthread_sigmask(SIG_SETMASK, &old, nullptr);
+}
+}  // namespace
+
 // ---- fork handlers ----------------------------------------------------------
 // Every live HelperConn of the process is in g_conns. Before fork() the
 // prepare handler attaches a new helper connection per HelperConn that holds
-// stacks, and keeps g_conns_mu locked across the fork, so that the child sees
-// a consistent list; the child handler swaps each inherited channel for its
-// own connection. Thus a forked child holds its own references: the parent's
-// vde_delstack no longer takes the network away from the child's sockets,
-// and the child's exit (or its own vde_delstack) releases them.
+// stacks, and keeps g_conns_mu (and the helper slot) locked across the fork,
+// so that the child sees a consistent list; the child handler swaps each
+// inherited channel for its own connection, and drops a lingering helper
+// (the parent's, which holds no stack). Thus a forked child holds its own
+// references: the parent's vde_delstack no longer takes the network away
+// from the child's sockets, and the child's exit (or its own vde_delstack)
+// releases them.
 namespace {
-std::mutex g_conns_mu;
-std::vector<HelperConn*> g_conns;
+// Never destroyed, as slot(): a linger thread may unregister while the program exits.
+std::mutex& g_conns_mu = *new std::mutex;
+std::vector<HelperConn*>& g_conns = *new std::vector<HelperConn*>;
 
 void fork_prepare() {
+    slot().mu.lock();  // the order of current_helper(): slot, then g_conns_mu
     g_conns_mu.lock();
     for (HelperConn* c : g_conns) c->prepare_fork();
 }
 void fork_parent() {
     for (HelperConn* c : g_conns) c->parent_after_fork();
     g_conns_mu.unlock();
+    slot().mu.unlock();
 }
 void fork_child() {
     for (HelperConn* c : g_conns) c->child_after_fork();
     g_conns_mu.unlock();
+    HelperSlot& s = slot();
+    std::shared_ptr<HelperConn> parents = std::move(s.lingering);
+    s.sleeper = false;  // that thread stayed in the parent
+    s.mu.unlock();
+    // `parents` goes here: in a child its destructor only closes our copy of the channel.
 }
 }  // namespace
 
@@ -318,15 +403,14 @@ void unregister_conn(HelperConn* c) noexcept {
 }
 
 namespace {
-std::mutex g_mu;
-std::weak_ptr<HelperConn> g_conn;  // the helper of this process, while it has stacks
-
 std::shared_ptr<HelperConn> current_helper() {
-    std::lock_guard lk(g_mu);
-    auto c = g_conn.lock();
+    HelperSlot& s = slot();
+    std::lock_guard lk(s.mu);
+    auto c = s.conn.lock();
+    s.lingering.reset();  // taken back (c holds it), or dead: see below
     if (!c || c->owner() != ::getpid() || c->dead()) {
         c = std::make_shared<HelperConn>();
-        g_conn = c;
+        s.conn = c;
     }
     return c;
 }
@@ -367,8 +451,8 @@ StackCore::~StackCore() {
     req.stack = id_;
     UniqueFd none;
     (void)conn_->call(req, {}, {}, none);
-    conn_->stack_removed();
-    // conn_ goes with us; the last stack's release shuts the helper down.
+    // The last stack's helper lingers (see linger()), or goes with conn_.
+    if (conn_->stack_removed() == 0) linger(std::move(conn_));
 }
 
 int StackCore::direct_socket(int domain, int type, int protocol) noexcept {

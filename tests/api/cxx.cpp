@@ -52,7 +52,7 @@ TEST(CxxApi, ErrorsNameTheCallAndTheVnl) {
         EXPECT_EQ(e.errno_value(), EINVAL);
         EXPECT_THAT(e.what(), HasSubstr("no/slash"));
     }
-    EXPECT_EQ(count_children(), 0) << "a failed construction leaves no helper behind";
+    EXPECT_EQ(settled(count_children, 0), 0) << "a failed construction leaves no helper behind";
 }
 
 TEST(CxxApi, SocketErrorsThrowOrFillErrorCode) {
@@ -84,10 +84,10 @@ TEST(CxxApi, MoveTransfersOwnership) {
         EXPECT_EQ(c.run("/bin/ip link show eth7"), 0);
         vde::Socket sock = c.socket(AF_INET, SOCK_DGRAM);
         EXPECT_TRUE(sock);
-        EXPECT_EQ(count_children(), 1);
+        EXPECT_EQ(settled(count_children, 1), 1);
     }
-    EXPECT_EQ(count_children(), 0);
-    EXPECT_EQ(count_fds(), fds);
+    EXPECT_EQ(settled(count_children, 0), 0);
+    EXPECT_EQ(settled(count_fds, fds), fds);
 }
 
 TEST(CxxApi, TcpBetweenTwoStacks) {
@@ -122,7 +122,7 @@ TEST(CxxApi, StacksFromManyThreads) {
         });
     for (auto& t : ts) t.join();
     EXPECT_EQ(ok.load(), 20);
-    EXPECT_EQ(count_children(), 0);
+    EXPECT_EQ(settled(count_children, 0), 0);
 }
 
 namespace {
@@ -219,7 +219,7 @@ TEST(CxxConfig, ErrorsSayWhatFailed) {
     }
     int fds = count_fds();
     for (int i = 0; i < 200; i++) EXPECT_GT(s.if_index(), 0u);
-    EXPECT_EQ(count_fds(), fds) << "no netlink socket leaked";
+    EXPECT_EQ(settled(count_fds, fds), fds) << "no netlink socket leaked";
 }
 
 TEST(CxxConfig, TwoNetlinkConfiguredStacksTalk) {

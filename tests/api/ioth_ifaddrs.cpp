@@ -141,7 +141,7 @@ TEST(IothIfaddrs, AVdestackListsLoAndVde0WithTheirAddresses) {
         ioth_freeifaddrs(again);
         return found;
     }));
-    EXPECT_EQ(vdetest::count_fds(), fds);  // the netlink socket is closed
+    EXPECT_EQ(vdetest::settled(vdetest::count_fds, fds), fds);  // the netlink socket is closed
     EXPECT_EQ(ioth_delstack(s), 0);        // and no longer counts for EBUSY
 }
 

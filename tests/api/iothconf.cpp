@@ -120,7 +120,7 @@ TEST_F(IothConf, TheKernelStackIsConfiguredInProcess) {
     EXPECT_TRUE(vdetest::eventually([&] { return dnsmasq.count("DHCPRELEASE(kv1)") == 1; }, 5));
     EXPECT_EQ(ipv4_of(k, "kv0"), "");
     EXPECT_EQ(ioth_delstack(k), 0);  // no socket of the configuration left open
-    EXPECT_EQ(vdetest::count_fds(), fds);
+    EXPECT_EQ(vdetest::settled(vdetest::count_fds, fds), fds);
 }
 
 TEST(IothConfErrors, AreMinusOneOrNullWithErrnoAndAMessage) {
@@ -176,7 +176,7 @@ TEST(IothConfErrors, AreMinusOneOrNullWithErrnoAndAMessage) {
     const int children = vdetest::count_children();
     EXPECT_EQ(ioth_newstackc("stack=vdestack,vnl=null://,eth,iface=nosuch0"), nullptr);
     EXPECT_EQ(errno, ENODEV);
-    EXPECT_EQ(vdetest::count_children(), children);
+    EXPECT_EQ(vdetest::settled(vdetest::count_children, children), children);
     // No stack= is the kernel's, as iothconf; it has no vde0 to configure.
     EXPECT_EQ(ioth_newstackc("eth"), nullptr);
     EXPECT_EQ(errno, ENODEV);

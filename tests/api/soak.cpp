@@ -78,7 +78,7 @@ TEST(Soak, ThousandCreateDeleteCycles) {
         close(fd);
         vde_delstack(s);
     }
-    EXPECT_EQ(count_fds(), fds);
+    EXPECT_EQ(settled(count_fds, fds), fds);
     EXPECT_EQ(count_threads(), threads);
     // (the baseline may still count stacks the helper is closing aside: no growth is the test)
     EXPECT_TRUE(eventually([&] { return dir_count("/proc/" + std::to_string(helper) + "/fd") <= hfds; }))
@@ -90,7 +90,7 @@ TEST(Soak, ThousandCreateDeleteCycles) {
     EXPECT_LT(grown, 4096) << "helper memory grows with cycles";
 #endif
     vde_delstack(keep);
-    EXPECT_EQ(count_children(), 0);
+    EXPECT_EQ(settled(count_children, 0), 0);
 }
 
 TEST(Soak, HundredConcurrentConnectionsThroughOneStack) {
@@ -160,7 +160,7 @@ TEST(Soak, HundredConcurrentConnectionsThroughOneStack) {
     std::printf("100 connections, 5 s: %ld bytes echoed\n", bytes.load());
     EXPECT_EQ(errors.load(), 0);
     EXPECT_GT(bytes.load(), 100 * 1000);
-    EXPECT_EQ(count_fds(), fds - 1) << "only the closed listener is gone";
+    EXPECT_EQ(settled(count_fds, fds - 1), fds - 1) << "only the closed listener is gone";
     vde_delstack(cli);
     vde_delstack(srv);
 }

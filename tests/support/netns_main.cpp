@@ -13,6 +13,17 @@
 #include <cstdio>
 #include <cstdlib>
 
+#include "support/proc.hpp"
+
+namespace {
+// Each test starts without a child process of the one before: a helper
+// outlives its last stack by Tuning::linger_ms (tests run several to a
+// process under tests/unprivileged.sh).
+class NoChildLeftOver : public ::testing::EmptyTestEventListener {
+    void OnTestStart(const ::testing::TestInfo&) override { (void)vdetest::settled(vdetest::count_children, 0); }
+};
+}  // namespace
+
 int main(int argc, char** argv) {
     ::testing::InitGoogleTest(&argc, argv);
     bool listing = false;
@@ -33,5 +44,6 @@ int main(int argc, char** argv) {
             return 1;
         }
     }
+    ::testing::UnitTest::GetInstance()->listeners().Append(new NoChildLeftOver);
     return RUN_ALL_TESTS();
 }

@@ -51,6 +51,11 @@ inline int count_children() {
     return n;
 }
 
+// count() once it equals `expected`, or whatever it is after `seconds`: for
+// what a helper lingering after its last stack (Tuning::linger_ms, 50 ms by
+// default) still holds -- a child process and the program's end of its channel.
+inline int settled(int (*count)(), int expected, double seconds = 2.0);
+
 // Retries f() every 50 ms until it returns true or `seconds` pass.
 inline bool eventually(const std::function<bool()>& f, double seconds = 5.0) {
     auto end = std::chrono::steady_clock::now() + std::chrono::duration<double>(seconds);
@@ -59,6 +64,11 @@ inline bool eventually(const std::function<bool()>& f, double seconds = 5.0) {
         std::this_thread::sleep_for(std::chrono::milliseconds(50));
     }
     return f();
+}
+
+inline int settled(int (*count)(), int expected, double seconds) {
+    (void)eventually([&] { return count() == expected; }, seconds);
+    return count();
 }
 
 }  // namespace vdetest
