@@ -69,12 +69,13 @@
 #include "conf/netops.hpp"
 #include "engine/engine.hpp"
 #include "helper/userns.hpp"
-#include "plug/host/tap_device.hpp"
+#include "device/tap_device.hpp"
 
 namespace {
 
 using vdestack::Error;
 using vdestack::UniqueFd;
+namespace device = vdestack::device;
 namespace plug = vdestack::plug;
 namespace engine = vdestack::engine;
 namespace helper = vdestack::helper;
@@ -240,7 +241,7 @@ int namespace_side(const Options& o, std::size_t ntaps, int chan, bool& taps_sen
         std::vector<int> fds;
         for (std::size_t i = 0; i < ntaps; i++) {
             ifnames.push_back(o.prefix + std::to_string(i));
-            taps.push_back(plug::open_tap_device(ifnames.back(), tuning.offload));
+            taps.push_back(device::open_tap_device(ifnames.back(), tuning.offload));
             fds.push_back(taps.back().get());
         }
         const std::byte tag{static_cast<unsigned char>(kTaps)};

@@ -6,6 +6,7 @@
 #include <cstring>
 #include <initializer_list>
 #include <string_view>
+#include <unistd.h>
 
 namespace vdestack {
 
@@ -58,5 +59,7 @@ Tuning Tuning::from_env() {
     if (const char* v = std::getenv("HOME")) t.home = v;
     return t;
 }
+
+bool Tuning::helper_userns() const noexcept { return ::geteuid() != 0 || force_userns; }
 
 }  // namespace vdestack

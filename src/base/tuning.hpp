@@ -74,6 +74,12 @@ struct Tuning {
 
     // The settings of this process's environment. Never throws but bad_alloc.
     [[nodiscard]] static Tuning from_env();
+
+    // Whether a helper started with these settings by this process runs in a
+    // user namespace of its own (not root, or force_userns): then only the
+    // helper can make its stacks' namespaces, else the program may make one
+    // for it (the first stack's, while the helper starts).
+    [[nodiscard]] bool helper_userns() const noexcept;
 };
 
 }  // namespace vdestack

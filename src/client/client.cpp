@@ -18,6 +18,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <algorithm>
+#include <functional>
 #include <mutex>
 #include <pthread.h>
 #include <thread>
@@ -27,6 +28,7 @@
 #include "base/error.hpp"
 #include "base/tuning.hpp"
 #include "base/scm.hpp"
+#include "device/tap_device.hpp"
 
 extern char** environ;
 
@@ -71,8 +73,11 @@ void unregister_conn(HelperConn* c) noexcept;
 // One helper process and the channel to it.
 class HelperConn {
 public:
-    // Spawns the helper and waits for its Hello. Throws Error.
-    HelperConn() : owner_(::getpid()) {
+    // Spawns the helper and waits for its Hello; meanwhile, when the helper
+    // will share our user namespace (Tuning::helper_userns), runs
+    // `while_it_starts` with the settings the helper will read too
+    // (noexcept: see StackCore). Throws Error.
+    explicit HelperConn(const std::function<void(const vdestack::Tuning&)>& while_it_starts) : owner_(::getpid()) {
         const vdestack::Tuning tuning = vdestack::Tuning::from_env();
         // Only a privileged program may enter its stacks' namespaces
         // (setns needs CAP_SYS_ADMIN in its own user namespace too).
@@ -105,6 +110,7 @@ public:
         posix_spawnattr_destroy(&attr);
         if (rc != 0) fail(rc, "posix_spawn(" + path + ")");
         theirs.reset();
+        if (!tuning.helper_userns()) while_it_starts(tuning);  // its exec takes ~1 ms
 
         proto::Hello hello;
         pollfd p{chan_.get(), POLLIN, 0};
@@ -403,13 +409,15 @@ void unregister_conn(HelperConn* c) noexcept {
 }
 
 namespace {
-std::shared_ptr<HelperConn> current_helper() {
+// The process's helper; a new one when there is none (then
+// `while_it_starts` runs as in HelperConn's constructor).
+std::shared_ptr<HelperConn> current_helper(const std::function<void(const vdestack::Tuning&)>& while_it_starts) {
     HelperSlot& s = slot();
     std::lock_guard lk(s.mu);
     auto c = s.conn.lock();
     s.lingering.reset();  // taken back (c holds it), or dead: see below
     if (!c || c->owner() != ::getpid() || c->dead()) {
-        c = std::make_shared<HelperConn>();
+        c = std::make_shared<HelperConn>(while_it_starts);
         s.conn = c;
     }
     return c;
@@ -422,24 +430,86 @@ namespace {
 // needs no 10,000 more fds).
 constexpr int kMaxDirect = 256;
 std::atomic<int> g_direct{0};
+
+// The calling thread leaves its network namespace by `leave` (a setns or an
+// unshare: true when it left), runs `work` there, and comes back. False
+// (errno set) when it could not leave. Coming back cannot fail -- the rights
+// that took the thread out bring it back -- and if the kernel refused anyway
+// the process would abort rather than go on in the wrong namespace.
+template <class Leave, class Work>
+bool visit_netns(Leave leave, Work work) noexcept {
+    UniqueFd home(::open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC));
+    if (!home || !leave()) return false;
+    work();
+    if (::setns(home.get(), CLONE_NEWNET) != 0) std::abort();
+    return true;
+}
+
+// A stack's namespace and tap made by the program (StackCore's constructor).
+struct MadeHere {
+    UniqueFd netns;  // none when the kernel refused
+    UniqueFd tap;    // none without a VNL, or when it could not be made: the helper then tries
+};
+
+// A new network namespace (~0.5 ms) with tap `ifname` in it when `tap`
+// (~0.2 ms): what the helper would do for a stack (helper.cpp, add_stack).
+MadeHere new_netns(bool tap, const std::string& ifname, const vdestack::OffloadConfig& offload) noexcept {
+    MadeHere m;
+    (void)visit_netns([] { return ::unshare(CLONE_NEWNET) == 0; }, [&] {
+        m.netns.reset(::open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC));
+        if (!m.netns || !tap) return;
+        try {
+            m.tap = vdestack::device::open_tap_device(ifname, offload);
+        } catch (...) {
+            // The helper makes it, or says why it cannot.
+        }
+    });
+    return m;
+}
 }  // namespace
 
 StackCore::StackCore(std::string_view vnl, std::string_view ifname)
     : vnl_(vnl), ifname_(ifname) {
     std::string ctx = "vde_addstack(" + vnl_ + ")";
+    // A new helper takes ~1 ms to start: the first stack's namespace is made
+    // here meanwhile (where the kernel lets us), not after it by the helper.
+    MadeHere made;
     try {
-        conn_ = current_helper();
+        conn_ = current_helper([&](const vdestack::Tuning& t) { made = new_netns(!vnl_.empty(), ifname_, t.offload); });
     } catch (const Error& e) {
         throw Error(e.errno_value(), ctx + ": " + e.what());
     }
     proto::Request req;
     req.op = proto::Op::AddStack;
+    std::array<int, 2> given{made.netns.get(), made.tap.get()};
+    std::size_t ngiven = 0;
+    if (made.netns) {
+        req.flags = proto::kAddStackGivenNetns;
+        ngiven = 1;
+        if (made.tap) {
+            req.flags |= proto::kAddStackGivenTap;
+            ngiven = 2;
+        }
+    }
     UniqueFd none;
     std::string msg;
-    proto::Reply r = conn_->call(req, vnl_, ifname_, none, &msg);
+    proto::Reply r = conn_->call(req, vnl_, ifname_, none, &msg, std::span<const int>(given.data(), ngiven));
     if (r.rval < 0) throw Error(r.err, ctx + (msg.empty() ? "" : ": " + msg));
     id_ = r.stack;
     conn_->stack_added();
+    adopt_netns(std::move(made.netns));  // no Netns request for the first direct socket
+}
+
+bool StackCore::adopt_netns(UniqueFd ns) noexcept {
+    if (!ns || !conn_->direct_sockets()) return false;
+    if (g_direct.fetch_add(1) >= kMaxDirect) {
+        g_direct.fetch_sub(1);
+        direct_.store(-1);
+        return false;
+    }
+    netns_ = std::move(ns);
+    direct_.store(1, std::memory_order_release);
+    return true;
 }
 
 StackCore::~StackCore() {
@@ -460,45 +530,25 @@ int StackCore::direct_socket(int domain, int type, int protocol) noexcept {
     if (direct_.load(std::memory_order_acquire) == 0) {
         std::lock_guard lk(mu_);
         if (direct_.load() == 0) {  // the first socket: the namespace from the helper
-            if (g_direct.fetch_add(1) >= kMaxDirect) {
-                g_direct.fetch_sub(1);
-                direct_.store(-1);
-                return kNotDirect;
-            }
             proto::Request req;
             req.op = proto::Op::Netns;
             req.stack = id_;
             UniqueFd ns;
-            try {
-                proto::Reply r = conn_->call(req, {}, {}, ns);
-                if (r.rval < 0 || !ns) {
-                    g_direct.fetch_sub(1);
-                    return kNotDirect;  // the helper says why, on its path
-                }
-            } catch (...) {
-                g_direct.fetch_sub(1);
-                return kNotDirect;
-            }
-            netns_ = std::move(ns);
-            direct_.store(1, std::memory_order_release);
+            proto::Reply r = conn_->call(req, {}, {}, ns);  // noexcept
+            // Not adopted: the helper says why, on its path.
+            if (r.rval < 0 || !adopt_netns(std::move(ns))) return kNotDirect;
         }
     }
     // Through the helper's path when it is gone (EPIPE, as ever) or when the
     // kernel refuses (then never again for this stack).
     if (!conn_->alive()) return kNotDirect;
-    UniqueFd home(::open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC));
-    if (!home) return kNotDirect;
-    if (::setns(netns_.get(), CLONE_NEWNET) != 0) {
+    int fd = -1, err = 0;
+    if (!visit_netns([this] { return ::setns(netns_.get(), CLONE_NEWNET) == 0; }, [&] {
+            fd = static_cast<int>(::syscall(SYS_socket, domain, type, protocol));
+            err = errno;
+        })) {
         if (errno == EPERM) direct_.store(-1);
         return kNotDirect;
-    }
-    const int fd = static_cast<int>(::syscall(SYS_socket, domain, type, protocol));
-    const int err = errno;
-    if (::setns(home.get(), CLONE_NEWNET) != 0) {
-        // Cannot happen (the same rights took us out): never stay there.
-        direct_.store(-1);
-        if (fd >= 0) ::close(fd);
-        std::abort();
     }
     return fd >= 0 ? fd : -err;
 }

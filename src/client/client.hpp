@@ -14,6 +14,14 @@
 // it all before it returns, as before). A program's own wait() may meet the
 // helper meanwhile. Each StackCore holds a shared_ptr to its HelperConn.
 //
+// A new helper's exec takes ~1 ms here. When it will share our user
+// namespace (Tuning::helper_userns: a root program), the calling thread makes
+// the first stack's network namespace meanwhile (unshare and back, ~0.5 ms)
+// and passes it with AddStack: the helper only adds the tap there. So a
+// fresh program's first stack costs about the exec, not exec + namespace.
+// Later stacks find the helper up, which makes their namespaces itself while
+// it opens their transports.
+//
 // fork(): a fork handler gives the child a helper connection of its own,
 // attached before fork() returns and holding the same stacks: a stack lives
 // until every process holding it has deleted it or died. So the parent's
@@ -28,8 +36,8 @@
 // Tuning::direct_sockets, VDESTACK_DIRECT_SOCKETS): then the calling thread
 // makes the socket itself, setns into the stack's namespace and back to the
 // one it was in (/proc/thread-self/ns/net, opened each time: a thread may
-// have moved; ~15 us). The stack's namespace fd comes from the helper at the
-// first socket and is kept with the StackCore (for at most 256 stacks of a
+// have moved; ~15 us). The stack's namespace fd -- the one made here, or
+// from the helper at the first socket -- is kept with the StackCore (for at most 256 stacks of a
 // process; the others ask the helper). Unprivileged programs cannot: setns
 // needs CAP_SYS_ADMIN in the caller's own user namespace too. A helper that
 // is gone is still EPIPE (a poll of the channel first).
@@ -112,6 +120,10 @@ public:
     [[nodiscard]] const std::string& ifname() const noexcept { return ifname_; }
 
 private:
+    // Keeps `ns`, the stack's namespace, for direct sockets when they are
+    // permitted and fewer than kMaxDirect stacks hold one; false if not.
+    bool adopt_netns(vde::UniqueFd ns) noexcept;
+
     std::shared_ptr<HelperConn> conn_;
     std::uint64_t id_ = 0;
     std::string vnl_;

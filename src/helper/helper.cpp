@@ -27,6 +27,7 @@
 #include <string>
 #include <vector>
 
+#include "device/tap_device.hpp"
 #include "plug/transport.hpp"
 #include "base/cmdline.hpp"
 #include "engine/engine.hpp"
@@ -35,7 +36,6 @@
 #include "helper/nsworker.hpp"
 #include "helper/reply.hpp"
 #include "wire/helper_proto.hpp"
-#include "plug/host/tap_device.hpp"
 #include "helper/userns.hpp"
 #include "base/error.hpp"
 #include "base/ifname.hpp"
@@ -191,7 +191,11 @@ private:
         try {
             switch (req.op) {
             case Op::AddStack: {
-                std::uint64_t id = add_stack(s1, s2);
+                // What the program made for it (client.cpp): its namespace, its tap.
+                UniqueFd made_ns, made_tap;
+                if ((req.flags & proto::kAddStackGivenNetns) != 0 && fds.size() >= 2) made_ns = std::move(fds[1]);
+                if ((req.flags & proto::kAddStackGivenTap) != 0 && fds.size() >= 3) made_tap = std::move(fds[2]);
+                std::uint64_t id = add_stack(s1, s2, made_ns, std::move(made_tap));
                 c.refs.insert(id);
                 count_[id] = 1;
                 send_reply(reply, 0, 0, id, "");
@@ -312,17 +316,19 @@ private:
     // side, in_ns(entry) -- the namespace and the tap -- runs on the
     // NsWorker while its transport is opened here, in the caller's
     // namespace: the two take about as long (a namespace ~0.5 ms, a
-    // transport ~0.1-0.3 ms), so a stack costs the longer one only.
+    // transport ~0.1-0.3 ms), so a stack costs the longer one only. A tap
+    // made already (`made_tap`, by the program) needs no namespace side.
     std::unique_ptr<StackEntry> new_entry(const std::string& vnl, const std::string& ifname,
-                                          std::function<void(StackEntry&)> in_ns) {
+                                          std::function<void(StackEntry&)> in_ns, UniqueFd made_tap = {}) {
         if (!vnl.empty()) check_ifname(ifname);
         auto entry = std::make_unique<StackEntry>();
         entry->id = next_id_++;
         entry->vnl = vnl;
         entry->ifname = ifname;
+        entry->tap = std::move(made_tap);
         StackEntry& e = *entry;
         // Declared after entry: on a throw it waits for the job before entry goes.
-        NsWorker::Pending ns = ns_.start([&e, job = std::move(in_ns)] { job(e); });
+        NsWorker::Pending ns = entry->tap ? NsWorker::Pending() : ns_.start([&e, job = std::move(in_ns)] { job(e); });
         std::exception_ptr bad_vnl;  // reported first, as when nothing was made yet
         try {
             if (!vnl.empty()) entry->link = plug::open_transport(vnl, {"vdestack", tuning_, &shared_});
@@ -343,17 +349,26 @@ private:
         return entry;
     }
 
-    std::uint64_t add_stack(const std::string& vnl, const std::string& ifname) {
+    // A stack's entry, in a new namespace: `made` by the program (which
+    // could while it started us: client.cpp), with `made_tap` in it when it
+    // could make that too; else one made here.
+    std::uint64_t add_stack(const std::string& vnl, const std::string& ifname, const UniqueFd& made,
+                            UniqueFd made_tap) {
         const OffloadConfig& offload = tuning_.offload;
-        return place(new_entry(vnl, ifname, [&vnl, &ifname, &offload](StackEntry& e) {
-            if (::unshare(CLONE_NEWNET) != 0) fail_errno("unshare(CLONE_NEWNET)");
+        if (vnl.empty() || !made) made_tap.reset();
+        return place(new_entry(vnl, ifname, [&vnl, &ifname, &offload, &made](StackEntry& e) {
+            if (made) {
+                if (::setns(made.get(), CLONE_NEWNET) != 0) fail_errno("setns(the stack's namespace)");
+            } else if (::unshare(CLONE_NEWNET) != 0) {
+                fail_errno("unshare(CLONE_NEWNET)");
+            }
             if (!vnl.empty()) {
-                e.tap = plug::open_tap_device(ifname, offload);  // holds the netns (netns_of)
+                e.tap = device::open_tap_device(ifname, offload);  // holds the netns (netns_of)
             } else {
                 e.netns = UniqueFd(::open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC));
                 if (!e.netns) fail_errno("open(/proc/thread-self/ns/net)");
             }
-        }));
+        }, std::move(made_tap)));
     }
 
     // One more interface of stack `stack`: an entry of its own (forwarded
@@ -368,7 +383,7 @@ private:
             if (::setns(netns, CLONE_NEWNET) != 0) fail_errno("setns");
             // TUNSETIFF would attach to a persistent tap of that name: refuse any name in use.
             if (::if_nametoindex(ifname.c_str()) != 0) fail(EEXIST, "interface " + ifname + " exists");
-            e.tap = plug::open_tap_device(ifname, offload);
+            e.tap = device::open_tap_device(ifname, offload);
         });
         auto& list = ifaces_[stack];
         list.reserve(list.size() + 1);  // nothing throws after the entry is placed
@@ -541,7 +556,7 @@ int helper_main(int channel) {
     }
     proto::Hello hello;
     const Tuning tuning = Tuning::from_env();  // the client's environment, inherited
-    bool userns = ::geteuid() != 0 || tuning.force_userns;
+    const bool userns = tuning.helper_userns();
     try {
         if (userns) enter_user_namespace();
     } catch (const Error& e) {

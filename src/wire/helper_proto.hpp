@@ -27,10 +27,15 @@ inline constexpr std::uint32_t kVersion = 5;
 inline constexpr std::size_t kMaxRequest = 65536;  // whole request incl. strings
 inline constexpr std::size_t kMaxMessage = 4096;   // text in a Reply (an error, a resolv.conf)
 inline constexpr std::uint32_t kMaxSocketBatch = 64;  // sockets of one MSocket (SCM_RIGHTS limits a message)
+// AddStack's flags: the stack's namespace comes with it (fds[1]), and its tap too (fds[2]).
+inline constexpr std::uint32_t kAddStackGivenNetns = 1;
+inline constexpr std::uint32_t kAddStackGivenTap = 2;
 inline constexpr int kChannelFd = 0;               // where the helper finds the channel (its stdin)
 
 enum class Op : std::uint32_t {
-    AddStack = 1,  // str1 = VNL ("" = no interface), str2 = ifname -> Reply.stack
+    AddStack = 1,  // str1 = VNL ("" = no interface), str2 = ifname -> Reply.stack;
+                   // flags kAddStackGivenNetns: fds[1] = its new namespace, empty but
+                   // for kAddStackGivenTap: fds[2] = its tap there (device/tap_device.hpp)
     DelStack = 2,  // stack
     MSocket = 3,   // stack, domain/type/protocol, flags = how many (0 or 1: one; at most kMaxSocketBatch)
                    // -> the fds attached to the Reply

@@ -3,6 +3,7 @@
 // TCP to each other (IPv4, IPv6), vde_stackcmd semantics, vde_msocket after
 // fork, vde_default_stack, errors, and leaks over 200 add/del cycles.
 #include <gtest/gtest.h>
+#include <net/if.h>
 #include <sched.h>
 #include <sys/socket.h>
 #include <sys/resource.h>
@@ -455,6 +456,37 @@ TEST(CApi, MsocketLeavesTheCallingThreadInItsNamespace) {
     t.join();
     EXPECT_EQ(thread_netns(), process_ns);
     vde_delstack(s);
+}
+
+// A new helper's first stack: its namespace and tap are made by the calling
+// thread while the helper starts (client.cpp), and the thread comes back to
+// its own namespace, with no vde0 there; a bad name fails as ever. (The
+// helper itself starts in the caller's namespace: its transports' one.)
+TEST(CApi, TheFirstStackIsMadeByTheCallerWhoStaysInItsNamespace) {
+    if (::geteuid() != 0) GTEST_SKIP() << "the program makes namespaces only as root";
+    ASSERT_EQ(settled(count_children, 0), 0) << "the next stack starts a helper";
+    const int fds = count_fds();
+    const ino_t mine = thread_netns();
+    ASSERT_EQ(if_nametoindex("vde0"), 0u);
+    struct vdestack* s = vde_addstack(const_cast<char*>(kVnl), nullptr);
+    ASSERT_NE(s, nullptr) << strerror(errno);
+    EXPECT_EQ(thread_netns(), mine);
+    EXPECT_EQ(if_nametoindex("vde0"), 0u) << "the tap is in the stack's namespace, not here";
+    const int fd = vde_msocket(s, AF_INET, SOCK_DGRAM, 0);
+    ASSERT_GE(fd, 0) << strerror(errno);
+    const int plain = ::socket(AF_INET, SOCK_DGRAM, 0);
+    EXPECT_NE(netns_cookie(fd), netns_cookie(plain));
+    ::close(plain);
+    ::close(fd);
+    EXPECT_EQ(vde_stackcmd(s, const_cast<char*>("/bin/ip link set vde0 up")), 0);
+    vde_delstack(s);
+    ASSERT_EQ(settled(count_children, 0), 0);
+    errno = 0;
+    EXPECT_EQ(vde_addstack(const_cast<char*>(kVnl), const_cast<char*>("a-name-too-long-for-linux")), nullptr);
+    EXPECT_EQ(errno, EINVAL);
+    EXPECT_EQ(thread_netns(), mine);
+    EXPECT_EQ(settled(count_children, 0), 0);
+    EXPECT_EQ(settled(count_fds, fds), fds);
 }
 
 TEST(CApi, KilledHelperGivesErrorsThenANewHelper) {

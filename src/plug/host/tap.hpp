@@ -3,7 +3,7 @@
 //
 //   tap://IFNAME
 //
-// (This is the TRANSPORT; tap_device.hpp creates a stack's own interface.)
+// (This is the TRANSPORT; device/tap_device.hpp creates a stack's own interface.)
 // See tap.cpp for the theory of operation.
 #pragma once
 

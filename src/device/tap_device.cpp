@@ -1,5 +1,5 @@
 // tap_device.cpp - creating a stack's tap device (see tap_device.hpp).
-#include "plug/host/tap_device.hpp"
+#include "device/tap_device.hpp"
 
 #include <fcntl.h>
 #include <linux/if_tun.h>
@@ -12,7 +12,7 @@
 #include "base/ifname.hpp"
 #include "wire/vnet.hpp"
 
-namespace vdestack::plug {
+namespace vdestack::device {
 
 UniqueFd open_tap_device(const std::string& ifname, const OffloadConfig& off) {
     check_ifname(ifname);
@@ -41,4 +41,4 @@ UniqueFd open_tap_device(const std::string& ifname, const OffloadConfig& off) {
     return fd;
 }
 
-}  // namespace vdestack::plug
+}  // namespace vdestack::device

@@ -1,5 +1,7 @@
 // tap_device.hpp - creating the tap interface of a stack (the engine's
-// side of the stack's vde0), with the offloads the engine finishes.
+// side of the stack's vde0), with the offloads the engine finishes. In a
+// layer of its own (device/), below the helper, which makes a stack's tap,
+// and the client, which makes the first one while a new helper starts.
 #pragma once
 
 #include <string>
@@ -8,7 +10,7 @@
 #include "base/fd.hpp"
 #include "base/tuning.hpp"
 
-namespace vdestack::plug {
+namespace vdestack::device {
 
 // Opens /dev/net/tun and creates tap `ifname` (IFF_TAP|IFF_NO_PI) in the
 // calling thread's network namespace. When `offload` asks for any
@@ -21,4 +23,4 @@ namespace vdestack::plug {
 // TUNSETIFF/TUNSETPERSIST) with context.
 UniqueFd open_tap_device(const std::string& ifname, const OffloadConfig& offload);
 
-}  // namespace vdestack::plug
+}  // namespace vdestack::device
