@@ -27,18 +27,20 @@ if [ "${SANITIZE:-1}" != 0 ]; then
 fi
 if [ "${TSAN:-1}" != 0 ]; then
 	# The helper's engines, namespace worker and reaper are threads: run the
-	# stack tests with ThreadSanitizer; reports (the helper's too, its stderr
-	# is /dev/null) go to files, and any report fails the run.
+	# stack tests (and the reaper's unit tests) with ThreadSanitizer; reports
+	# (the helper's too, its stderr is /dev/null) go to files, and any report
+	# fails the run.
 	echo "# ThreadSanitizer pass (stack tests)"
 	BUILD_TSAN="${BUILD}-tsan"
 	if [ ! -f "$BUILD_TSAN/CMakeCache.txt" ]; then
 		cmake -S "$SRC" -B "$BUILD_TSAN" $(command -v ninja >/dev/null && echo -G Ninja) \
 			-DCMAKE_BUILD_TYPE=RelWithDebInfo -DVDESTACK_TSAN=ON >/dev/null
 	fi
-	cmake --build "$BUILD_TSAN" -j"$(nproc)" --target stack_tests vdestack-helper
+	cmake --build "$BUILD_TSAN" -j"$(nproc)" --target stack_tests unit_tests vdestack-helper
 	reports="$(mktemp -d /tmp/vdestack-tsan.XXXXXX)"
 	TSAN_OPTIONS="log_path=$reports/report" "$BUILD_TSAN/tests/stack_tests" \
 		--gtest_filter='CApi.*:CxxApi.*:CxxConfig.*:Fault.*:-CApi.NoMulticastRouteIsENODEV'
+	TSAN_OPTIONS="log_path=$reports/report" "$BUILD_TSAN/tests/unit_tests" --gtest_filter='Reaper.*'
 	if ls "$reports"/report* >/dev/null 2>&1; then
 		cat "$reports"/report*
 		echo "ThreadSanitizer reported races"

@@ -207,6 +207,14 @@ public:
         return !dead_.load();
     }
 
+    // Sends one request that wants no answer (DelStack), with no reply
+    // socket; a helper found gone is marked dead, as in call().
+    void post(const proto::Request& req) noexcept {
+        const auto* bytes = reinterpret_cast<const std::byte*>(&req);
+        const ssize_t sent = send_with_fds(chan_.get(), std::span<const std::byte>(bytes, sizeof req), {});
+        if (sent < 0 && gone(static_cast<int>(-sent))) dead_ = true;
+    }
+
     // Sends one request and waits for its reply. Returns the Reply (rval -1
     // and err set on any failure, message in `msg`); a passed fd goes to out_fd.
     // all_fds: every fd the Reply carries (a batch of sockets) instead of
@@ -240,7 +248,7 @@ public:
             ssize_t sent = send_with_fds(chan_.get(), bytes, std::span<const int>(fds.data(), nfds));
             if (sent < 0) {
                 bad.err = static_cast<int>(-sent);
-                if (bad.err == EPIPE || bad.err == ECONNRESET || bad.err == ECONNREFUSED || bad.err == ENOTCONN) {
+                if (gone(bad.err)) {
                     bad.err = EPIPE;
                     dead_ = true;
                 }
@@ -273,6 +281,11 @@ public:
     }
 
 private:
+    // Whether a send's errno says the helper's end of the channel is gone.
+    static bool gone(int err) noexcept {
+        return err == EPIPE || err == ECONNRESET || err == ECONNREFUSED || err == ENOTCONN;
+    }
+
     void reap(bool kill_it) {
         if (pid_ <= 0) return;
         if (kill_it) ::kill(pid_, SIGKILL);
@@ -519,8 +532,7 @@ StackCore::~StackCore() {
     proto::Request req;
     req.op = proto::Op::DelStack;
     req.stack = id_;
-    UniqueFd none;
-    (void)conn_->call(req, {}, {}, none);
+    conn_->post(req);  // no answer awaited: the helper releases it after this anyway
     // The last stack's helper lingers (see linger()), or goes with conn_.
     if (conn_->stack_removed() == 0) linger(std::move(conn_));
 }

@@ -13,6 +13,10 @@
 // thread or process of ours is left (linger_ms 0: the last vde_delstack does
 // it all before it returns, as before). A program's own wait() may meet the
 // helper meanwhile. Each StackCore holds a shared_ptr to its HelperConn.
+// A stack's deletion is a DelStack posted with no reply socket: nothing is
+// awaited (the helper releases a stack after answering anyway, so the
+// answer only said that the request was read; the channel keeps requests
+// in order, so the next one finds the stack gone). ~30 us, not ~70.
 //
 // A new helper's exec takes ~1 ms here. When it will share our user
 // namespace (Tuning::helper_userns: a root program), the calling thread makes

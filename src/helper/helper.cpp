@@ -172,13 +172,19 @@ private:
         ssize_t n = recv_with_fds(c.fd.get(), buf_, fds, 4);
         if (n == 0) return false;  // that client is gone
         if (n < 0) return n == -EMSGSIZE || n == -EAGAIN || n == -EINTR;  // malformed: ignore it
-        if (fds.empty()) return true;  // nowhere to answer
         Request req;
-        if (static_cast<std::size_t>(n) < sizeof req) {
+        const bool whole = static_cast<std::size_t>(n) >= sizeof req;
+        if (whole) std::memcpy(&req, buf_.data(), sizeof req);
+        if (fds.empty()) {
+            // Nowhere to answer: only a DelStack needs no answer (the
+            // library's vde_delstack does not wait for one); others are dropped.
+            if (!whole || req.op != Op::DelStack) return true;
+            fds.emplace_back();  // its answers go nowhere
+        }
+        if (!whole) {
             send_reply(fds[0].get(), -1, EPROTO, 0, "malformed request");
             return true;
         }
-        std::memcpy(&req, buf_.data(), sizeof req);
         std::size_t strings = static_cast<std::size_t>(n) - sizeof req;
         if (req.magic != proto::kMagic || req.version != proto::kVersion ||
             std::size_t{req.len1} + req.len2 != strings) {

@@ -20,8 +20,10 @@
 //      of forked children are control fds of that engine's epoll, and a
 //      request is served between two of its rounds;
 //   5. creates namespaces, taps and sockets on its NsWorker, and destroys
-//      stacks on its Reaper (nsworker.hpp): each a thread that exists only
-//      while it has work (it ends 100 ms after its last job). A new stack's
+//      stacks on its Reaper (nsworker.hpp), together once deletions pause
+//      for 20 ms (the kernel then tears their namespaces down in one pass):
+//      each a thread that exists only while it has work (it ends 100 ms
+//      after its last job). A new stack's
 //      namespace and tap are made there while its transport is opened on
 //      the main thread;
 //   6. forwards on engines (engine/engine_thread.hpp), each an epoll loop

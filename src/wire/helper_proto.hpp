@@ -36,7 +36,7 @@ enum class Op : std::uint32_t {
     AddStack = 1,  // str1 = VNL ("" = no interface), str2 = ifname -> Reply.stack;
                    // flags kAddStackGivenNetns: fds[1] = its new namespace, empty but
                    // for kAddStackGivenTap: fds[2] = its tap there (device/tap_device.hpp)
-    DelStack = 2,  // stack
+    DelStack = 2,  // stack; sent with no reply socket it gets no answer (vde_delstack's way)
     MSocket = 3,   // stack, domain/type/protocol, flags = how many (0 or 1: one; at most kMaxSocketBatch)
                    // -> the fds attached to the Reply
     StackCmd = 4,  // stack, str1 = command line; fds[1..3] = caller's stdio (flags bit i = fd i present)
