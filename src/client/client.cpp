@@ -73,11 +73,12 @@ void unregister_conn(HelperConn* c) noexcept;
 // One helper process and the channel to it.
 class HelperConn {
 public:
-    // Spawns the helper and waits for its Hello; meanwhile, when the helper
-    // will share our user namespace (Tuning::helper_userns), runs
-    // `while_it_starts` with the settings the helper will read too
-    // (noexcept: see StackCore). Throws Error.
-    explicit HelperConn(const std::function<void(const vdestack::Tuning&)>& while_it_starts) : owner_(::getpid()) {
+    // Spawns the helper and waits for its Hello. Meanwhile it runs
+    // `while_it_starts` (noexcept: see StackCore) with this connection --
+    // requests may be sent already: the helper reads them after its Hello --
+    // and the settings the helper will read too. Throws Error.
+    explicit HelperConn(const std::function<void(HelperConn&, const vdestack::Tuning&)>& while_it_starts)
+        : owner_(::getpid()) {
         const vdestack::Tuning tuning = vdestack::Tuning::from_env();
         // Only a privileged program may enter its stacks' namespaces
         // (setns needs CAP_SYS_ADMIN in its own user namespace too).
@@ -110,7 +111,7 @@ public:
         posix_spawnattr_destroy(&attr);
         if (rc != 0) fail(rc, "posix_spawn(" + path + ")");
         theirs.reset();
-        if (!tuning.helper_userns()) while_it_starts(tuning);  // its exec takes ~1 ms
+        while_it_starts(*this, tuning);  // its exec takes ~1-2 ms
 
         proto::Hello hello;
         pollfd p{chan_.get(), POLLIN, 0};
@@ -215,21 +216,27 @@ public:
         if (sent < 0 && gone(static_cast<int>(-sent))) dead_ = true;
     }
 
-    // Sends one request and waits for its reply. Returns the Reply (rval -1
-    // and err set on any failure, message in `msg`); a passed fd goes to out_fd.
-    // all_fds: every fd the Reply carries (a batch of sockets) instead of
-    // the first in out_fd.
-    proto::Reply call(proto::Request req, std::string_view s1, std::string_view s2, UniqueFd& out_fd,
-                      std::string* msg = nullptr, std::span<const int> extra_fds = {}, bool cloexec = true,
-                      std::vector<UniqueFd>* all_fds = nullptr) noexcept {
-        proto::Reply bad;
-        bad.rval = -1;
+    // A request on its way: its answer comes on `reply`; without one it
+    // could not be sent, and `failed` says why.
+    struct Sent {
+        UniqueFd reply;
+        proto::Op op{};
+        proto::Reply failed;
+        bool helper_gone = false;
+    };
+
+    // Sends one request (with extra_fds after its reply socket); never throws.
+    Sent send_request(proto::Request req, std::string_view s1, std::string_view s2,
+                      std::span<const int> extra_fds = {}) noexcept {
+        Sent out;
+        out.op = req.op;
+        out.failed.rval = -1;
         try {
             req.len1 = static_cast<std::uint32_t>(s1.size());
             req.len2 = static_cast<std::uint32_t>(s2.size());
             if (sizeof req + s1.size() + s2.size() > proto::kMaxRequest) {
-                bad.err = E2BIG;
-                return bad;
+                out.failed.err = E2BIG;
+                return out;
             }
             std::vector<std::byte> bytes(sizeof req + s1.size() + s2.size());
             std::memcpy(bytes.data(), &req, sizeof req);
@@ -238,8 +245,8 @@ public:
             std::copy(s2.begin(), s2.end(), reinterpret_cast<char*>(bytes.data() + sizeof req + s1.size()));
             int sv[2];
             if (::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) != 0) {
-                bad.err = errno;
-                return bad;
+                out.failed.err = errno;
+                return out;
             }
             UniqueFd mine(sv[0]), theirs(sv[1]);
             std::array<int, 4> fds{theirs.get(), -1, -1, -1};
@@ -247,21 +254,38 @@ public:
             for (int fd : extra_fds) fds[nfds++] = fd;
             ssize_t sent = send_with_fds(chan_.get(), bytes, std::span<const int>(fds.data(), nfds));
             if (sent < 0) {
-                bad.err = static_cast<int>(-sent);
-                if (gone(bad.err)) {
-                    bad.err = EPIPE;
+                out.failed.err = static_cast<int>(-sent);
+                if (gone(out.failed.err)) {
+                    out.failed.err = EPIPE;
                     dead_ = true;
                 }
-                if (msg) *msg = "the stack's helper process is gone";
-                return bad;
+                out.helper_gone = true;
+                return out;
             }
-            theirs.reset();
+            out.reply = std::move(mine);
+        } catch (...) {
+            out.failed.err = ENOMEM;
+        }
+        return out;
+    }
+
+    // Waits for the answer to `sent`. Returns the Reply (rval -1 and err set
+    // on any failure, message in `msg`); a passed fd goes to out_fd, or every
+    // fd it carries (a batch of sockets) to all_fds when given.
+    proto::Reply await(Sent& sent, UniqueFd& out_fd, std::string* msg = nullptr, bool cloexec = true,
+                       std::vector<UniqueFd>* all_fds = nullptr) noexcept {
+        proto::Reply bad = sent.failed;
+        if (!sent.reply) {
+            if (msg && sent.helper_gone) *msg = "the stack's helper process is gone";
+            return bad;
+        }
+        try {
             std::vector<std::byte> rbuf(sizeof(proto::Reply) + proto::kMaxMessage);
             std::vector<UniqueFd> got;
-            ssize_t n = recv_with_fds(mine.get(), rbuf, got, all_fds != nullptr ? proto::kMaxSocketBatch : 1, cloexec);
+            ssize_t n = recv_with_fds(sent.reply.get(), rbuf, got, all_fds != nullptr ? proto::kMaxSocketBatch : 1, cloexec);
             if (n < static_cast<ssize_t>(sizeof(proto::Reply))) {
                 bad.err = n < 0 ? static_cast<int>(-n) : EPIPE;
-                if (n == 0 && req.op != proto::Op::Shutdown) dead_ = true;
+                if (n == 0 && sent.op != proto::Op::Shutdown) dead_ = true;
                 if (msg) *msg = "the stack's helper process is gone";
                 return bad;
             }
@@ -278,6 +302,14 @@ public:
             bad.err = ENOMEM;
             return bad;
         }
+    }
+
+    // Sends one request and waits for its reply (send_request, then await).
+    proto::Reply call(const proto::Request& req, std::string_view s1, std::string_view s2, UniqueFd& out_fd,
+                      std::string* msg = nullptr, std::span<const int> extra_fds = {}, bool cloexec = true,
+                      std::vector<UniqueFd>* all_fds = nullptr) noexcept {
+        Sent sent = send_request(req, s1, s2, extra_fds);
+        return await(sent, out_fd, msg, cloexec, all_fds);
     }
 
 private:
@@ -424,7 +456,8 @@ void unregister_conn(HelperConn* c) noexcept {
 namespace {
 // The process's helper; a new one when there is none (then
 // `while_it_starts` runs as in HelperConn's constructor).
-std::shared_ptr<HelperConn> current_helper(const std::function<void(const vdestack::Tuning&)>& while_it_starts) {
+std::shared_ptr<HelperConn> current_helper(
+    const std::function<void(HelperConn&, const vdestack::Tuning&)>& while_it_starts) {
     HelperSlot& s = slot();
     std::lock_guard lk(s.mu);
     auto c = s.conn.lock();
@@ -487,26 +520,36 @@ StackCore::StackCore(std::string_view vnl, std::string_view ifname)
     // A new helper takes ~1 ms to start: the first stack's namespace is made
     // here meanwhile (where the kernel lets us), not after it by the helper.
     MadeHere made;
+    // The AddStack, with what was made here; sent to a new helper before its
+    // Hello (it finds the request waiting: no round trip more).
+    std::optional<HelperConn::Sent> add;
+    auto send_add = [&](HelperConn& c) {
+        proto::Request req;
+        req.op = proto::Op::AddStack;
+        std::array<int, 2> given{made.netns.get(), made.tap.get()};
+        std::size_t ngiven = 0;
+        if (made.netns) {
+            req.flags = proto::kAddStackGivenNetns;
+            ngiven = 1;
+            if (made.tap) {
+                req.flags |= proto::kAddStackGivenTap;
+                ngiven = 2;
+            }
+        }
+        add = c.send_request(req, vnl_, ifname_, std::span<const int>(given.data(), ngiven));
+    };
     try {
-        conn_ = current_helper([&](const vdestack::Tuning& t) { made = new_netns(!vnl_.empty(), ifname_, t.offload); });
+        conn_ = current_helper([&](HelperConn& c, const vdestack::Tuning& t) {
+            if (!t.helper_userns()) made = new_netns(!vnl_.empty(), ifname_, t.offload);
+            send_add(c);
+        });
     } catch (const Error& e) {
         throw Error(e.errno_value(), ctx + ": " + e.what());
     }
-    proto::Request req;
-    req.op = proto::Op::AddStack;
-    std::array<int, 2> given{made.netns.get(), made.tap.get()};
-    std::size_t ngiven = 0;
-    if (made.netns) {
-        req.flags = proto::kAddStackGivenNetns;
-        ngiven = 1;
-        if (made.tap) {
-            req.flags |= proto::kAddStackGivenTap;
-            ngiven = 2;
-        }
-    }
+    if (!add) send_add(*conn_);  // the helper was up
     UniqueFd none;
     std::string msg;
-    proto::Reply r = conn_->call(req, vnl_, ifname_, none, &msg, std::span<const int>(given.data(), ngiven));
+    proto::Reply r = conn_->await(*add, none, &msg);
     if (r.rval < 0) throw Error(r.err, ctx + (msg.empty() ? "" : ": " + msg));
     id_ = r.stack;
     conn_->stack_added();

@@ -18,11 +18,14 @@
 // answer only said that the request was read; the channel keeps requests
 // in order, so the next one finds the stack gone). ~30 us, not ~70.
 //
-// A new helper's exec takes ~1 ms here. When it will share our user
+// A new helper's exec takes 1-2 ms here. When it will share our user
 // namespace (Tuning::helper_userns: a root program), the calling thread makes
-// the first stack's network namespace meanwhile (unshare and back, ~0.5 ms)
-// and passes it with AddStack: the helper only adds the tap there. So a
-// fresh program's first stack costs about the exec, not exec + namespace.
+// the first stack's network namespace and tap meanwhile (unshare, tap, setns
+// back: ~0.7 ms) and sends them with AddStack before the helper's Hello
+// comes (the helper finds the request waiting): the helper only opens the
+// transport. So a fresh program's first stack costs about the exec, not
+// exec + namespace + tap + a round trip. (Unprivileged, the AddStack alone
+// goes ahead of the Hello.)
 // Later stacks find the helper up, which makes their namespaces itself while
 // it opens their transports.
 //
