@@ -173,6 +173,10 @@ void set_helper() { ASSERT_EQ(::setenv("VDESTACK_HELPER", VDESTACK_TEST_HELPER, 
 
 class MigrateProcess : public ::testing::TestWithParam<Family> {};
 
+// How long the moved connection's peer may take to retransmit (its RTO
+// doubles at each unanswered try: 0.2, 0.4, 0.8, 1.6, 3.2, 6.4 s ...).
+constexpr int kRetransmitWaitMs = 20000;
+
 // What the saving child tells the parent: how many bytes its connection
 // took to send, and its TCP options.
 struct ChildReport {
@@ -274,10 +278,13 @@ TEST_P(MigrateProcess, AConnectionMovesWithoutAResetOrALostByte) {
     packets.reset();
     {
         UniqueFd bl(socks[0]), bconn(socks[1]), bu(socks[2]);
-        // The receive queue first, then the retransmitted bytes, then new ones.
-        EXPECT_TRUE(read_pattern(bconn.get(), 0, 5000));
+        // The receive queue first, then the retransmitted bytes, then new
+        // ones. C retransmits at its RTO, backed off while nobody answered
+        // (A gone, B not yet there): on a loaded machine its next try can
+        // be more than 5 s away, hence the longer wait (kRetransmitWaitMs).
+        EXPECT_TRUE(read_pattern(bconn.get(), 0, 5000, kRetransmitWaitMs));
         ASSERT_EQ(send_some(conn.get(), 5000, 1000), 1000u);
-        EXPECT_TRUE(read_pattern(bconn.get(), 5000, 1000));
+        EXPECT_TRUE(read_pattern(bconn.get(), 5000, 1000, kRetransmitWaitMs));
         // Everything A had queued, then B's own bytes.
         EXPECT_TRUE(read_pattern(conn.get(), 0, rep.queued));
         ASSERT_EQ(send_some(bconn.get(), rep.queued, 1000), 1000u);
