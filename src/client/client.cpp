@@ -222,7 +222,7 @@ public:
         UniqueFd reply;
         proto::Op op{};
         proto::Reply failed;
-        bool helper_gone = false;
+        bool send_failed = false;  // the channel refused it ("the helper is gone")
     };
 
     // Sends one request (with extra_fds after its reply socket); never throws.
@@ -259,7 +259,7 @@ public:
                     out.failed.err = EPIPE;
                     dead_ = true;
                 }
-                out.helper_gone = true;
+                out.send_failed = true;
                 return out;
             }
             out.reply = std::move(mine);
@@ -276,7 +276,7 @@ public:
                        std::vector<UniqueFd>* all_fds = nullptr) noexcept {
         proto::Reply bad = sent.failed;
         if (!sent.reply) {
-            if (msg && sent.helper_gone) *msg = "the stack's helper process is gone";
+            if (msg && sent.send_failed) *msg = "the stack's helper process is gone";
             return bad;
         }
         try {
@@ -553,19 +553,20 @@ StackCore::StackCore(std::string_view vnl, std::string_view ifname)
     if (r.rval < 0) throw Error(r.err, ctx + (msg.empty() ? "" : ": " + msg));
     id_ = r.stack;
     conn_->stack_added();
-    adopt_netns(std::move(made.netns));  // no Netns request for the first direct socket
+    // Kept: no Netns request for the first direct socket.
+    if (made.netns && conn_->direct_sockets() && reserve_direct()) keep_netns(std::move(made.netns));
 }
 
-bool StackCore::adopt_netns(UniqueFd ns) noexcept {
-    if (!ns || !conn_->direct_sockets()) return false;
-    if (g_direct.fetch_add(1) >= kMaxDirect) {
-        g_direct.fetch_sub(1);
-        direct_.store(-1);
-        return false;
-    }
+bool StackCore::reserve_direct() noexcept {
+    if (g_direct.fetch_add(1) < kMaxDirect) return true;
+    g_direct.fetch_sub(1);
+    direct_.store(-1);
+    return false;
+}
+
+void StackCore::keep_netns(UniqueFd ns) noexcept {
     netns_ = std::move(ns);
     direct_.store(1, std::memory_order_release);
-    return true;
 }
 
 StackCore::~StackCore() {
@@ -585,13 +586,17 @@ int StackCore::direct_socket(int domain, int type, int protocol) noexcept {
     if (direct_.load(std::memory_order_acquire) == 0) {
         std::lock_guard lk(mu_);
         if (direct_.load() == 0) {  // the first socket: the namespace from the helper
+            if (!reserve_direct()) return kNotDirect;  // before asking: no request past kMaxDirect
             proto::Request req;
             req.op = proto::Op::Netns;
             req.stack = id_;
             UniqueFd ns;
             proto::Reply r = conn_->call(req, {}, {}, ns);  // noexcept
-            // Not adopted: the helper says why, on its path.
-            if (r.rval < 0 || !adopt_netns(std::move(ns))) return kNotDirect;
+            if (r.rval < 0 || !ns) {
+                g_direct.fetch_sub(1);
+                return kNotDirect;  // the helper says why, on its path
+            }
+            keep_netns(std::move(ns));
         }
     }
     // Through the helper's path when it is gone (EPIPE, as ever) or when the

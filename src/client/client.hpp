@@ -127,9 +127,11 @@ public:
     [[nodiscard]] const std::string& ifname() const noexcept { return ifname_; }
 
 private:
-    // Keeps `ns`, the stack's namespace, for direct sockets when they are
-    // permitted and fewer than kMaxDirect stacks hold one; false if not.
-    bool adopt_netns(vde::UniqueFd ns) noexcept;
+    // Takes one of the kMaxDirect places for a stack's namespace fd; false
+    // (and never again for this stack: direct_ -1) when all are taken.
+    bool reserve_direct() noexcept;
+    // Keeps `ns`, the stack's namespace, for direct sockets (a place reserved).
+    void keep_netns(vde::UniqueFd ns) noexcept;
 
     std::shared_ptr<HelperConn> conn_;
     std::uint64_t id_ = 0;
