@@ -123,8 +123,14 @@ private:
     // go of the connections that are finished. False: nobody can ask for
     // anything more (the loop ends).
     bool on_control(std::uint64_t id) {
-        for (auto& c : conns_)
-            if (c->id == id && !c->closed && !on_request(*c)) c->closed = true;
+        // By index: an Attach grows conns_ while it is served (an iterator
+        // would not survive that; the Conn itself, on the heap, does).
+        for (std::size_t i = 0; i < conns_.size(); i++) {
+            Conn& c = *conns_[i];
+            if (c.id != id) continue;
+            if (!c.closed && !on_request(c)) c.closed = true;
+            break;
+        }
         for (std::size_t i = 0; i < conns_.size();) {
             if (!conns_[i]->closed) {
                 i++;

@@ -791,6 +791,50 @@ TEST(CApi, ParentsDelstackDoesNotBreakTheChildsSockets) {
     EXPECT_EQ(settled(count_children, 0), 0);
 }
 
+// Children alive at once, each with its own connection to the helper
+// (attached at its fork): the helper serves every one of them and its
+// creator. (A helper that served an Attach while iterating over its
+// connections read freed memory once the list grew: a crash after a few
+// dozen forks of a fork-per-connection server.)
+TEST(CApi, ManyChildrenAliveAtOnceAreEachServed) {
+    struct vdestack* s = vde_addstack(const_cast<char*>(kVnl), nullptr);
+    ASSERT_NE(s, nullptr) << strerror(errno);
+    int go[2], done[2];
+    ASSERT_EQ(::pipe2(go, O_CLOEXEC), 0);
+    ASSERT_EQ(::pipe2(done, O_CLOEXEC), 0);
+    std::vector<pid_t> kids;
+    for (int i = 0; i < 20; i++) {
+        const pid_t pid = fork();
+        if (pid == 0) {
+            close(go[1]);
+            close(done[0]);
+            char c;
+            (void)!read(go[0], &c, 1);  // EOF: all are forked
+            const int fd = vde_msocket(s, AF_INET, SOCK_DGRAM, 0);
+            const bool ok = fd >= 0 && vde_stackcmd(s, const_cast<char*>("/bin/true")) == 0;
+            (void)!write(done[1], ok ? "y" : "n", 1);
+            _exit(ok ? 0 : 1);
+        }
+        ASSERT_GT(pid, 0);
+        kids.push_back(pid);
+    }
+    close(go[0]);
+    close(done[1]);
+    EXPECT_EQ(vde_stackcmd(s, const_cast<char*>("/bin/true")), 0) << "the helper serves its creator";
+    close(go[1]);  // go
+    int ok = 0;
+    for (pid_t pid : kids) {
+        int st = 0;
+        ASSERT_EQ(waitpid(pid, &st, 0), pid);
+        if (WIFEXITED(st) && WEXITSTATUS(st) == 0) ok++;
+    }
+    close(done[0]);
+    EXPECT_EQ(ok, 20) << "every child was served";
+    EXPECT_EQ(vde_stackcmd(s, const_cast<char*>("/bin/true")), 0) << "the helper lives on";
+    vde_delstack(s);
+    EXPECT_EQ(settled(count_children, 0), 0);
+}
+
 TEST(CApi, ForkPerConnectionServerKeepsWorking) {
     // The tutorial's server forks a child per connection; many forks, each
     // child exiting, must not leak references or connections in the helper.
