@@ -67,6 +67,7 @@ struct Tuning {
     bool direct_sockets = true;     // msocket by setns in the caller where permitted
     std::string helper;             // "": look next to the library, then the install dir
     long linger_ms = kDefaultLingerMs;  // helper kept after the last stack; at most 10 s
+    bool helper_thread = false;     // the helper as a thread of the program where it may be
     std::string libvdeplug;         // "": the system's libvdeplug.so.2
     std::optional<std::string> vdeplugin_path;   // VDEPLUGIN_PATH, when set
     std::optional<std::string> ld_library_path;  // LD_LIBRARY_PATH, when set
@@ -80,6 +81,11 @@ struct Tuning {
     // helper can make its stacks' namespaces, else the program may make one
     // for it (the first stack's, while the helper starts).
     [[nodiscard]] bool helper_userns() const noexcept;
+
+    // Whether the helper runs as a thread of this process rather than as a
+    // process of its own: asked for (helper_thread) and possible (no user
+    // namespace of its own: helper_userns() false).
+    [[nodiscard]] bool helper_in_thread() const noexcept;
 };
 
 }  // namespace vdestack

@@ -29,6 +29,7 @@
 #include "base/tuning.hpp"
 #include "base/scm.hpp"
 #include "device/tap_device.hpp"
+#include "helper/helper.hpp"
 
 extern char** environ;
 
@@ -73,7 +74,8 @@ void unregister_conn(HelperConn* c) noexcept;
 // One helper process and the channel to it.
 class HelperConn {
 public:
-    // Spawns the helper and waits for its Hello. Meanwhile it runs
+    // Starts the helper (a process, or a thread: Tuning::helper_in_thread)
+    // and waits for its Hello. Meanwhile it runs
     // `while_it_starts` (noexcept: see StackCore) with this connection --
     // requests may be sent already: the helper reads them after its Hello --
     // and the settings the helper will read too. Throws Error.
@@ -84,34 +86,20 @@ public:
         // (setns needs CAP_SYS_ADMIN in its own user namespace too).
         direct_sockets_ = tuning.direct_sockets && ::geteuid() == 0;
         linger_ = std::chrono::milliseconds(tuning.linger_ms);
-        std::string path = find_helper(tuning);
-        if (path.empty()) fail(ENOENT, "cannot find vdestack-helper (set VDESTACK_HELPER or reinstall)");
         int sv[2];
         if (::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) != 0) fail_errno("socketpair");
         chan_.reset(sv[0]);
         UniqueFd theirs(sv[1]);
-
-        posix_spawn_file_actions_t fa;
-        posix_spawnattr_t attr;
-        posix_spawn_file_actions_init(&fa);
-        posix_spawnattr_init(&attr);
-        posix_spawn_file_actions_adddup2(&fa, theirs.get(), proto::kChannelFd);  // first: theirs may be 1 or 2
-        posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
-        posix_spawn_file_actions_addopen(&fa, 2, "/dev/null", O_WRONLY, 0);
-        sigset_t none, all;
-        sigemptyset(&none);
-        sigfillset(&all);
-        posix_spawnattr_setsigmask(&attr, &none);
-        posix_spawnattr_setsigdefault(&attr, &all);
-        posix_spawnattr_setpgroup(&attr, 0);  // terminal signals are for the program, not for us
-        posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETPGROUP);
-        char* argv[] = {const_cast<char*>("vdestack-helper"), nullptr};
-        int rc = ::posix_spawn(&pid_, path.c_str(), &fa, &attr, argv, environ);
-        posix_spawn_file_actions_destroy(&fa);
-        posix_spawnattr_destroy(&attr);
-        if (rc != 0) fail(rc, "posix_spawn(" + path + ")");
-        theirs.reset();
-        while_it_starts(*this, tuning);  // its exec takes ~1-2 ms
+        std::string path;
+        if (tuning.helper_in_thread()) {
+            path = "the helper thread";
+            start_thread(std::move(theirs));
+        } else {
+            path = find_helper(tuning);
+            if (path.empty()) fail(ENOENT, "cannot find vdestack-helper (set VDESTACK_HELPER or reinstall)");
+            spawn(path, theirs);
+        }
+        while_it_starts(*this, tuning);  // a new process's exec takes ~1-2 ms
 
         proto::Hello hello;
         pollfd p{chan_.get(), POLLIN, 0};
@@ -150,7 +138,10 @@ public:
             exiting = r.rval != 0;
         }
         chan_.reset();
-        if (exiting) reap(false);
+        if (exiting)
+            reap(false);
+        else if (threaded_)
+            ::pthread_detach(thread_);  // it serves the forked child until the program exits
     }
 
     // ---- fork support (see the fork handlers below) ----
@@ -318,7 +309,61 @@ private:
         return err == EPIPE || err == ECONNRESET || err == ECONNREFUSED || err == ENOTCONN;
     }
 
+    // Starts the helper process on `theirs` (its fd 0, stdout and stderr /dev/null).
+    void spawn(const std::string& path, UniqueFd& theirs) {
+        posix_spawn_file_actions_t fa;
+        posix_spawnattr_t attr;
+        posix_spawn_file_actions_init(&fa);
+        posix_spawnattr_init(&attr);
+        posix_spawn_file_actions_adddup2(&fa, theirs.get(), proto::kChannelFd);  // first: theirs may be 1 or 2
+        posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
+        posix_spawn_file_actions_addopen(&fa, 2, "/dev/null", O_WRONLY, 0);
+        sigset_t none, all;
+        sigemptyset(&none);
+        sigfillset(&all);
+        posix_spawnattr_setsigmask(&attr, &none);
+        posix_spawnattr_setsigdefault(&attr, &all);
+        posix_spawnattr_setpgroup(&attr, 0);  // terminal signals are for the program, not for us
+        posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETPGROUP);
+        char* argv[] = {const_cast<char*>("vdestack-helper"), nullptr};
+        int rc = ::posix_spawn(&pid_, path.c_str(), &fa, &attr, argv, environ);
+        posix_spawn_file_actions_destroy(&fa);
+        posix_spawnattr_destroy(&attr);
+        if (rc != 0) fail(rc, "posix_spawn(" + path + ")");
+        theirs.reset();
+    }
+
+    // Starts the helper as a thread of this process (Tuning::helper_in_thread),
+    // every signal blocked: the program's signals are not for it.
+    void start_thread(UniqueFd theirs) {
+        sigset_t all, old;
+        sigfillset(&all);
+        ::pthread_sigmask(SIG_SETMASK, &all, &old);
+        const int fd = theirs.release();
+        const int rc = ::pthread_create(
+            &thread_, nullptr,
+            [](void* arg) -> void* {
+                (void)vdestack::helper::helper_main(static_cast<int>(reinterpret_cast<std::intptr_t>(arg)),
+                                                    vdestack::helper::Host::kThread);
+                return nullptr;
+            },
+            reinterpret_cast<void*>(static_cast<std::intptr_t>(fd)));
+        ::pthread_sigmask(SIG_SETMASK, &old, nullptr);
+        if (rc != 0) {
+            ::close(fd);
+            fail(rc, "pthread_create(the helper thread)");
+        }
+        threaded_ = true;
+    }
+
     void reap(bool kill_it) {
+        if (threaded_) {
+            // It ends on EOF on the channel (or after its Shutdown).
+            chan_.reset();
+            ::pthread_join(thread_, nullptr);
+            threaded_ = false;
+            return;
+        }
         if (pid_ <= 0) return;
         if (kill_it) ::kill(pid_, SIGKILL);
         // The helper exits on Shutdown/EOF at once; ECHILD if the program reaped it itself.
@@ -328,7 +373,9 @@ private:
     }
 
     pid_t owner_;
-    pid_t pid_ = -1;
+    pid_t pid_ = -1;        // the helper process, or
+    pthread_t thread_{};    // the helper thread (threaded_)
+    bool threaded_ = false;
     std::atomic<bool> dead_{false};
     bool direct_sockets_ = false;
     std::chrono::milliseconds linger_{0};

@@ -3,6 +3,7 @@
 
 #include <fcntl.h>
 #include <linux/close_range.h>
+#include <linux/sched.h>
 #include <sched.h>
 #include <signal.h>
 #include <net/if.h>
@@ -82,7 +83,9 @@ std::size_t max_engines(const Tuning& t) {
 class Helper {
 public:
     // `nofile`: the fd limits the helper was started with (its commands get them back).
-    Helper(int channel, const Tuning& tuning, const rlimit& nofile) : tuning_(tuning), nofile_(nofile) {
+    // `host`: a process of its own, or a thread of the program (see helper.hpp).
+    Helper(int channel, const Tuning& tuning, const rlimit& nofile, Host host)
+        : tuning_(tuning), nofile_(nofile), host_(host) {
         conns_.push_back(std::make_unique<Conn>());
         conns_[0]->fd = UniqueFd(channel);
         conns_[0]->id = next_conn_++;
@@ -102,6 +105,13 @@ public:
         home.set_control([this](std::uint64_t id) { return on_control(id); });
         home.watch_control(conns_[0]->fd.get(), conns_[0]->id);
         home.run();
+        // A thread's runners: they would die with this thread (their
+        // PDEATHSIG) only after it waited for them.
+        for (auto& [id, pidfd] : runners_) {
+            (void)::syscall(SYS_pidfd_send_signal, pidfd.get(), SIGKILL, nullptr, 0U);
+            reap_runner(pidfd.get());
+        }
+        runners_.clear();
         for (auto& e : engines_)
             for (auto& s : e->call([](Engine& en) { return en.remove_all(); })) reaper_.destroy(std::move(s));
         return 0;  // ~Reaper waits for the last close
@@ -123,6 +133,12 @@ private:
     // go of the connections that are finished. False: nobody can ask for
     // anything more (the loop ends).
     bool on_control(std::uint64_t id) {
+        if (auto r = runners_.find(id); r != runners_.end()) {  // a runner ended
+            reap_runner(r->second.get());
+            engines_[0]->engine().unwatch_control(r->second.get());
+            runners_.erase(r);
+            return more();
+        }
         // By index: an Attach grows conns_ while it is served (an iterator
         // would not survive that; the Conn itself, on the heap, does).
         for (std::size_t i = 0; i < conns_.size(); i++) {
@@ -141,7 +157,42 @@ private:
             engines_[0]->engine().unwatch_control(conns_[i]->fd.get());
             conns_.erase(conns_.begin() + static_cast<std::ptrdiff_t>(i));
         }
-        return !conns_.empty() && !(main_done_ && count_.empty());
+        return more();
+    }
+
+    // Whether anybody can still ask for something (else the loop ends).
+    [[nodiscard]] bool more() const noexcept { return !conns_.empty() && !(main_done_ && count_.empty()); }
+
+    // Waits for the runner of pidfd to be gone (it has ended, or was killed).
+    static void reap_runner(int pidfd) noexcept {
+        siginfo_t si{};
+        while (::waitid(P_PIDFD, static_cast<id_t>(pidfd), &si, WEXITED | __WALL) < 0 && errno == EINTR) {
+        }
+    }
+
+    // A new runner child (see stackcmd): 0 in the child. In a helper process
+    // a fork (SIGCHLD is ignored there: the kernel reaps it). In a thread of
+    // the program, neither the program's fork handlers nor its SIGCHLD may
+    // see it: a raw clone3 with no exit signal and a pidfd, which the first
+    // engine watches and reap_runner() waits on.
+    pid_t start_runner() {
+        if (host_ == Host::kProcess) {
+            const pid_t pid = ::fork();
+            if (pid < 0) fail_errno("fork");
+            return pid;
+        }
+        int pidfd = -1;
+        clone_args args{};
+        args.flags = CLONE_PIDFD;
+        args.pidfd = reinterpret_cast<std::uintptr_t>(&pidfd);
+        args.exit_signal = 0;
+        const long pid = ::syscall(SYS_clone3, &args, sizeof args);
+        if (pid < 0) fail_errno("clone3");
+        if (pid == 0) return 0;
+        const std::uint64_t id = next_conn_++;
+        runners_.emplace(id, UniqueFd(pidfd));
+        engines_[0]->engine().watch_control(pidfd, id);
+        return static_cast<pid_t>(pid);
     }
 
     // Freezes or thaws the forwarding of one interface (a stack's entry).
@@ -463,12 +514,12 @@ private:
         auto ok_reply = make_reply(0, 0, req.stack, "");
         int reply = fds[0].get();
 
-        pid_t pid = ::fork();
-        if (pid < 0) fail_errno("fork");
-        if (pid > 0) return;  // the runner answers; SIGCHLD is ignored, so it is reaped
+        if (start_runner() > 0) return;  // the runner answers
         // ---- runner child ----
-        ::signal(SIGCHLD, SIG_DFL);
-        ::signal(SIGPIPE, SIG_DFL);
+        // The dispositions of a program that the helper is a thread of are not for commands.
+        struct sigaction dfl {};
+        dfl.sa_handler = SIG_DFL;
+        for (int sig = 1; sig < NSIG; sig++) (void)::sigaction(sig, &dfl, nullptr);
         sigset_t none;
         sigemptyset(&none);
         ::sigprocmask(SIG_SETMASK, &none, nullptr);
@@ -520,6 +571,8 @@ private:
     };
     Tuning tuning_;
     rlimit nofile_;              // the fd limits the helper was started with
+    Host host_;
+    std::unordered_map<std::uint64_t, UniqueFd> runners_;  // a thread's runners: control id -> pidfd
     Reaper<StackEntry> reaper_;  // destroyed last: waits for every close
     // The local fabric of this process's stacks, shared by the engines
     // (declared first, so that it outlives them); none when tuning_.fabric is off.
@@ -540,7 +593,31 @@ private:
 
 }  // namespace
 
-int helper_main(int channel) {
+int helper_main(int channel, Host host) {
+    proto::Hello hello;
+    const Tuning tuning = Tuning::from_env();  // the client's environment, inherited
+    const bool userns = tuning.helper_userns();
+    rlimit given{RLIM_INFINITY, RLIM_INFINITY};  // what the commands of vde_stackcmd get back
+    if (host == Host::kThread) {
+        // The program's dispositions and limits are its own; the thread was
+        // started with every signal blocked (a SIGPIPE stays pending on it:
+        // the write fails with EPIPE).
+        if (userns) {
+            hello.err = EPERM;
+            std::snprintf(hello.message, sizeof hello.message, "a helper thread cannot have a user namespace");
+        }
+        if (::send(channel, &hello, sizeof hello, MSG_NOSIGNAL) != static_cast<ssize_t>(sizeof hello) ||
+            hello.err != 0) {
+            ::close(channel);
+            return 1;
+        }
+        try {
+            Helper h(channel, tuning, given, host);
+            return h.run();
+        } catch (...) {
+            return 1;
+        }
+    }
     ::signal(SIGPIPE, SIG_IGN);
     ::signal(SIGCHLD, SIG_IGN);  // stackcmd runners are reaped by the kernel
     ::signal(SIGINT, SIG_IGN);   // a terminal's ^C is for the program; we follow the channel
@@ -550,7 +627,6 @@ int helper_main(int channel) {
     // and, when we may (CAP_SYS_RESOURCE, before any user namespace), the
     // hard one to the kernel's ceiling (fs.nr_open) for tens of thousands.
     rlimit nofile{};
-    rlimit given{RLIM_INFINITY, RLIM_INFINITY};  // what the commands of vde_stackcmd get back
     if (::getrlimit(RLIMIT_NOFILE, &nofile) == 0) {
         given = nofile;
         if (std::FILE* f = std::fopen("/proc/sys/fs/nr_open", "re")) {
@@ -566,9 +642,6 @@ int helper_main(int channel) {
             ::setrlimit(RLIMIT_NOFILE, &nofile);
         }
     }
-    proto::Hello hello;
-    const Tuning tuning = Tuning::from_env();  // the client's environment, inherited
-    const bool userns = tuning.helper_userns();
     try {
         if (userns) enter_user_namespace();
     } catch (const Error& e) {
@@ -579,7 +652,7 @@ int helper_main(int channel) {
     if (::send(channel, &hello, sizeof hello, MSG_NOSIGNAL) != static_cast<ssize_t>(sizeof hello)) return 1;
     if (hello.err != 0) return 1;
     try {
-        Helper h(channel, tuning, given);
+        Helper h(channel, tuning, given, host);
         return h.run();
     } catch (...) {
         return 1;

@@ -62,11 +62,27 @@
 // to the hard one, and the hard one to fs.nr_open where CAP_SYS_RESOURCE
 // allows: fds are what limits the number of stacks first (one each on vxvde,
 // two on most other schemes). It never writes to stdout/stderr.
+//
+// As a thread (Host::kThread, Tuning::helper_in_thread: VDESTACK_HELPER_THREAD=1
+// in a root program that needs no user namespace) the same code runs on a
+// thread of the program itself, started by the library with every signal
+// blocked, on one end of a socketpair: no exec, no second process (its
+// RSS, its fds 0-2). It then leaves the program's signal dispositions and
+// fd limits alone, and its stackcmd runners are clone3 children with no
+// exit signal (the program's fork handlers and SIGCHLD never see them),
+// reaped through a pidfd that the first engine watches. Its fds are the
+// program's (all close-on-exec); a child the program forks holds copies of
+// them, inert, and its stacks live while the program does (the reference
+// library's semantics), not while the child holds them.
 #pragma once
 
 namespace vdestack::helper {
 
-// Runs the helper on `channel` until shutdown; returns the exit status.
-int helper_main(int channel);
+// Where helper_main runs: the vdestack-helper process, or a thread of the program.
+enum class Host { kProcess, kThread };
+
+// Runs the helper on `channel` (owned from here on) until shutdown; returns
+// the exit status. Host::kThread: see above; never throws.
+int helper_main(int channel, Host host = Host::kProcess);
 
 }  // namespace vdestack::helper

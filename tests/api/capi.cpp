@@ -377,9 +377,26 @@ TEST(CApi, TheHelperLingersForTheNextStackThenGoes) {
     EXPECT_EQ(count_threads(), threads);
 }
 
+// The one byte a forked child writes on `fd` (which is closed) within 30 s,
+// then the child reaped; 0 when none came (a stuck child is killed: a
+// failure, not a hang).
+char child_verdict(pid_t pid, int fd) {
+    char verdict = 0;
+    pollfd pf{fd, POLLIN, 0};
+    const bool answered = ::poll(&pf, 1, 30000) == 1;
+    if (!answered) ::kill(pid, SIGKILL);
+    EXPECT_TRUE(answered) << "the child answers within 30 s";
+    if (answered && ::read(fd, &verdict, 1) != 1) verdict = 0;
+    ::close(fd);
+    int st = 0;
+    EXPECT_EQ(::waitpid(pid, &st, 0), pid);
+    return verdict;
+}
+
 #if VDETEST_ASAN
-// Whether every thread of the process but the caller sleeps in nanosleep
-// (a linger thread waiting for its deadline), by /proc/self/task/*/wchan.
+// Whether every thread of the process but the caller sleeps, by
+// /proc/self/task/*/wchan: a linger thread waiting for its deadline
+// (nanosleep), a helper thread for its next request (epoll).
 bool other_threads_asleep() {
     const std::string me = std::to_string(::gettid());
     DIR* d = ::opendir("/proc/self/task");
@@ -390,7 +407,9 @@ bool other_threads_asleep() {
         std::ifstream f(std::string("/proc/self/task/") + e->d_name + "/wchan");
         std::string wchan;
         std::getline(f, wchan);
-        if (wchan.find("nanosleep") == std::string::npos) asleep = false;
+        if (wchan.find("nanosleep") == std::string::npos && wchan.find("ep_poll") == std::string::npos &&
+            wchan.find("epoll_wait") == std::string::npos)
+            asleep = false;
     }
     ::closedir(d);
     return asleep;
@@ -401,16 +420,12 @@ TEST(CApi, AChildForkedWhileTheHelperLingersHoldsNothingOfIt) {
     // The parent's helper lingers long enough to be surely there at the
     // fork, however loaded the machine; the child's lingers as by default.
     ASSERT_EQ(settled(count_children, 0), 0) << "no helper of an earlier test lingers";
-    const char* was = std::getenv("VDESTACK_HELPER_LINGER_MS");
-    const std::string saved = was != nullptr ? was : "";
-    ::setenv("VDESTACK_HELPER_LINGER_MS", "1000", 1);
-    struct vdestack* s = vde_addstack(const_cast<char*>(kVnl), nullptr);
-    ASSERT_NE(s, nullptr) << strerror(errno);
-    vde_delstack(s);  // lingers now
-    if (was != nullptr)
-        ::setenv("VDESTACK_HELPER_LINGER_MS", saved.c_str(), 1);
-    else
-        ::unsetenv("VDESTACK_HELPER_LINGER_MS");
+    {
+        ScopedEnv linger("VDESTACK_HELPER_LINGER_MS", "1000");
+        struct vdestack* s = vde_addstack(const_cast<char*>(kVnl), nullptr);
+        ASSERT_NE(s, nullptr) << strerror(errno);
+        vde_delstack(s);  // lingers now
+    }
 #if VDETEST_ASAN
     // GCC 12's AddressSanitizer does not hold its allocator's lock across
     // fork(): a fork while the just-started linger thread is inside it
@@ -442,17 +457,124 @@ TEST(CApi, AChildForkedWhileTheHelperLingersHoldsNothingOfIt) {
         _exit(0);
     }
     close(p[1]);
-    char verdict = 0;
-    pollfd pf{p[0], POLLIN, 0};
-    const bool answered = ::poll(&pf, 1, 30000) == 1;
-    if (!answered) ::kill(pid, SIGKILL);  // a failure, not a hang
-    EXPECT_TRUE(answered) << "the child answers within 30 s";
-    EXPECT_EQ(answered ? read(p[0], &verdict, 1) : 0, 1);
-    close(p[0]);
-    EXPECT_EQ(verdict, 'y');
-    int st = 0;
-    ASSERT_EQ(waitpid(pid, &st, 0), pid);
+    EXPECT_EQ(child_verdict(pid, p[0]), 'y');
     EXPECT_EQ(settled(count_children, 0, 5.0), 0) << "the parent's helper went at its deadline";
+}
+
+// ---- the helper as a thread of the program (VDESTACK_HELPER_THREAD=1) ----
+
+// ThreadSanitizer's runtime cannot follow a helper thread's stackcmd
+// runners (raw clone3 children of a multithreaded process, which then
+// vfork) nor a thread started in a forked child; the helper's code itself is
+// checked under it as the helper process.
+constexpr const char* kNoTsanRunners = "ThreadSanitizer cannot follow the runners of a helper thread";
+
+struct Disposition {
+    void (*handler)(int);
+    bool operator==(const Disposition&) const = default;
+};
+Disposition disposition(int sig) {
+    struct sigaction sa {};
+    EXPECT_EQ(::sigaction(sig, nullptr, &sa), 0);
+    return {sa.sa_handler};
+}
+
+// A root program's helper thread: no helper process, one more thread, the
+// stacks work (TCP between two, exit statuses of commands), the commands'
+// runners are invisible to the program's wait() and reaped, and the
+// program's signal dispositions and fd limit stay its own; afterwards
+// nothing is left.
+TEST(CApi, AHelperThreadIsAThreadOfTheProgram) {
+    if (::geteuid() != 0) GTEST_SKIP() << "a helper thread needs root (no user namespace)";
+    if (VDETEST_TSAN) GTEST_SKIP() << kNoTsanRunners;
+    ASSERT_EQ(settled(count_children, 0), 0) << "no helper of an earlier test lingers";
+    const int threads = settled(count_threads, 1), fds = count_fds();
+    rlimit nofile{};
+    ASSERT_EQ(::getrlimit(RLIMIT_NOFILE, &nofile), 0);
+    const Disposition pipe_was = disposition(SIGPIPE), chld_was = disposition(SIGCHLD), int_was = disposition(SIGINT);
+    {
+        ScopedEnv thread("VDESTACK_HELPER_THREAD", "1");
+        struct vdestack* srv = make_stack(kVnl, "10.0.0.50/24", "fc00::1:50/64");
+        ASSERT_NE(srv, nullptr) << strerror(errno);
+        EXPECT_EQ(settled(count_children, 0), 0) << "no helper process; the runners reaped";
+        EXPECT_EQ(settled(count_threads, threads + 1), threads + 1) << "the helper is one thread";
+        EXPECT_EQ(vde_stackcmd(srv, const_cast<char*>("/bin/false")), 1);
+        errno = 0;
+        EXPECT_EQ(::waitpid(-1, nullptr, WNOHANG), -1) << "a runner is no child the program can wait for";
+        EXPECT_EQ(errno, ECHILD);
+        struct vdestack* cli = make_stack(kVnl, "10.0.0.1/24", "fc00::1:1/64");
+        ASSERT_NE(cli, nullptr) << strerror(errno);
+        expect_tcp_exchange(cli, srv, "10.0.0.50");
+        rlimit now{};
+        ASSERT_EQ(::getrlimit(RLIMIT_NOFILE, &now), 0);
+        EXPECT_EQ(now.rlim_cur, nofile.rlim_cur) << "the program's fd limit is its own";
+        EXPECT_TRUE(disposition(SIGPIPE) == pipe_was && disposition(SIGCHLD) == chld_was &&
+                    disposition(SIGINT) == int_was)
+            << "the program's signal dispositions are its own";
+        EXPECT_EQ(count_children(), 0);
+        vde_delstack(cli);
+        vde_delstack(srv);
+    }
+    EXPECT_EQ(settled(count_threads, threads), threads);
+    EXPECT_EQ(settled(count_fds, fds), fds);
+    EXPECT_EQ(settled(count_children, 0), 0);
+}
+
+// A child forked by a program whose helper is a thread: its inherited stack
+// answers it (sockets, commands, through its own connection to the
+// parent's helper thread), and its own new stack gets a helper thread of
+// the child's.
+TEST(CApi, AHelperThreadServesAForkedChild) {
+    if (::geteuid() != 0) GTEST_SKIP() << "a helper thread needs root (no user namespace)";
+    if (VDETEST_TSAN) GTEST_SKIP() << kNoTsanRunners;
+    ASSERT_EQ(settled(count_children, 0), 0) << "no helper of an earlier test lingers";
+    const int threads = settled(count_threads, 1);
+    ScopedEnv thread("VDESTACK_HELPER_THREAD", "1");
+    struct vdestack* s = vde_addstack(const_cast<char*>(kVnl), nullptr);
+    ASSERT_NE(s, nullptr) << strerror(errno);
+#if VDETEST_ASAN
+    // As in AChildForkedWhileTheHelperLingersHoldsNothingOfIt: fork once the
+    // helper thread is done with the allocator.
+    EXPECT_TRUE(eventually(other_threads_asleep, 5.0)) << "the helper thread waits for requests";
+#endif
+    int p[2];
+    ASSERT_EQ(::pipe2(p, O_CLOEXEC), 0);
+    const pid_t pid = fork();
+    if (pid == 0) {
+        close(p[0]);
+        bool ok = vde_stackcmd(s, const_cast<char*>("/bin/ip link set vde0 up")) == 0;
+        const int fd = vde_msocket(s, AF_INET, SOCK_DGRAM, 0);
+        ok = ok && fd >= 0;
+        if (fd >= 0) close(fd);
+        struct vdestack* mine = vde_addstack(const_cast<char*>(kVnl), nullptr);
+        ok = ok && mine != nullptr && vde_stackcmd(mine, const_cast<char*>("/bin/true")) == 0;
+        ok = ok && settled(count_children, 0) == 0;  // its helper is a thread too
+        vde_delstack(mine);
+        const char verdict = ok ? 'y' : 'n';
+        (void)!write(p[1], &verdict, 1);
+        _exit(0);
+    }
+    close(p[1]);
+    EXPECT_EQ(child_verdict(pid, p[0]), 'y');
+    EXPECT_EQ(vde_stackcmd(s, const_cast<char*>("/bin/sh -c '/bin/ip link show vde0 | /bin/grep -q UP'")), 0)
+        << "the child's command acted on the parent's stack";
+    vde_delstack(s);
+    EXPECT_EQ(settled(count_threads, threads), threads);
+}
+
+// A helper thread cannot have a user namespace of its own: where the helper
+// needs one (VDESTACK_USERNS=1 here; any unprivileged program), it is a
+// process as before.
+TEST(CApi, AHelperThreadFallsBackToAProcessForAUserNamespace) {
+    ASSERT_EQ(settled(count_children, 0), 0) << "no helper of an earlier test lingers";
+    ScopedEnv thread("VDESTACK_HELPER_THREAD", "1");
+    ScopedEnv userns("VDESTACK_USERNS", "1");
+    struct vdestack* s = vde_addstack(const_cast<char*>(kVnl), nullptr);
+    ASSERT_NE(s, nullptr) << strerror(errno);
+    EXPECT_EQ(count_children(), 1) << "a helper process";
+    EXPECT_EQ(vde_stackcmd(s, const_cast<char*>("/bin/true")), 0);
+    vde_delstack(s);
+    EXPECT_EQ(settled(count_children, 0), 0);
 }
 
 TEST(CApi, ManyStacksAliveShareOneHelper) {

@@ -1,5 +1,6 @@
 // proc.hpp - process accounting for leak checks (our fds, threads, live
-// child processes) and eventually(), a bounded wait for a condition.
+// child processes), eventually(), a bounded wait for a condition, and
+// ScopedEnv, an environment variable set for a scope.
 // Part of the tests' support library: no dependency on the library's code.
 #pragma once
 
@@ -7,7 +8,9 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cstdlib>
 #include <fstream>
+#include <optional>
 #include <functional>
 #include <sstream>
 #include <string>
@@ -15,6 +18,27 @@
 #include <vector>
 
 namespace vdetest {
+
+// Sets `name` to `value` until the end of the scope, then restores what it was.
+class ScopedEnv {
+public:
+    ScopedEnv(const char* name, const char* value) : name_(name) {
+        if (const char* v = std::getenv(name)) was_ = v;
+        ::setenv(name, value, 1);
+    }
+    ~ScopedEnv() {
+        if (was_)
+            ::setenv(name_.c_str(), was_->c_str(), 1);
+        else
+            ::unsetenv(name_.c_str());
+    }
+    ScopedEnv(const ScopedEnv&) = delete;
+    ScopedEnv& operator=(const ScopedEnv&) = delete;
+
+private:
+    std::string name_;
+    std::optional<std::string> was_;
+};
 
 inline int count_dir(const char* path) {
     int n = 0;
