@@ -330,9 +330,11 @@ private:
     std::mutex mu_;  // recv/send (the servicing thread) vs serve_handshakes (an opening client)
 };
 
-// Every live node of this process, for serve_local_handshakes().
-std::mutex g_nodes_mu;
-std::vector<SwitchTransport*> g_nodes;
+// Every live node of this process, for serve_local_handshakes(). Never
+// destroyed: a helper running as a thread of the program may still use them
+// while the program's exit runs the static destructors.
+std::mutex& g_nodes_mu = *new std::mutex;
+std::vector<SwitchTransport*>& g_nodes = *new std::vector<SwitchTransport*>;
 
 SwitchTransport::SwitchTransport(std::string vnl_text, const Config& c, NodeKind kind)
     : vnl_(std::move(vnl_text)), mode_(c.mode), gid_(c.gid), fwd_(kind, c.hashsize, c.hashseed, c.expire),
