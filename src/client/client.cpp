@@ -67,6 +67,24 @@ std::string find_helper(const vdestack::Tuning& t) {
     return executable(installed) ? installed : std::string();
 }
 
+// Every signal blocked on the calling thread for its scope: a thread started
+// meanwhile inherits the full mask (the program's signals are not for the
+// library's threads).
+class SignalsBlocked {
+public:
+    SignalsBlocked() noexcept {
+        sigset_t all;
+        sigfillset(&all);
+        ::pthread_sigmask(SIG_SETMASK, &all, &old_);
+    }
+    ~SignalsBlocked() { ::pthread_sigmask(SIG_SETMASK, &old_, nullptr); }
+    SignalsBlocked(const SignalsBlocked&) = delete;
+    SignalsBlocked& operator=(const SignalsBlocked&) = delete;
+
+private:
+    sigset_t old_;
+};
+
 class HelperConn;
 void register_conn(HelperConn* c);
 void unregister_conn(HelperConn* c) noexcept;
@@ -336,19 +354,19 @@ private:
     // Starts the helper as a thread of this process (Tuning::helper_in_thread),
     // every signal blocked: the program's signals are not for it.
     void start_thread(UniqueFd theirs) {
-        sigset_t all, old;
-        sigfillset(&all);
-        ::pthread_sigmask(SIG_SETMASK, &all, &old);
         const int fd = theirs.release();
-        const int rc = ::pthread_create(
-            &thread_, nullptr,
-            [](void* arg) -> void* {
-                (void)vdestack::helper::helper_main(static_cast<int>(reinterpret_cast<std::intptr_t>(arg)),
-                                                    vdestack::helper::Host::kThread);
-                return nullptr;
-            },
-            reinterpret_cast<void*>(static_cast<std::intptr_t>(fd)));
-        ::pthread_sigmask(SIG_SETMASK, &old, nullptr);
+        int rc;
+        {
+            SignalsBlocked blocked;
+            rc = ::pthread_create(
+                &thread_, nullptr,
+                [](void* arg) -> void* {
+                    (void)vdestack::helper::helper_main(static_cast<int>(reinterpret_cast<std::intptr_t>(arg)),
+                                                        vdestack::helper::Host::kThread);
+                    return nullptr;
+                },
+                reinterpret_cast<void*>(static_cast<std::intptr_t>(fd)));
+        }
         if (rc != 0) {
             ::close(fd);
             fail(rc, "pthread_create(the helper thread)");
@@ -439,16 +457,13 @@ void linger(std::shared_ptr<HelperConn> c) noexcept {
     s.lingering = c;
     s.deadline = std::chrono::steady_clock::now() + c->linger();
     if (s.sleeper) return;  // it will see the new deadline
-    sigset_t all, old;
-    sigfillset(&all);
-    ::pthread_sigmask(SIG_SETMASK, &all, &old);  // inherited: the program's signals are not for it
+    SignalsBlocked blocked;
     try {
         std::thread(linger_thread).detach();
         s.sleeper = true;
     } catch (...) {
         s.lingering.reset();  // c, still ours, goes with the caller
     }
-    ::pthread_sigmask(SIG_SETMASK, &old, nullptr);
 }
 }  // namespace
 

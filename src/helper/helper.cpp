@@ -84,10 +84,10 @@ class Helper {
 public:
     // `nofile`: the fd limits the helper was started with (its commands get them back).
     // `host`: a process of its own, or a thread of the program (see helper.hpp).
-    Helper(int channel, const Tuning& tuning, const rlimit& nofile, Host host)
+    Helper(UniqueFd channel, const Tuning& tuning, const rlimit& nofile, Host host)
         : tuning_(tuning), nofile_(nofile), host_(host) {
         conns_.push_back(std::make_unique<Conn>());
-        conns_[0]->fd = UniqueFd(channel);
+        conns_[0]->fd = std::move(channel);
         conns_[0]->id = next_conn_++;
         conns_[0]->main = true;
     }
@@ -593,31 +593,12 @@ private:
 
 }  // namespace
 
-int helper_main(int channel, Host host) {
-    proto::Hello hello;
-    const Tuning tuning = Tuning::from_env();  // the client's environment, inherited
-    const bool userns = tuning.helper_userns();
-    rlimit given{RLIM_INFINITY, RLIM_INFINITY};  // what the commands of vde_stackcmd get back
-    if (host == Host::kThread) {
-        // The program's dispositions and limits are its own; the thread was
-        // started with every signal blocked (a SIGPIPE stays pending on it:
-        // the write fails with EPIPE).
-        if (userns) {
-            hello.err = EPERM;
-            std::snprintf(hello.message, sizeof hello.message, "a helper thread cannot have a user namespace");
-        }
-        if (::send(channel, &hello, sizeof hello, MSG_NOSIGNAL) != static_cast<ssize_t>(sizeof hello) ||
-            hello.err != 0) {
-            ::close(channel);
-            return 1;
-        }
-        try {
-            Helper h(channel, tuning, given, host);
-            return h.run();
-        } catch (...) {
-            return 1;
-        }
-    }
+namespace {
+// What only a helper process does to itself (a helper thread leaves the
+// program's dispositions and limits alone): its signal dispositions, and
+// its fd limits raised. Returns the limits it was started with, which its
+// commands get back.
+rlimit set_up_process() {
     ::signal(SIGPIPE, SIG_IGN);
     ::signal(SIGCHLD, SIG_IGN);  // stackcmd runners are reaped by the kernel
     ::signal(SIGINT, SIG_IGN);   // a terminal's ^C is for the program; we follow the channel
@@ -626,6 +607,7 @@ int helper_main(int channel, Host host) {
     // the soft limit to the hard one so that a process can hold thousands,
     // and, when we may (CAP_SYS_RESOURCE, before any user namespace), the
     // hard one to the kernel's ceiling (fs.nr_open) for tens of thousands.
+    rlimit given{RLIM_INFINITY, RLIM_INFINITY};
     rlimit nofile{};
     if (::getrlimit(RLIMIT_NOFILE, &nofile) == 0) {
         given = nofile;
@@ -642,17 +624,36 @@ int helper_main(int channel, Host host) {
             ::setrlimit(RLIMIT_NOFILE, &nofile);
         }
     }
-    try {
-        if (userns) enter_user_namespace();
-    } catch (const Error& e) {
-        hello.err = e.errno_value();
-        std::snprintf(hello.message, sizeof hello.message, "%s", e.what());
+    return given;
+}
+}  // namespace
+
+int helper_main(int channel, Host host) {
+    UniqueFd chan(channel);
+    proto::Hello hello;
+    const Tuning tuning = Tuning::from_env();  // the client's environment, inherited
+    const bool userns = tuning.helper_userns();
+    rlimit given{RLIM_INFINITY, RLIM_INFINITY};  // what the commands of vde_stackcmd get back
+    if (host == Host::kProcess) {
+        given = set_up_process();
+        try {
+            if (userns) enter_user_namespace();
+        } catch (const Error& e) {
+            hello.err = e.errno_value();
+            std::snprintf(hello.message, sizeof hello.message, "%s", e.what());
+        }
+    } else if (userns) {
+        // A thread (started with every signal blocked: a SIGPIPE stays
+        // pending on it, the write fails with EPIPE) shares the program's
+        // user namespace, and the library asks for one only where that will do.
+        hello.err = EPERM;
+        std::snprintf(hello.message, sizeof hello.message, "a helper thread cannot have a user namespace");
     }
     hello.userns = userns ? 1 : 0;
-    if (::send(channel, &hello, sizeof hello, MSG_NOSIGNAL) != static_cast<ssize_t>(sizeof hello)) return 1;
+    if (::send(chan.get(), &hello, sizeof hello, MSG_NOSIGNAL) != static_cast<ssize_t>(sizeof hello)) return 1;
     if (hello.err != 0) return 1;
     try {
-        Helper h(channel, tuning, given, host);
+        Helper h(std::move(chan), tuning, given, host);
         return h.run();
     } catch (...) {
         return 1;
