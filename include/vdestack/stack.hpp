@@ -5,6 +5,9 @@
 //   s.run("/bin/ip addr add 10.0.0.50/24 dev vde0"); // stackcmd
 //   vde::Socket fd = s.socket(AF_INET6, SOCK_STREAM);
 //
+// Link with -lvdestack++ (pkg-config vdestack++, CMake vdestack::vdestack++);
+// plain -lvdestack is the C API alone.
+//
 // Errors: every operation that fails throws vde::Error (a
 // std::system_error with an errno code) whose what() names the call and the
 // VNL, e.g. "vde_addstack(vxvde://234.0.0.1): ... : No such device". The

@@ -3,7 +3,9 @@
 # the drop-in promise: the tutorial's C program compiles unchanged with
 # `gcc prog.c $(pkg-config --define-prefix --cflags --libs vdestack)`, runs on OUR installed
 # library (ldd, although Debian's libvdestack is installed too) and serves a
-# client; a CMake project finds the package and builds the C++ example.
+# client; a CMake project finds the package and builds the C++ example on
+# libvdestack++, and pkg-config's vdestack++ builds it too. libvdestack.so.0
+# needs libc alone and exports the C API alone.
 set -euo pipefail
 BUILD="$(cd "$1" && pwd)"
 SRC="$(cd "$2" && pwd)"
@@ -18,12 +20,21 @@ PREFIX="$TMP/prefix"
 
 cmake --install "$BUILD" --prefix "$PREFIX" >/dev/null
 for f in include/vdestack.h include/vdestack/stack.hpp include/vdestack/error.hpp lib/libvdestack.so.0 \
-	lib/pkgconfig/vdestack.pc lib/cmake/vdestack/vdestackConfig.cmake libexec/vdestack/vdestack-helper \
+	lib/libvdestack++.so.0 lib/pkgconfig/vdestack++.pc lib/pkgconfig/vdestack.pc lib/cmake/vdestack/vdestackConfig.cmake libexec/vdestack/vdestack-helper \
 	include/ioth.h lib/libioth.so.0 lib/pkgconfig/ioth.pc lib/ioth/ioth_vdestack.so \
 	include/iothconf.h lib/libiothconf.so.0 lib/pkgconfig/iothconf.pc share/man/man3/iothconf.3; do
 	[ -e "$PREFIX/$f" ] || { echo "missing after install: $f"; exit 1; }
 done
 readelf -d "$PREFIX/lib/libvdestack.so" | grep -c 'SONAME.*libvdestack.so.0' >/dev/null || { echo "bad SONAME"; exit 1; }
+readelf -d "$PREFIX/lib/libvdestack++.so" | grep -c 'SONAME.*libvdestack++.so.0' >/dev/null || { echo "bad SONAME of libvdestack++"; exit 1; }
+# What a C program loads with it: libc (and the dynamic linker), nothing else.
+needed=$(readelf -d "$PREFIX/lib/libvdestack.so.0" | sed -n 's/.*(NEEDED).*\[\(.*\)\]/\1/p' | sort | tr '\n' ' ')
+echo "libvdestack.so.0 needs: $needed"
+[ "$needed" = "ld-linux-x86-64.so.2 libc.so.6 " ] || { echo "libvdestack.so.0 must need libc alone"; exit 1; }
+exported=$(nm -D --defined-only "$PREFIX/lib/libvdestack.so.0" | awk '{print $3}' | sort | tr '\n' ' ')
+echo "libvdestack.so.0 exports: $exported"
+[ "$exported" = "socket vde_addstack vde_default_stack vde_delstack vde_msocket vde_stack_restore vde_stack_save vde_stackcmd " ] ||
+	{ echo "libvdestack.so.0 must export the C API alone"; exit 1; }
 
 export PKG_CONFIG_PATH="$PREFIX/lib/pkgconfig"
 cp "$SRC/examples/vdestack6.c" "$TMP/prog.c"
@@ -59,10 +70,15 @@ project(cxxexample CXX)
 set(CMAKE_CXX_STANDARD 20)
 find_package(vdestack REQUIRED)
 add_executable(vdestack6xx vdestack6.cpp)
-target_link_libraries(vdestack6xx PRIVATE vdestack::vdestack)
+target_link_libraries(vdestack6xx PRIVATE vdestack::vdestack++)
 CM
 cmake -S "$TMP/cxx" -B "$TMP/cxx/build" -DCMAKE_PREFIX_PATH="$PREFIX" >/dev/null
 cmake --build "$TMP/cxx/build" >/dev/null
+ldd "$TMP/cxx/build/vdestack6xx" | grep "$PREFIX/lib/libvdestack++.so.0" >/dev/null || { echo "vdestack6xx is not on libvdestack++"; exit 1; }
+# shellcheck disable=SC2046
+g++ -std=c++20 -o "$TMP/cxx/pc6xx" "$TMP/cxx/vdestack6.cpp" $(pkg-config --define-prefix --cflags --libs vdestack++) \
+	-Wl,-rpath,"$PREFIX/lib"
+ldd "$TMP/cxx/pc6xx" | grep "$PREFIX/lib/libvdestack++.so.0" >/dev/null || { echo "pc6xx is not on libvdestack++"; exit 1; }
 
 fail=0
 CONF="stack=vdestack,vnl=vxvde://234.0.0.1,eth,ip=10.0.0.70/24,gw=10.0.0.1,ip=fc00::1:70/64"

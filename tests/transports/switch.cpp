@@ -845,6 +845,23 @@ TEST(Switch, VnlFileIndirection) {
     auto a = open_transport(file);
     send_frame(*a, make_frame(kBroadcast, mac_of(1), 60));
     EXPECT_EQ(sw.take(2s, 1).size(), 1u);
+    // A DOS line end, no line end at all, and an empty file (EINVAL).
+    auto write_file = [](const std::string& path, const std::string& text) {
+        FILE* f = std::fopen(path.c_str(), "w");
+        ASSERT_NE(f, nullptr);
+        std::fputs(text.c_str(), f);
+        std::fclose(f);
+    };
+    const std::string crlf = tmp.path + "/crlf.vnl", bare = tmp.path + "/bare.vnl", empty = tmp.path + "/empty.vnl";
+    write_file(crlf, "vde://" + dir + "\r\nnot this line\n");
+    write_file(bare, "vde://" + dir);
+    write_file(empty, "");
+    auto b = open_transport(crlf);
+    auto c = open_transport(bare);
+    send_frame(*b, make_frame(kBroadcast, mac_of(2), 60));
+    send_frame(*c, make_frame(kBroadcast, mac_of(3), 60));
+    EXPECT_EQ(sw.take(2s, 2).size(), 2u);
+    vdetest::expect_open_error(empty, EINVAL);
 }
 
 // ---------------------------------------------------------------------------

@@ -73,6 +73,7 @@
 // frame. Not thread-safe (one engine thread).
 #include "plug/unix/vde.hpp"
 
+#include <fcntl.h>
 #include <grp.h>
 #include <poll.h>
 #include <sys/socket.h>
@@ -87,7 +88,6 @@
 #include <chrono>
 #include <cstdio>
 #include <cstring>
-#include <fstream>
 #include <optional>
 #include <string>
 #include <vector>
@@ -482,11 +482,23 @@ std::unique_ptr<Transport> open_handshake(std::string_view vnl_text, const Confi
     return std::make_unique<VdeTransport>(v, std::move(ctl), std::move(data), self, port);
 }
 
-// The first line of a regular file (vdeplug4's VNL indirection).
+// The first line of a regular file (vdeplug4's VNL indirection), up to 4 KiB.
+// Plain read(2), not an ifstream: a C program's libvdestack.so carries the
+// C++ runtime it uses, and streams would bring the locale machinery along.
 std::string first_line(const std::string& path, std::string_view vnl) {
-    std::ifstream in(path);
-    std::string line;
-    if (!in || !std::getline(in, line)) fail(EINVAL, std::string(vnl) + ": cannot read a VNL from " + path);
+    UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+    std::string text(4096, '\0');
+    std::size_t got = 0;
+    while (fd && got < text.size()) {
+        const ssize_t n = ::read(fd.get(), text.data() + got, text.size() - got);
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) break;
+        got += static_cast<std::size_t>(n);
+        if (text.find('\n') < got) break;
+    }
+    text.resize(got);
+    if (!fd || got == 0) fail(EINVAL, std::string(vnl) + ": cannot read a VNL from " + path);
+    std::string line = text.substr(0, text.find('\n'));
     if (!line.empty() && line.back() == '\r') line.pop_back();
     return line;
 }
