@@ -53,7 +53,7 @@ Tuning Tuning::from_env() {
     if (const char* v = std::getenv("VDESTACK_HELPER")) t.helper = v;
     if (const char* v = std::getenv("VDESTACK_HELPER_LINGER_MS"))
         t.linger_ms = std::clamp(std::strtol(v, nullptr, 10), 0L, 10000L);
-    if (const char* v = std::getenv("VDESTACK_HELPER_THREAD")) t.helper_thread = std::strcmp(v, "1") == 0;
+    t.helper_thread = on_unless_zero(std::getenv("VDESTACK_HELPER_THREAD"));
     if (const char* v = std::getenv("VDESTACK_LIBVDEPLUG")) t.libvdeplug = v;
     if (const char* v = std::getenv("VDEPLUGIN_PATH")) t.vdeplugin_path = v;
     if (const char* v = std::getenv("LD_LIBRARY_PATH")) t.ld_library_path = v;

@@ -25,6 +25,9 @@
 //   VDESTACK_HELPER_LINGER_MS  how long a process's helper outlives its last
 //                        stack, for a stack made meanwhile (50; 0: it is
 //                        shut down by the last vde_delstack itself)
+//   VDESTACK_HELPER_THREAD  0: the helper is a process even where it could be
+//                        a thread of the program (by default a root program's
+//                        helper is a thread: see helper_in_thread)
 //   VDESTACK_LIBVDEPLUG  the libvdeplug.so.2 that serves other schemes
 //   VDEPLUGIN_PATH, LD_LIBRARY_PATH  where vdeplug4 plugins are looked for
 //   HOME                 vdeplug4's default network (~/.vdeplug/default)
@@ -67,11 +70,13 @@ struct Tuning {
     bool direct_sockets = true;     // msocket by setns in the caller where permitted
     std::string helper;             // "": look next to the library, then the install dir
     long linger_ms = kDefaultLingerMs;  // helper kept after the last stack; at most 10 s
-    bool helper_thread = false;     // the helper as a thread of the program where it may be
+    bool helper_thread = true;      // the helper as a thread of the program where it may be
     std::string libvdeplug;         // "": the system's libvdeplug.so.2
     std::optional<std::string> vdeplugin_path;   // VDEPLUGIN_PATH, when set
     std::optional<std::string> ld_library_path;  // LD_LIBRARY_PATH, when set
     std::string home;               // HOME ("" when unset)
+
+    bool operator==(const Tuning&) const = default;
 
     // The settings of this process's environment. Never throws but bad_alloc.
     [[nodiscard]] static Tuning from_env();

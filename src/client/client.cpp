@@ -28,6 +28,7 @@
 #include "base/error.hpp"
 #include "base/tuning.hpp"
 #include "base/scm.hpp"
+#include "base/thread_name.hpp"
 #include "device/tap_device.hpp"
 #include "helper/helper.hpp"
 
@@ -97,9 +98,10 @@ public:
     // `while_it_starts` (noexcept: see StackCore) with this connection --
     // requests may be sent already: the helper reads them after its Hello --
     // and the settings the helper will read too. Throws Error.
-    explicit HelperConn(const std::function<void(HelperConn&, const vdestack::Tuning&)>& while_it_starts)
-        : owner_(::getpid()) {
-        const vdestack::Tuning tuning = vdestack::Tuning::from_env();
+    HelperConn(vdestack::Tuning settings,
+               const std::function<void(HelperConn&, const vdestack::Tuning&)>& while_it_starts)
+        : owner_(::getpid()), tuning_(std::move(settings)) {
+        const vdestack::Tuning& tuning = tuning_;
         // Only a privileged program may enter its stacks' namespaces
         // (setns needs CAP_SYS_ADMIN in its own user namespace too).
         direct_sockets_ = tuning.direct_sockets && ::geteuid() == 0;
@@ -201,6 +203,8 @@ public:
     int stack_removed() noexcept { return --stacks_; }
     // How long the helper outlives its last stack (Tuning::linger_ms).
     [[nodiscard]] std::chrono::milliseconds linger() const noexcept { return linger_; }
+    // The settings it was started with (the environment's at the time).
+    [[nodiscard]] const vdestack::Tuning& tuning() const noexcept { return tuning_; }
 
     [[nodiscard]] pid_t owner() const noexcept { return owner_; }
     // True once the helper was seen gone (killed, crashed): new stacks then
@@ -294,7 +298,18 @@ public:
             ssize_t n = recv_with_fds(sent.reply.get(), rbuf, got, all_fds != nullptr ? proto::kMaxSocketBatch : 1, cloexec);
             if (n < static_cast<ssize_t>(sizeof(proto::Reply))) {
                 bad.err = n < 0 ? static_cast<int>(-n) : EPIPE;
-                if (n == 0 && sent.op != proto::Op::Shutdown) dead_ = true;
+                if (n == 0 && sent.op != proto::Op::Shutdown) {
+                    if (channel_alive()) {
+                        // The helper lives but could not take the request's
+                        // reply socket (the kernel drops passed fds the
+                        // receiver has no room for: a helper thread shares
+                        // the program's fd limit) and dropped the request.
+                        bad.err = EMFILE;
+                        if (msg) *msg = "the stack's helper had no fd left for the request";
+                        return bad;
+                    }
+                    dead_ = true;
+                }
                 if (msg) *msg = "the stack's helper process is gone";
                 return bad;
             }
@@ -322,6 +337,12 @@ public:
     }
 
 private:
+    // Whether the helper's end of the channel is still open.
+    [[nodiscard]] bool channel_alive() const noexcept {
+        pollfd p{chan_.get(), 0, 0};
+        return ::poll(&p, 1, 0) == 0 || (p.revents & (POLLHUP | POLLERR)) == 0;
+    }
+
     // Whether a send's errno says the helper's end of the channel is gone.
     static bool gone(int err) noexcept {
         return err == EPIPE || err == ECONNRESET || err == ECONNREFUSED || err == ENOTCONN;
@@ -361,6 +382,7 @@ private:
             rc = ::pthread_create(
                 &thread_, nullptr,
                 [](void* arg) -> void* {
+                    vdestack::name_this_thread("vds-helper");
                     (void)vdestack::helper::helper_main(static_cast<int>(reinterpret_cast<std::intptr_t>(arg)),
                                                         vdestack::helper::Host::kThread);
                     return nullptr;
@@ -397,6 +419,7 @@ private:
     std::atomic<bool> dead_{false};
     bool direct_sockets_ = false;
     std::chrono::milliseconds linger_{0};
+    vdestack::Tuning tuning_;
     std::atomic<int> stacks_{0};  // live StackCores of this process on this helper
     int fork_fd_ = -1;            // between prepare_fork and the after-fork handlers
     UniqueFd chan_;
@@ -429,6 +452,7 @@ HelperSlot& slot() {
 }
 
 void linger_thread() noexcept {
+    vdestack::name_this_thread("vds-linger");
     HelperSlot& s = slot();
     std::unique_lock lk(s.mu);
     for (;;) {
@@ -520,12 +544,17 @@ namespace {
 // `while_it_starts` runs as in HelperConn's constructor).
 std::shared_ptr<HelperConn> current_helper(
     const std::function<void(HelperConn&, const vdestack::Tuning&)>& while_it_starts) {
+    vdestack::Tuning tuning = vdestack::Tuning::from_env();
     HelperSlot& s = slot();
+    std::shared_ptr<HelperConn> stale;  // goes after the lock: its Shutdown waits for the helper
     std::lock_guard lk(s.mu);
     auto c = s.conn.lock();
-    s.lingering.reset();  // taken back (c holds it), or dead: see below
+    // A lingering helper (it holds no stack) is taken back only if the
+    // environment still says what it was started with; else it goes now.
+    if (s.lingering && !(s.lingering->tuning() == tuning)) stale = std::move(c);
+    s.lingering.reset();  // taken back (c holds it), dead or stale: see below
     if (!c || c->owner() != ::getpid() || c->dead()) {
-        c = std::make_shared<HelperConn>(while_it_starts);
+        c = std::make_shared<HelperConn>(std::move(tuning), while_it_starts);
         s.conn = c;
     }
     return c;

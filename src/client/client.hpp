@@ -29,16 +29,21 @@
 // Later stacks find the helper up, which makes their namespaces itself while
 // it opens their transports.
 //
-// With Tuning::helper_in_thread (VDESTACK_HELPER_THREAD=1, a root program
-// needing no user namespace) the helper is not spawned but run as a thread
-// of this process (helper::helper_main(fd, Host::kThread), every signal
-// blocked) on the same kind of channel: no exec, no second process. A fresh
-// program's lone stack then costs ~1.1 ms instead of ~2.4 (the namespace
-// and tap, on the caller as above, and the transport), and 7 fds. What it
-// gives up, for now (so it is not the default): the stacks live while the
-// program does, not while a forked child still holds them; a program killed
-// by SIGKILL leaves a switch:// stack's socket files behind (nobody is left
-// to remove them); and its stacks' fds count against the program's fd limit.
+// With Tuning::helper_in_thread (the default for a root program needing no
+// user namespace; VDESTACK_HELPER_THREAD=0 turns it off) the helper is not
+// spawned but run as a thread of this process (helper::helper_main(fd,
+// Host::kThread), every signal blocked) on the same kind of channel: no
+// exec, no second process. A fresh program's lone stack then costs ~1.1 ms
+// instead of ~2.4 (the namespace and tap, on the caller as above, and the
+// transport), and 7 fds. What it gives up against a helper process: the
+// stacks live while the program does, not while a forked child still holds
+// them (the reference library's semantics); a program killed by SIGKILL
+// leaves a switch:// stack's socket files behind (nobody is left to remove
+// them); and its stacks' fds count against the program's fd limit (a
+// request whose reply socket the helper had no room for fails with EMFILE).
+// A lingering helper is taken back only if the environment still gives
+// the settings it started with (Tuning ==); else it goes, and a new one
+// starts.
 //
 // fork(): a fork handler gives the child a helper connection of its own,
 // attached before fork() returns and holding the same stacks: a stack lives

@@ -25,6 +25,7 @@
 
 #include "engine/engine.hpp"
 #include "base/error.hpp"
+#include "base/thread_name.hpp"
 
 namespace vdestack::engine {
 
@@ -40,7 +41,10 @@ public:
         wake_ = UniqueFd(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
         if (!wake_) fail_errno("eventfd");
         engine_.set_control(wake_.get(), [this] { return run_jobs(); });
-        thread_ = std::thread([this] { engine_.run(); });
+        thread_ = std::thread([this] {
+            name_this_thread("vds-engine");
+            engine_.run();
+        });
     }
     EngineThread(const EngineThread&) = delete;
     EngineThread& operator=(const EngineThread&) = delete;

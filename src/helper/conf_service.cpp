@@ -7,6 +7,7 @@
 #include <chrono>
 
 #include "base/error.hpp"
+#include "base/thread_name.hpp"
 #include "conf/config.hpp"
 #include "conf/configurator.hpp"
 #include "conf/netops.hpp"
@@ -67,7 +68,10 @@ void ConfService::submit(std::uint64_t id, int netns, const proto::Request& req,
     std::lock_guard lk(mu_);
     if (!thread_.joinable()) {
         closer_ = std::make_unique<Reaper<UniqueFd>>();
-        thread_ = std::thread([this] { loop(); });
+        thread_ = std::thread([this] {
+            name_this_thread("vds-conf");
+            loop();
+        });
     }
     jobs_.push_back(std::move(job));
     cv_.notify_all();

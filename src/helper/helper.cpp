@@ -84,23 +84,26 @@ class Helper {
 public:
     // `nofile`: the fd limits the helper was started with (its commands get them back).
     // `host`: a process of its own, or a thread of the program (see helper.hpp).
-    Helper(UniqueFd channel, const Tuning& tuning, const rlimit& nofile, Host host)
+    // Makes what serving takes (the first engine: its fds). Throws Error
+    // (EMFILE, ...), which the Hello then carries.
+    Helper(const Tuning& tuning, const rlimit& nofile, Host host)
         : tuning_(tuning), nofile_(nofile), host_(host) {
+        engines_.push_back(std::make_unique<EngineThread>(tuning_, fabric_.get(), EngineThread::Runs::kHere));
+        load_.push_back(0);
+    }
+
+    // Serves the creator's `channel` (and the connections attached to it).
+    int run(UniqueFd channel) {
         conns_.push_back(std::make_unique<Conn>());
         conns_[0]->fd = std::move(channel);
         conns_[0]->id = next_conn_++;
         conns_[0]->main = true;
-    }
-
-    int run() {
         // The control loop is the first engine's: its thread -- this one,
         // which stays in the caller's namespace -- serves one request at a
         // time between two epoll rounds, from every connection (the
         // creator's channel and one per forked child), until none holds a
         // stack and the creator is done. It also forwards the first stack
         // (further stacks start engine threads, see place()).
-        engines_.push_back(std::make_unique<EngineThread>(tuning_, fabric_.get(), EngineThread::Runs::kHere));
-        load_.push_back(0);
         Engine& home = engines_[0]->engine();
         home.set_control([this](std::uint64_t id) { return on_control(id); });
         home.watch_control(conns_[0]->fd.get(), conns_[0]->id);
@@ -650,11 +653,24 @@ int helper_main(int channel, Host host) {
         std::snprintf(hello.message, sizeof hello.message, "a helper thread cannot have a user namespace");
     }
     hello.userns = userns ? 1 : 0;
+    // Made before the Hello, so that what it lacks (an fd: a helper thread
+    // shares the program's limit) is the answer to the first request.
+    std::unique_ptr<Helper> h;
+    if (hello.err == 0) {
+        try {
+            h = std::make_unique<Helper>(tuning, given, host);
+        } catch (const Error& e) {
+            hello.err = e.errno_value();
+            std::snprintf(hello.message, sizeof hello.message, "%s", e.what());
+        } catch (...) {
+            hello.err = ENOMEM;
+            std::snprintf(hello.message, sizeof hello.message, "out of memory");
+        }
+    }
     if (::send(chan.get(), &hello, sizeof hello, MSG_NOSIGNAL) != static_cast<ssize_t>(sizeof hello)) return 1;
     if (hello.err != 0) return 1;
     try {
-        Helper h(std::move(chan), tuning, given, host);
-        return h.run();
+        return h->run(std::move(chan));
     } catch (...) {
         return 1;
     }

@@ -63,8 +63,8 @@
 // allows: fds are what limits the number of stacks first (one each on vxvde,
 // two on most other schemes). It never writes to stdout/stderr.
 //
-// As a thread (Host::kThread, Tuning::helper_in_thread: VDESTACK_HELPER_THREAD=1
-// in a root program that needs no user namespace) the same code runs on a
+// As a thread (Host::kThread, Tuning::helper_in_thread: by default in a root
+// program that needs no user namespace) the same code runs on a
 // thread of the program itself, started by the library with every signal
 // blocked, on one end of a socketpair: no exec, no second process (its
 // RSS, its fds 0-2). It then leaves the program's signal dispositions and

@@ -31,6 +31,8 @@
 #include <thread>
 #include <vector>
 
+#include "base/thread_name.hpp"
+
 namespace vdestack::helper {
 
 // Runs posted jobs in order on a thread started by the first job and ended
@@ -40,7 +42,8 @@ class LazyWorker {
 public:
     static constexpr std::chrono::milliseconds kIdle{100};
 
-    explicit LazyWorker(std::chrono::milliseconds idle = kIdle) : idle_(idle) {}
+    // name: the thread's (name_this_thread).
+    explicit LazyWorker(const char* name, std::chrono::milliseconds idle = kIdle) : name_(name), idle_(idle) {}
     LazyWorker(const LazyWorker&) = delete;
     LazyWorker& operator=(const LazyWorker&) = delete;
     ~LazyWorker() {
@@ -75,6 +78,7 @@ public:
 
 private:
     void loop() {
+        name_this_thread(name_);
         std::unique_lock lk(mu_);
         for (;;) {
             if (!cv_.wait_for(lk, idle_, [this] { return stop_ || !jobs_.empty(); })) {
@@ -91,6 +95,7 @@ private:
         }
     }
 
+    const char* name_;
     std::chrono::milliseconds idle_;
     std::mutex mu_;
     std::condition_variable cv_;
@@ -140,7 +145,7 @@ public:
     void run(std::function<void()> job) { start(std::move(job)).wait(); }
 
 private:
-    LazyWorker worker_;
+    LazyWorker worker_{"vds-netns"};
 };
 
 // Destroys objects on a worker of its own, in batches. A stack's teardown
@@ -218,7 +223,7 @@ private:
     std::chrono::steady_clock::time_point last_;
     bool flushing_ = false;  // a flush_when_quiet is posted and has not taken held_ yet
     bool stopping_ = false;
-    LazyWorker worker_;  // declared last: joined first, while what it touches lives
+    LazyWorker worker_{"vds-reaper"};  // declared last: joined first, while what it touches lives
 };
 
 }  // namespace vdestack::helper

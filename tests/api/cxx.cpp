@@ -71,6 +71,7 @@ TEST(CxxApi, SocketErrorsThrowOrFillErrorCode) {
 }
 
 TEST(CxxApi, MoveTransfersOwnership) {
+    ASSERT_TRUE(helper_gone());
     int fds = count_fds();
     {
         vde::Stack a(kVnl, vde::StackOptions{"eth7"});
@@ -84,9 +85,9 @@ TEST(CxxApi, MoveTransfersOwnership) {
         EXPECT_EQ(c.run("/bin/ip link show eth7"), 0);
         vde::Socket sock = c.socket(AF_INET, SOCK_DGRAM);
         EXPECT_TRUE(sock);
-        EXPECT_EQ(settled(count_children, 1), 1);
+        EXPECT_EQ(settled(count_helpers, 1), 1);
     }
-    EXPECT_EQ(settled(count_children, 0), 0);
+    EXPECT_TRUE(helper_gone());
     EXPECT_EQ(settled(count_fds, fds), fds);
 }
 

@@ -186,6 +186,7 @@ TEST(Ioth, ErrorsAreNullOrMinusOneWithErrno) {
     EXPECT_EQ(errno, EINVAL);
     EXPECT_EQ(ioth_delstack(nullptr), -1);
     EXPECT_EQ(errno, EINVAL);
+    ASSERT_TRUE(vdetest::helper_gone()) << "no helper of an earlier test lingers";
     const int before = vdetest::count_fds();
     for (int i = 0; i < 3; i++) {
         struct ioth* s = ioth_newstack("vdestack", "null://");

@@ -560,7 +560,7 @@ TEST(Migrate, ABadImageIsEINVALAndAWrongCountENOSPC) {
     Connected k = connected();
     int n[1];
     const std::vector<std::byte> img = saved_image(k, n);
-    const int fds_before = vdetest::count_fds();
+    const int fds_before = vdetest::quiet_fds();
     int err = 0;
     // Empty, garbage, cut short, a byte changed inside a record, a newer version.
     EXPECT_NE(restore_error({}, &err), "");
@@ -640,7 +640,7 @@ TEST(Migrate, TwoCopiesOnOneNetworkDoNotCrash) {
     Connected k = connected();
     int n[1];
     const std::vector<std::byte> img = saved_image(k, n);
-    const int fds_before = vdetest::count_fds();
+    const int fds_before = vdetest::quiet_fds();
     {
         UniqueFd f1 = file_with(img), f2 = file_with(img);
         vde::Restored b1 = vde::Stack::restore(f1.get());

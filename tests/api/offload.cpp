@@ -220,10 +220,9 @@ void expect_transfer(struct vdestack* from, struct vdestack* to, const char* to_
 // is then gone).
 struct EnvSet {
     const char* name;
-    // The helper reads the environment when it starts: one that lingers
-    // after its last stack (Tuning::linger_ms) must be gone first.
+    // The helper reads the environment when it starts (one that lingers
+    // after its last stack is taken back only with the same settings).
     EnvSet(const char* n, const char* v) : name(n) {
-        (void)settled(count_children, 0);
         setenv(n, v, 1);
     }
     ~EnvSet() { unsetenv(name); }

@@ -11,7 +11,10 @@
 # replies (learned unicast) all work with hundreds of stacks on one socket.
 # Checked too: the helper holds about one fd per stack (its tap: no netns fd,
 # and the network's two sockets are shared) and a fixed number of threads;
-# after the deletes no helper is left. In a private netns of our own (lo, multicast routed on it);
+# after the deletes no helper is left. The helper is a thread of the program
+# (root's default; then the program's fds and threads are counted, and its fd
+# limit is raised to the hard one here, as a program of many stacks does), or
+# a process with MANY_HELPER_THREAD=0. In a private netns of our own (lo, multicast routed on it);
 # every wait is bounded.
 set -euo pipefail
 BUILD="$(cd "$1" && pwd)"
@@ -34,7 +37,9 @@ if [ -x /usr/bin/vdens ]; then VDENS=/usr/bin/vdens; else VDENS="$BUILD/tools/vd
 echo "peer: $VDENS"
 
 mkfifo "$TMP/in"
-VDESTACK_HELPER="$BUILD/vdestack-helper" "$PROG" "$VNL" "$N" <"$TMP/in" >"$TMP/out" 2>"$TMP/err" &
+ulimit -n "$(ulimit -Hn)"
+VDESTACK_HELPER_THREAD="${MANY_HELPER_THREAD:-1}" VDESTACK_HELPER="$BUILD/vdestack-helper" \
+	"$PROG" "$VNL" "$N" <"$TMP/in" >"$TMP/out" 2>"$TMP/err" &
 PROG_PID=$!
 BG_PIDS+=("$PROG_PID")
 exec 7>"$TMP/in"  # held open: the program waits for its EOF
@@ -49,16 +54,27 @@ read -r _ made per <"$TMP/out"
 echo "created $made of $N stacks, ${per} us per stack"
 [ "$made" = "$N" ] || { echo "FAIL: only $made stacks"; cat "$TMP/err"; exit 1; }
 
-helper="$(pgrep -P "$PROG_PID" -x vdestack-helper | head -1)"
-[ -n "$helper" ] || { echo "FAIL: no helper"; exit 1; }
-fds=$(ls "/proc/$helper/fd" | wc -l)
-tasks=$(ls "/proc/$helper/task" | wc -l)
-rss_h=$(awk '/^VmRSS/ {print $2}' "/proc/$helper/status")
+helper="$(pgrep -P "$PROG_PID" -x vdestack-helper | head -1 || true)"
 rss_p=$(awk '/^VmRSS/ {print $2}' "/proc/$PROG_PID/status")
-echo "helper: $fds fds, $tasks threads, RSS $rss_h kB; program RSS $rss_p kB; for $N stacks"
+if [ -n "$helper" ]; then
+	fds=$(ls "/proc/$helper/fd" | wc -l)
+	tasks=$(ls "/proc/$helper/task" | wc -l)
+	rss_h=$(awk '/^VmRSS/ {print $2}' "/proc/$helper/status")
+	echo "helper process: $fds fds, $tasks threads, RSS $rss_h kB; program RSS $rss_p kB; for $N stacks"
+else
+	[ "${MANY_HELPER_THREAD:-1}" = 1 ] || { echo "FAIL: no helper"; exit 1; }
+	helper=""
+	fds=$(ls "/proc/$PROG_PID/fd" | wc -l)
+	tasks=$(( $(ls "/proc/$PROG_PID/task" | wc -l) - 1 ))  # the program's own thread not counted
+	rss_h=0
+	echo "helper thread: the program has $fds fds, $tasks threads besides its own, RSS $rss_p kB; for $N stacks"
+fi
 echo "per stack: $(( (rss_h + rss_p) * 10 / N ))e-1 kB of RSS (helper and program)"
 fail=0
-if [ "$fds" -gt $((N + 40)) ]; then echo "FAIL: more than one fd per stack"; fail=1; fi
+# A helper thread's fds are the program's, which keeps the namespace fds of
+# up to 256 stacks for its direct sockets (client.cpp, kMaxDirect).
+if [ -n "$helper" ]; then direct=0; else direct=256; fi
+if [ "$fds" -gt $((N + direct + 40)) ]; then echo "FAIL: more than one fd per stack"; fail=1; fi
 if [ "$tasks" -gt 8 ]; then echo "FAIL: threads grow with the stacks"; fail=1; fi
 
 # The sample: the first, the last, and SAMPLE-2 spread between.
@@ -97,7 +113,9 @@ done
 wait "$PROG_PID" || { echo "FAIL: many_stacks failed"; cat "$TMP/err"; fail=1; }
 grep '^DELETED' "$TMP/out" | sed 's/^DELETED/deleted: us per stack/'
 # The helper tears its stacks down after the program's EOF: allow it 10 s.
-for _ in $(seq 100); do kill -0 "$helper" 2>/dev/null || break; sleep 0.1; done
-if kill -0 "$helper" 2>/dev/null; then echo "FAIL: the helper outlived the program"; fail=1; fi
+if [ -n "$helper" ]; then
+	for _ in $(seq 100); do kill -0 "$helper" 2>/dev/null || break; sleep 0.1; done
+	if kill -0 "$helper" 2>/dev/null; then echo "FAIL: the helper outlived the program"; fail=1; fi
+fi
 [ $fail = 0 ] && echo "PASS: $N stacks, a sample of $SAMPLE reachable over IPv4 and IPv6"
 exit $fail

@@ -75,6 +75,48 @@ inline int count_children() {
     return n;
 }
 
+// Threads of this process that the library made (named "vds-...": see
+// base/thread_name.hpp): a helper thread and its workers, a linger thread.
+inline int count_library_threads() {
+    int n = 0;
+    if (DIR* d = ::opendir("/proc/self/task")) {
+        while (dirent* e = ::readdir(d)) {
+            if (e->d_name[0] == '.') continue;
+            std::ifstream f(std::string("/proc/self/task/") + e->d_name + "/comm");
+            std::string comm;
+            std::getline(f, comm);
+            if (comm.rfind("vds-", 0) == 0) n++;
+        }
+        ::closedir(d);
+    }
+    return n;
+}
+
+// Helpers of this process: helper processes (its children) and helper threads.
+inline int count_helpers() {
+    int n = count_children();
+    if (DIR* d = ::opendir("/proc/self/task")) {
+        while (dirent* e = ::readdir(d)) {
+            if (e->d_name[0] == '.') continue;
+            std::ifstream f(std::string("/proc/self/task/") + e->d_name + "/comm");
+            std::string comm;
+            std::getline(f, comm);
+            if (comm == "vds-helper") n++;
+        }
+        ::closedir(d);
+    }
+    return n;
+}
+
+// This process's fds once the library's deferred work is done (no thread of
+// it that closes dead stacks or makes namespaces is left, within 3 s): a
+// baseline that a helper thread's passing fds do not blur.
+inline int quiet_fds();
+
+// Whether no helper of this process is left, within `seconds` (a helper
+// lingers briefly after its last stack): no child process, no library thread.
+inline bool helper_gone(double seconds = 2.0);
+
 // count() once it equals `expected`, or whatever it is after `seconds`: for
 // what a helper lingering after its last stack (Tuning::linger_ms, 50 ms by
 // default) still holds -- a child process and the program's end of its channel.
@@ -94,5 +136,34 @@ inline int settled(int (*count)(), int expected, double seconds) {
     (void)eventually([&] { return count() == expected; }, seconds);
     return count();
 }
+
+inline int quiet_fds() {
+    (void)eventually([] {
+        if (DIR* d = ::opendir("/proc/self/task")) {
+            bool busy = false;
+            while (dirent* e = ::readdir(d)) {
+                if (e->d_name[0] == '.') continue;
+                std::ifstream f(std::string("/proc/self/task/") + e->d_name + "/comm");
+                std::string comm;
+                std::getline(f, comm);
+                if (comm == "vds-reaper" || comm == "vds-netns" || comm == "vds-linger") busy = true;
+            }
+            ::closedir(d);
+            return !busy;
+        }
+        return true;
+    }, 3.0);
+    return count_fds();
+}
+
+inline bool helper_gone(double seconds) {
+    return eventually([] { return count_children() == 0 && count_library_threads() == 0; }, seconds);
+}
+
+// The helper of the stacks made in its scope is a process (as for a program
+// that is not root), not a thread of this one (a root program's default).
+struct ProcessHelper : ScopedEnv {
+    ProcessHelper() : ScopedEnv("VDESTACK_HELPER_THREAD", "0") {}
+};
 
 }  // namespace vdetest
