@@ -33,6 +33,7 @@
 #include "base/cmdline.hpp"
 #include "engine/engine.hpp"
 #include "engine/engine_thread.hpp"
+#include "helper/command.hpp"
 #include "helper/conf_service.hpp"
 #include "helper/nsworker.hpp"
 #include "helper/reply.hpp"
@@ -65,21 +66,6 @@ std::size_t max_engines(const Tuning& t) {
     return static_cast<std::size_t>(std::clamp(n, 1L, kMaxEngines));
 }
 
-// Starts argv (an absolute path) in a child of the calling process, which
-// must be single-threaded (a stackcmd runner): vfork, so the runner waits
-// while the command execs, without a copy of its address space (fork's
-// page tables). Exit status 2 when it cannot be executed. Not inlined: the
-// vfork child shares this frame only.
-[[gnu::noinline]] pid_t spawn_command(char* const* argv) {
-    const pid_t c = ::vfork();
-    if (c == 0) {
-        ::prctl(PR_SET_PDEATHSIG, SIGKILL);
-        ::execv(argv[0], argv);
-        ::_exit(2);
-    }
-    return c;
-}
-
 class Helper {
 public:
     // `nofile`: the fd limits the helper was started with (its commands get them back).
@@ -108,13 +94,10 @@ public:
         home.set_control([this](std::uint64_t id) { return on_control(id); });
         home.watch_control(conns_[0]->fd.get(), conns_[0]->id);
         home.run();
-        // A thread's runners: they would die with this thread (their
+        // Commands still running: they would die with this thread (their
         // PDEATHSIG) only after it waited for them.
-        for (auto& [id, pidfd] : runners_) {
-            (void)::syscall(SYS_pidfd_send_signal, pidfd.get(), SIGKILL, nullptr, 0U);
-            reap_runner(pidfd.get());
-        }
-        runners_.clear();
+        for (auto& [id, job] : commands_) kill_command(job->pidfd.get());
+        commands_.clear();
         for (auto& e : engines_)
             for (auto& s : e->call([](Engine& en) { return en.remove_all(); })) reaper_.destroy(std::move(s));
         return 0;  // ~Reaper waits for the last close
@@ -136,10 +119,13 @@ private:
     // go of the connections that are finished. False: nobody can ask for
     // anything more (the loop ends).
     bool on_control(std::uint64_t id) {
-        if (auto r = runners_.find(id); r != runners_.end()) {  // a runner ended
-            reap_runner(r->second.get());
-            engines_[0]->engine().unwatch_control(r->second.get());
-            runners_.erase(r);
+        if (auto r = commands_.find(id); r != commands_.end()) {  // a command ended
+            std::unique_ptr<CommandJob> job = std::move(r->second);
+            commands_.erase(r);
+            engines_[0]->engine().unwatch_control(job->pidfd.get());
+            const int status = reap_command(job->pidfd.get());
+            job->pidfd.reset();
+            next_command(std::move(job), status);
             return more();
         }
         // By index: an Attach grows conns_ while it is served (an iterator
@@ -165,38 +151,6 @@ private:
 
     // Whether anybody can still ask for something (else the loop ends).
     [[nodiscard]] bool more() const noexcept { return !conns_.empty() && !(main_done_ && count_.empty()); }
-
-    // Waits for the runner of pidfd to be gone (it has ended, or was killed).
-    static void reap_runner(int pidfd) noexcept {
-        siginfo_t si{};
-        while (::waitid(P_PIDFD, static_cast<id_t>(pidfd), &si, WEXITED | __WALL) < 0 && errno == EINTR) {
-        }
-    }
-
-    // A new runner child (see stackcmd): 0 in the child. In a helper process
-    // a fork (SIGCHLD is ignored there: the kernel reaps it). In a thread of
-    // the program, neither the program's fork handlers nor its SIGCHLD may
-    // see it: a raw clone3 with no exit signal and a pidfd, which the first
-    // engine watches and reap_runner() waits on.
-    pid_t start_runner() {
-        if (host_ == Host::kProcess) {
-            const pid_t pid = ::fork();
-            if (pid < 0) fail_errno("fork");
-            return pid;
-        }
-        int pidfd = -1;
-        clone_args args{};
-        args.flags = CLONE_PIDFD;
-        args.pidfd = reinterpret_cast<std::uintptr_t>(&pidfd);
-        args.exit_signal = 0;
-        const long pid = ::syscall(SYS_clone3, &args, sizeof args);
-        if (pid < 0) fail_errno("clone3");
-        if (pid == 0) return 0;
-        const std::uint64_t id = next_conn_++;
-        runners_.emplace(id, UniqueFd(pidfd));
-        engines_[0]->engine().watch_control(pidfd, id);
-        return static_cast<pid_t>(pid);
-    }
 
     // Freezes or thaws the forwarding of one interface (a stack's entry).
     void freeze(std::uint64_t id, bool on) {
@@ -496,71 +450,66 @@ private:
         send_reply(reply, fds[0], 0, req.stack, "", fds);
     }
 
+    // A vde_stackcmd in progress: its commands, run one after the other
+    // (command.hpp) while the loop goes on; the first failing status ends it.
+    struct CommandJob {
+        std::uint64_t stack = 0;
+        UniqueFd reply;
+        UniqueFd netns;  // held until the last command has started
+        std::array<UniqueFd, 3> stdio;
+        std::vector<Argv> cmds;
+        std::vector<std::vector<char*>> argvs;
+        std::size_t next = 0;  // the next command to start
+        UniqueFd pidfd;        // the running one
+    };
+
     // fds: [reply, stdin?, stdout?, stderr?] as flagged in req.flags bits 0..2.
     void stackcmd(const Request& req, const std::string& line, std::vector<UniqueFd>& fds) {
-        const UniqueFd ns = netns_of(req.stack);  // inherited by the runner
-        const int netns = ns.get();
-        std::vector<Argv> cmds = split_commands(line);
-        // Everything the runner needs is prepared before fork: after it, only
-        // async-signal-safe calls (the helper is multithreaded).
-        std::vector<std::vector<char*>> argvs;
-        for (auto& argv : cmds) {
+        auto job = std::make_unique<CommandJob>();
+        job->stack = req.stack;
+        job->netns = netns_of(req.stack);
+        job->cmds = split_commands(line);
+        for (auto& argv : job->cmds) {
             std::vector<char*> v;
             for (auto& a : argv) v.push_back(a.data());
             v.push_back(nullptr);
-            argvs.push_back(std::move(v));
+            job->argvs.push_back(std::move(v));
         }
-        int stdio[3] = {-1, -1, -1};
         std::size_t k = 1;
-        for (int i = 0; i < 3; i++)
-            if ((req.flags & (1U << i)) && k < fds.size()) stdio[i] = fds[k++].get();
-        auto ok_reply = make_reply(0, 0, req.stack, "");
-        int reply = fds[0].get();
+        for (std::size_t i = 0; i < 3; i++)
+            if ((req.flags & (1U << i)) && k < fds.size()) job->stdio[i] = std::move(fds[k++]);
+        job->reply = std::move(fds[0]);
+        next_command(std::move(job), 0);
+    }
 
-        if (start_runner() > 0) return;  // the runner answers
-        // ---- runner child ----
-        // The dispositions of a program that the helper is a thread of are not for commands.
-        struct sigaction dfl {};
-        dfl.sa_handler = SIG_DFL;
-        for (int sig = 1; sig < NSIG; sig++) (void)::sigaction(sig, &dfl, nullptr);
-        sigset_t none;
-        sigemptyset(&none);
-        ::sigprocmask(SIG_SETMASK, &none, nullptr);
-        ::prctl(PR_SET_PDEATHSIG, SIGKILL);
-        int status = 0;
-        if (::setns(netns, CLONE_NEWNET) != 0) status = -1;
-        for (int i = 0; i < 3; i++) {
-            if (stdio[i] >= 0) {
-                ::dup2(stdio[i], i);
-            } else if (int null = ::open("/dev/null", i == 0 ? O_RDONLY : O_WRONLY); null >= 0 && null != i) {
-                ::dup2(null, i);  // the helper's own fd i is not for commands (0 is its channel)
-                ::close(null);
-            }
-        }
-        if (reply != 3) ::dup2(reply, 3);
-        ::fcntl(3, F_SETFD, FD_CLOEXEC);
-        ::syscall(SYS_close_range, 4U, ~0U, 0U);
-        if (nofile_.rlim_max != RLIM_INFINITY) (void)::setrlimit(RLIMIT_NOFILE, &nofile_);  // the program's limits
-        (void)raise_net_ambient_caps();
-        for (std::size_t i = 0; status == 0 && i < argvs.size(); i++) {
-            pid_t c = spawn_command(argvs[i].data());
-            if (c < 0) {
+    // The job's previous command ended with `status`: starts the next one
+    // (watched by the first engine, see on_control), or answers.
+    void next_command(std::unique_ptr<CommandJob> job, int status) {
+        while (status == 0 && job->next < job->argvs.size()) {
+            CommandPlan plan;
+            plan.argv = job->argvs[job->next++].data();
+            plan.netns = job->netns.get();
+            for (int i = 0; i < 3; i++) plan.stdio[i] = job->stdio[static_cast<std::size_t>(i)].get();
+            plan.nofile = nofile_;
+            StartedCommand started;
+            try {
+                started = start_command(plan, command_stack_);
+            } catch (const Error&) {
                 status = -1;
                 break;
             }
-            int ws = 0;
-            while (::waitpid(c, &ws, 0) < 0 && errno == EINTR) {
+            if (started.err != 0) {
+                status = -1;
+                break;
             }
-            // As libvdestack 0.1.2: the exit status; a command killed by a signal counts as 0.
-            status = WIFEXITED(ws) ? WEXITSTATUS(ws) : 0;
+            const std::uint64_t id = next_conn_++;
+            job->pidfd = std::move(started.pidfd);
+            const int pidfd = job->pidfd.get();
+            commands_.emplace(id, std::move(job));
+            engines_[0]->engine().watch_control(pidfd, id);
+            return;
         }
-        Reply r;
-        std::memcpy(&r, ok_reply.data(), sizeof r);
-        r.rval = status;
-        r.err = status < 0 ? EIO : 0;
-        std::memcpy(ok_reply.data(), &r, sizeof r);
-        (void)::send(3, ok_reply.data(), ok_reply.size(), MSG_NOSIGNAL);
-        ::_exit(0);
+        send_reply(job->reply.get(), status, status < 0 ? EIO : 0, job->stack, "");
     }
 
     std::vector<std::unique_ptr<Conn>> conns_;  // [0] = the creator's channel until it closes
@@ -575,7 +524,8 @@ private:
     Tuning tuning_;
     rlimit nofile_;              // the fd limits the helper was started with
     Host host_;
-    std::unordered_map<std::uint64_t, UniqueFd> runners_;  // a thread's runners: control id -> pidfd
+    std::unordered_map<std::uint64_t, std::unique_ptr<CommandJob>> commands_;  // by control id: running
+    CommandStack command_stack_;  // what a command's child runs on until its exec
     Reaper<StackEntry> reaper_;  // destroyed last: waits for every close
     // The local fabric of this process's stacks, shared by the engines
     // (declared first, so that it outlives them); none when tuning_.fabric is off.
@@ -603,7 +553,6 @@ namespace {
 // commands get back.
 rlimit set_up_process() {
     ::signal(SIGPIPE, SIG_IGN);
-    ::signal(SIGCHLD, SIG_IGN);  // stackcmd runners are reaped by the kernel
     ::signal(SIGINT, SIG_IGN);   // a terminal's ^C is for the program; we follow the channel
     // Every stack holds an fd or two here (its tap; the socket of a transport
     // that is not shared): lift

@@ -46,10 +46,12 @@
 // Trade-off: the first engine's stacks do not forward while a request is
 // served (a new stack: ~0.5 ms; a stack's release waits up to 500 ms for
 // its DHCP leases to be given back). A lone stack's program is idle then.
-// Requests are served one at a time; vde_stackcmd runs in a forked "runner"
-// child that enters the namespace, execs each command with the network
-// capabilities ambient, waits for it, and replies itself -- so a slow command
-// never blocks forwarding or other requests.
+// Requests are served one at a time; vde_stackcmd's commands are started one
+// after the other (command.hpp: a CLONE_VM|CLONE_VFORK child that enters the
+// namespace and execs, with the network capabilities ambient) and watched
+// through their pidfds by the first engine, which starts the next or replies
+// when one ends -- so a slow command never blocks forwarding or other
+// requests, and starting one copies no page table.
 //
 // Lifetime: Shutdown, or EOF on the channel (every process holding it has
 // closed it or died), tears every stack down (vxvde says goodbye) and exits.
@@ -68,7 +70,7 @@
 // thread of the program itself, started by the library with every signal
 // blocked, on one end of a socketpair: no exec, no second process (its
 // RSS, its fds 0-2). It then leaves the program's signal dispositions and
-// fd limits alone, and its stackcmd runners are clone3 children with no
+// fd limits alone, and its stackcmd commands are clone children with no
 // exit signal (the program's fork handlers and SIGCHLD never see them),
 // reaped through a pidfd that the first engine watches. Its fds are the
 // program's (all close-on-exec); a child the program forks holds copies of

@@ -34,7 +34,8 @@ void enter_user_namespace() {
     write_file("/proc/self/gid_map", std::to_string(gid) + " " + std::to_string(gid) + " 1\n");
 }
 
-int raise_net_ambient_caps(bool sysadm) noexcept {
+// System calls only: a stackcmd command's child runs it before its exec (command.cpp).
+__attribute__((no_sanitize("address", "thread", "undefined"))) int raise_net_ambient_caps(bool sysadm) noexcept {
     __user_cap_header_struct hdr{_LINUX_CAPABILITY_VERSION_3, 0};
     __user_cap_data_struct data[2]{};
     if (::syscall(SYS_capget, &hdr, data) != 0) return -errno;
@@ -44,7 +45,7 @@ int raise_net_ambient_caps(bool sysadm) noexcept {
     if (::syscall(SYS_capset, &hdr, data) != 0) return -errno;
     for (int c : caps)
         if (data[c / 32].permitted & (1U << (c % 32)))
-            if (::prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, static_cast<unsigned long>(c), 0UL, 0UL) != 0)
+            if (::syscall(SYS_prctl, PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, static_cast<unsigned long>(c), 0UL, 0UL) != 0)
                 return -errno;
     return 0;
 }
