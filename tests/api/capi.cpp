@@ -38,16 +38,6 @@
 #ifndef VDETEST_TSAN
 #define VDETEST_TSAN 0
 #endif
-#if defined(__SANITIZE_ADDRESS__)
-#define VDETEST_ASAN 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define VDETEST_ASAN 1
-#endif
-#endif
-#ifndef VDETEST_ASAN
-#define VDETEST_ASAN 0
-#endif
 
 using namespace vdetest;
 
@@ -192,7 +182,7 @@ TEST(CApi, StackCmdSeesCallerStdout) {
 TEST(CApi, MsocketInForkedChildIsValidInChild) {
     struct vdestack* s = make_stack(kVnl, "10.0.0.50/24", "fc00::1:50/64");
     ASSERT_NE(s, nullptr) << strerror(errno);
-    pid_t pid = fork();
+    pid_t pid = fork_quietly();
     ASSERT_GE(pid, 0);
     if (pid == 0) {
         // In the child: a new socket from the inherited stack, bound to the
@@ -229,7 +219,7 @@ TEST(CApi, ForkedChildSocketsWorkWhileParentServes) {
     ASSERT_GE(c, 0);
     int a = accept(lfd, nullptr, nullptr);
     ASSERT_GE(a, 0);
-    pid_t pid = fork();
+    pid_t pid = fork_quietly();
     if (pid == 0) {
         char buf[64];
         ssize_t n = read(a, buf, sizeof buf);
@@ -413,28 +403,6 @@ char child_verdict(pid_t pid, int fd) {
     return verdict;
 }
 
-#if VDETEST_ASAN
-// Whether every thread of the process but the caller sleeps, by
-// /proc/self/task/*/wchan: a linger thread waiting for its deadline
-// (nanosleep), a helper thread for its next request (epoll).
-bool other_threads_asleep() {
-    const std::string me = std::to_string(::gettid());
-    DIR* d = ::opendir("/proc/self/task");
-    if (d == nullptr) return false;
-    bool asleep = true;
-    while (const dirent* e = ::readdir(d)) {
-        if (e->d_name[0] == '.' || me == e->d_name) continue;
-        std::ifstream f(std::string("/proc/self/task/") + e->d_name + "/wchan");
-        std::string wchan;
-        std::getline(f, wchan);
-        if (wchan.find("nanosleep") == std::string::npos && wchan.find("ep_poll") == std::string::npos &&
-            wchan.find("epoll_wait") == std::string::npos)
-            asleep = false;
-    }
-    ::closedir(d);
-    return asleep;
-}
-#endif
 
 TEST(CApi, AChildForkedWhileTheHelperLingersHoldsNothingOfIt) {
     // The parent's helper lingers long enough to be surely there at the
@@ -453,12 +421,12 @@ TEST(CApi, AChildForkedWhileTheHelperLingersHoldsNothingOfIt) {
     // (its thread start-up frees memory) leaves the lock held in the child,
     // whose first malloc then waits forever. glibc's malloc is fork-safe;
     // so fork once that thread sleeps.
-    EXPECT_TRUE(eventually(other_threads_asleep, 5.0)) << "the linger thread sleeps";
+    EXPECT_TRUE(eventually(others_asleep, 5.0)) << "the linger thread sleeps";
 #endif
     ASSERT_EQ(count_children(), 1) << "the helper lingers at the fork";
     int p[2];
     ASSERT_EQ(::pipe2(p, O_CLOEXEC), 0);  // the helpers do not hold it: a dead child is EOF
-    pid_t pid = fork();
+    pid_t pid = fork_quietly();
     if (pid == 0) {
         close(p[0]);
 #if VDETEST_TSAN
@@ -556,11 +524,11 @@ TEST(CApi, AHelperThreadServesAForkedChild) {
 #if VDETEST_ASAN
     // As in AChildForkedWhileTheHelperLingersHoldsNothingOfIt: fork once the
     // helper thread is done with the allocator.
-    EXPECT_TRUE(eventually(other_threads_asleep, 5.0)) << "the helper thread waits for requests";
+    EXPECT_TRUE(eventually(others_asleep, 5.0)) << "the helper thread waits for requests";
 #endif
     int p[2];
     ASSERT_EQ(::pipe2(p, O_CLOEXEC), 0);
-    const pid_t pid = fork();
+    const pid_t pid = fork_quietly();
     if (pid == 0) {
         close(p[0]);
         bool ok = vde_stackcmd(s, const_cast<char*>("/bin/ip link set vde0 up")) == 0;
@@ -742,7 +710,7 @@ TEST(CApi, HelperFollowsTheProgramsDeath) {
     // A program that dies without vde_delstack: its helper sees EOF and exits.
     int p[2];
     ASSERT_EQ(pipe(p), 0);
-    pid_t pid = fork();
+    pid_t pid = fork_quietly();
     if (pid == 0) {
         setenv("VDESTACK_HELPER_THREAD", "0", 1);  // a helper process
         struct vdestack* s = vde_addstack(const_cast<char*>(kVnl), nullptr);
@@ -882,7 +850,7 @@ TEST(CApi, KilledProgramLeavesNothingBehind) {
         std::string sw = std::string(dir) + "/sw";
         int p[2];
         ASSERT_EQ(pipe(p), 0);
-        pid_t pid = fork();
+        pid_t pid = fork_quietly();
         if (pid == 0) {
             setenv("VDESTACK_HELPER_THREAD", "0", 1);  // a helper process
             std::string vnl = "switch://" + sw;
@@ -923,7 +891,7 @@ TEST(CApi, ParentsDelstackDoesNotBreakTheChildsSockets) {
     ASSERT_NE(cli, nullptr);
     int lfd = listen_on(srv, AF_INET, 5000);
     ASSERT_GE(lfd, 0);
-    pid_t pid = fork();
+    pid_t pid = fork_quietly();
     ASSERT_GE(pid, 0);
     if (pid == 0) {  // the child serves, on the inherited listening socket
         for (;;) {
@@ -972,7 +940,7 @@ TEST(CApi, ManyChildrenAliveAtOnceAreEachServed) {
     ASSERT_EQ(::pipe2(done, O_CLOEXEC), 0);
     std::vector<pid_t> kids;
     for (int i = 0; i < 20; i++) {
-        const pid_t pid = fork();
+        const pid_t pid = fork_quietly();
         if (pid == 0) {
             close(go[1]);
             close(done[0]);
@@ -1009,7 +977,7 @@ TEST(CApi, ForkPerConnectionServerKeepsWorking) {
     struct vdestack* s = make_stack(kVnl, "10.0.0.50/24", "fc00::1:50/64");
     ASSERT_NE(s, nullptr);
     for (int i = 0; i < 30; i++) {
-        pid_t pid = fork();
+        pid_t pid = fork_quietly();
         if (pid == 0) {
             int fd = vde_msocket(s, AF_INET, SOCK_DGRAM, 0);
             _exit(fd >= 0 ? 0 : 1);
@@ -1065,7 +1033,7 @@ namespace {
 // A child process that owns a switch at `sw` (a stack on switch://, the
 // switch being its interface's network); writes one byte on `ready`.
 pid_t switch_process(const std::string& sw, int ready) {
-    pid_t pid = fork();
+    pid_t pid = fork_quietly();
     if (pid != 0) return pid;
     setenv("VDESTACK_HELPER_THREAD", "0", 1);  // the switch's files go with its program's death
     std::string vnl = "switch://" + sw;

@@ -107,7 +107,7 @@ TEST_F(IothConf, TheKernelStackIsConfiguredInProcess) {
     ASSERT_EQ(std::system(("ip link add kv0 type veth peer name kv1 netns " + std::to_string(peer.pid())).c_str()),
               0);
     vdetest::Dnsmasq dnsmasq(peer.fd(), "kv1", {}, dir.path, "ip addr add 10.0.9.1/24 dev kv1 && ip link set kv1 up");
-    const int fds = vdetest::count_fds();
+    const int fds = vdetest::quiet_fds();
     struct ioth* k = ioth_newstack("kernel", nullptr);
     ASSERT_NE(k, nullptr);
     EXPECT_EQ(ioth_config(k, "iface=kv0,eth,dhcp"), IOTHCONF_ETH | IOTHCONF_DHCP) << ioth_last_error();

@@ -235,7 +235,7 @@ TEST_P(MigrateProcess, AConnectionMovesWithoutAResetOrALostByte) {
     int sv[2];
     ASSERT_EQ(::socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
     UniqueFd ctl(sv[0]), child_ctl(sv[1]);
-    const pid_t pid = ::fork();
+    const pid_t pid = vdetest::fork_quietly();
     ASSERT_GE(pid, 0);
     if (pid == 0) {
         ctl.reset();
@@ -606,7 +606,7 @@ TEST(Migrate, ARestoreThatDiesLeavesTheImageForARetry) {
     int p[2];
     ASSERT_EQ(::pipe(p), 0);
     UniqueFd rd(p[0]), wr(p[1]);
-    const pid_t pid = ::fork();
+    const pid_t pid = vdetest::fork_quietly();
     ASSERT_GE(pid, 0);
     if (pid == 0) {
         wr.reset();

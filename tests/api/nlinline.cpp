@@ -447,7 +447,7 @@ TEST(NlinlineStack, NoFdLeakOver1000Calls) {
     ASSERT_GT(idx, 0);
     ASSERT_EQ(vde_ipaddr_add(st.s, AF_INET, v4_60, 24, idx), 0);
     unsigned char mac[6];
-    int before = count_fds();
+    int before = quiet_fds();
     int bad = 0;
     for (int i = 0; i < 250; i++) {
         if (vde_if_nametoindex(st.s, "vde0") != idx) bad++;                      // success
@@ -555,7 +555,7 @@ TEST(NlinlinePlain, NeverWaitsForeverForAnAnswer) {
     msg.i.ifi_index = 1;
     msg.i.ifi_flags = IFF_UP;
     msg.i.ifi_change = IFF_UP;
-    int before = count_fds();
+    int before = quiet_fds();
     auto t0 = std::chrono::steady_clock::now();
     EXPECT_FAILS_WITH(nlinline_nldialog(&msg), ETIMEDOUT);
     double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
@@ -566,7 +566,7 @@ TEST(NlinlinePlain, NeverWaitsForeverForAnAnswer) {
 }
 
 TEST(NlinlinePlain, NoFdLeakOver1000Calls) {
-    int before = count_fds();
+    int before = quiet_fds();
     unsigned char mac[6];
     uint8_t a4[4] = {127, 0, 0, 1};
     int bad = 0;

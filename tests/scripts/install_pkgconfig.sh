@@ -5,7 +5,8 @@
 # library (ldd, although Debian's libvdestack is installed too) and serves a
 # client; a CMake project finds the package and builds the C++ example on
 # libvdestack++, and pkg-config's vdestack++ builds it too. libvdestack.so.0
-# needs libc alone and exports the C API alone.
+# needs libc alone and exports the C API alone; so do libioth.so.0,
+# libiothconf.so.0 (and libioth) and the ioth_vdestack.so plugin.
 set -euo pipefail
 BUILD="$(cd "$1" && pwd)"
 SRC="$(cd "$2" && pwd)"
@@ -35,6 +36,13 @@ exported=$(nm -D --defined-only "$PREFIX/lib/libvdestack.so.0" | awk '{print $3}
 echo "libvdestack.so.0 exports: $exported"
 [ "$exported" = "socket vde_addstack vde_default_stack vde_delstack vde_msocket vde_stack_restore vde_stack_save vde_stackcmd " ] ||
 	{ echo "libvdestack.so.0 must export the C API alone"; exit 1; }
+# The libioth side likewise: C APIs on libc alone, nothing else exported.
+for lib in lib/libioth.so.0 lib/libiothconf.so.0 lib/ioth/ioth_vdestack.so; do
+	needed=$(readelf -d "$PREFIX/$lib" | sed -n 's/.*(NEEDED).*\[\(.*\)\]/\1/p' | grep -v '^libioth.so.0$' | sort | tr '\n' ' ')
+	[ "$needed" = "ld-linux-x86-64.so.2 libc.so.6 " ] || { echo "$lib must need libc (and libioth) alone: $needed"; exit 1; }
+	other=$(nm -D --defined-only "$PREFIX/$lib" | awk '{print $3}' | grep -v '^ioth_\|^vdestack_ioth_' || true)
+	[ -z "$other" ] || { echo "$lib exports more than its C API: $other"; exit 1; }
+done
 
 export PKG_CONFIG_PATH="$PREFIX/lib/pkgconfig"
 cp "$SRC/examples/vdestack6.c" "$TMP/prog.c"

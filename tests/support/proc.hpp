@@ -19,6 +19,17 @@
 
 namespace vdetest {
 
+#if defined(__SANITIZE_ADDRESS__)
+#define VDETEST_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define VDETEST_ASAN 1
+#endif
+#endif
+#ifndef VDETEST_ASAN
+#define VDETEST_ASAN 0
+#endif
+
 // Sets `name` to `value` until the end of the scope, then restores what it was.
 class ScopedEnv {
 public:
@@ -113,6 +124,29 @@ inline int count_helpers() {
 // baseline that a helper thread's passing fds do not blur.
 inline int quiet_fds();
 
+// Whether every thread of the process but the caller sleeps in a wait of
+// its own, by /proc/self/task/*/wchan: a helper thread or an engine waiting
+// for work (epoll), a linger thread for its deadline (nanosleep), a worker
+// for a job (futex).
+inline bool others_asleep() {
+    const std::string me = std::to_string(::gettid());
+    DIR* d = ::opendir("/proc/self/task");
+    if (d == nullptr) return false;
+    bool asleep = true;
+    while (const dirent* e = ::readdir(d)) {
+        if (e->d_name[0] == '.' || me == e->d_name) continue;
+        std::ifstream f(std::string("/proc/self/task/") + e->d_name + "/wchan");
+        std::string wchan;
+        std::getline(f, wchan);
+        bool waits = false;
+        for (const char* w : {"nanosleep", "ep_poll", "epoll_wait", "futex", "do_sys_poll", "do_poll"})
+            if (wchan.find(w) != std::string::npos) waits = true;
+        if (!waits) asleep = false;
+    }
+    ::closedir(d);
+    return asleep;
+}
+
 // Whether no helper of this process is left, within `seconds` (a helper
 // lingers briefly after its last stack): no child process, no library thread.
 inline bool helper_gone(double seconds = 2.0);
@@ -165,5 +199,17 @@ inline bool helper_gone(double seconds) {
 struct ProcessHelper : ScopedEnv {
     ProcessHelper() : ScopedEnv("VDESTACK_HELPER_THREAD", "0") {}
 };
+
+// fork() for a test whose process has library threads (a helper thread, a
+// linger thread, workers). GCC 12's AddressSanitizer does not hold its
+// allocator's lock across fork(): a fork while another thread is inside the
+// allocator (a helper thread freeing what served a request that just
+// returned) leaves the lock held in the child, whose first malloc then waits
+// forever. glibc's malloc is fork-safe, so only under ASan this first waits
+// (at most 5 s) until every other thread sleeps.
+inline pid_t fork_quietly() {
+    if (VDETEST_ASAN) (void)eventually(others_asleep, 5.0);
+    return ::fork();
+}
 
 }  // namespace vdetest

@@ -104,6 +104,7 @@ using RecvFn = ssize_t (*)(void*, void*, std::size_t, int);
 using SendFn = ssize_t (*)(void*, const void*, std::size_t, int);
 using FdFn = int (*)(void*);
 using ErrnoFn = int* (*)();
+using VoidFn = void (*)();
 
 // The loaded libvdeplug: immutable once published.
 struct VdePlug {
@@ -117,6 +118,11 @@ struct VdePlug {
     FdFn ctlfd = nullptr;
     FdFn close = nullptr;
     ErrnoFn err = nullptr;   // errno of libvdeplug's namespace
+    // Isolated: the namespace's own libc sets up its ctype tables (locale
+    // TLS) for the thread that loaded it only; a thread of the program that
+    // calls in later (a helper thread started after another's dlmopen) runs
+    // this first, or isspace() in its getpwuid_r reads a null table.
+    VoidFn ctype_init = nullptr;
 };
 
 // The file a library path names (links followed: libvdeplug.so.2 is one).
@@ -175,6 +181,9 @@ std::optional<VdePlug> try_load(const std::string& candidate, const FileId& self
         ::dlclose(lib.handle);
         return std::nullopt;
     }
+    Lmid_t lmid = LM_ID_BASE;
+    if (lib.isolated && ::dlinfo(lib.handle, RTLD_DI_LMID, &lmid) == 0)
+        if (void* libc = ::dlmopen(lmid, "libc.so.6", RTLD_NOW | RTLD_NOLOAD)) (void)resolve(libc, "__ctype_init", lib.ctype_init);
     return lib;
 }
 
@@ -371,6 +380,7 @@ std::unique_ptr<Transport> open_extplugin(std::string_view vnl, std::string_view
 
     std::string url(vnl);       // vde_open_real takes writable strings
     std::string descr(opts.descr);
+    if (lib->ctype_init != nullptr) lib->ctype_init();
     *lib->err() = 0;
     void* conn = lib->open(url.data(), descr.data(), kInterfaceVersion, nullptr);
     if (conn == nullptr) {
