@@ -116,6 +116,7 @@ static int lifecycle(int n, char *vnl) {
 		del[i] = t3 - t2;
 		cyc[i] = t3 - t0;
 	}
+	usleep(300000);  /* what a helper holds while it lingers after its last stack (50 ms) is no leak */
 	int fds1 = count_dir("/proc/self/fd");
 	printf("lifecycle.cycle_median %.0f us\n", pct(cyc, n, 0.5));
 	printf("lifecycle.addstack_median %.0f us\n", pct(add, n, 0.5));

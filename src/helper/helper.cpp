@@ -455,7 +455,7 @@ private:
     struct CommandJob {
         std::uint64_t stack = 0;
         UniqueFd reply;
-        UniqueFd netns;  // held until the last command has started
+        UniqueFd netns;  // the stack's namespace, held while the job runs
         std::array<UniqueFd, 3> stdio;
         std::vector<Argv> cmds;
         std::vector<std::vector<char*>> argvs;
