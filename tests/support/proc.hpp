@@ -86,36 +86,37 @@ inline int count_children() {
     return n;
 }
 
+// The first line of /proc/self/task/TID/<file> of each thread of this
+// process (but the calling one with others_only): "comm" gives their names,
+// "wchan" where they sleep.
+inline std::vector<std::string> task_lines(const char* file, bool others_only = false) {
+    std::vector<std::string> lines;
+    const std::string me = std::to_string(::gettid());
+    if (DIR* d = ::opendir("/proc/self/task")) {
+        while (dirent* e = ::readdir(d)) {
+            if (e->d_name[0] == '.' || (others_only && me == e->d_name)) continue;
+            std::ifstream f(std::string("/proc/self/task/") + e->d_name + "/" + file);
+            std::string line;
+            std::getline(f, line);
+            lines.push_back(std::move(line));
+        }
+        ::closedir(d);
+    }
+    return lines;
+}
+
 // Threads of this process that the library made (named "vds-...": see
 // base/thread_name.hpp): a helper thread and its workers, a linger thread.
 inline int count_library_threads() {
     int n = 0;
-    if (DIR* d = ::opendir("/proc/self/task")) {
-        while (dirent* e = ::readdir(d)) {
-            if (e->d_name[0] == '.') continue;
-            std::ifstream f(std::string("/proc/self/task/") + e->d_name + "/comm");
-            std::string comm;
-            std::getline(f, comm);
-            if (comm.rfind("vds-", 0) == 0) n++;
-        }
-        ::closedir(d);
-    }
+    for (const std::string& comm : task_lines("comm")) n += comm.rfind("vds-", 0) == 0 ? 1 : 0;
     return n;
 }
 
 // Helpers of this process: helper processes (its children) and helper threads.
 inline int count_helpers() {
     int n = count_children();
-    if (DIR* d = ::opendir("/proc/self/task")) {
-        while (dirent* e = ::readdir(d)) {
-            if (e->d_name[0] == '.') continue;
-            std::ifstream f(std::string("/proc/self/task/") + e->d_name + "/comm");
-            std::string comm;
-            std::getline(f, comm);
-            if (comm == "vds-helper") n++;
-        }
-        ::closedir(d);
-    }
+    for (const std::string& comm : task_lines("comm")) n += comm == "vds-helper" ? 1 : 0;
     return n;
 }
 
@@ -129,22 +130,13 @@ inline int quiet_fds();
 // for work (epoll), a linger thread for its deadline (nanosleep), a worker
 // for a job (futex).
 inline bool others_asleep() {
-    const std::string me = std::to_string(::gettid());
-    DIR* d = ::opendir("/proc/self/task");
-    if (d == nullptr) return false;
-    bool asleep = true;
-    while (const dirent* e = ::readdir(d)) {
-        if (e->d_name[0] == '.' || me == e->d_name) continue;
-        std::ifstream f(std::string("/proc/self/task/") + e->d_name + "/wchan");
-        std::string wchan;
-        std::getline(f, wchan);
+    for (const std::string& wchan : task_lines("wchan", true)) {
         bool waits = false;
         for (const char* w : {"nanosleep", "ep_poll", "epoll_wait", "futex", "do_sys_poll", "do_poll"})
             if (wchan.find(w) != std::string::npos) waits = true;
-        if (!waits) asleep = false;
+        if (!waits) return false;
     }
-    ::closedir(d);
-    return asleep;
+    return true;
 }
 
 // Whether no helper of this process is left, within `seconds` (a helper
@@ -173,18 +165,8 @@ inline int settled(int (*count)(), int expected, double seconds) {
 
 inline int quiet_fds() {
     (void)eventually([] {
-        if (DIR* d = ::opendir("/proc/self/task")) {
-            bool busy = false;
-            while (dirent* e = ::readdir(d)) {
-                if (e->d_name[0] == '.') continue;
-                std::ifstream f(std::string("/proc/self/task/") + e->d_name + "/comm");
-                std::string comm;
-                std::getline(f, comm);
-                if (comm == "vds-reaper" || comm == "vds-netns" || comm == "vds-linger") busy = true;
-            }
-            ::closedir(d);
-            return !busy;
-        }
+        for (const std::string& comm : task_lines("comm"))
+            if (comm == "vds-reaper" || comm == "vds-netns" || comm == "vds-linger") return false;
         return true;
     }, 3.0);
     return count_fds();
