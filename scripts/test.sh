@@ -38,13 +38,16 @@ if [ "${TSAN:-1}" != 0 ]; then
 	fi
 	cmake --build "$BUILD_TSAN" -j"$(nproc)" --target capi_tests stack_tests unit_tests vdestack-helper
 	reports="$(mktemp -d /tmp/vdestack-tsan.XXXXXX)"
-	# With a helper process (VDESTACK_HELPER_THREAD=0), built with TSan too:
-	# TSan cannot follow a helper thread's stackcmd runners (raw clone3
-	# children of a threaded process); the helper-thread tests set their mode.
-	VDESTACK_HELPER_THREAD=0 TSAN_OPTIONS="log_path=$reports/report" "$BUILD_TSAN/tests/capi_tests" \
-		--gtest_filter='CApi.*:-CApi.NoMulticastRouteIsENODEV'
-	VDESTACK_HELPER_THREAD=0 TSAN_OPTIONS="log_path=$reports/report" "$BUILD_TSAN/tests/stack_tests" \
-		--gtest_filter='CxxApi.*:CxxConfig.*:Fault.*'
+	# Twice: with the helper a thread of the test program (root's default:
+	# the helper's code and the library's in one process) and a process
+	# (VDESTACK_HELPER_THREAD=0; the helper built with TSan too).
+	for thread in 1 0; do
+		echo "# ThreadSanitizer, VDESTACK_HELPER_THREAD=$thread"
+		VDESTACK_HELPER_THREAD=$thread TSAN_OPTIONS="log_path=$reports/report" "$BUILD_TSAN/tests/capi_tests" \
+			--gtest_filter='CApi.*:-CApi.NoMulticastRouteIsENODEV'
+		VDESTACK_HELPER_THREAD=$thread TSAN_OPTIONS="log_path=$reports/report" "$BUILD_TSAN/tests/stack_tests" \
+			--gtest_filter='CxxApi.*:CxxConfig.*:Fault.*'
+	done
 	TSAN_OPTIONS="log_path=$reports/report" "$BUILD_TSAN/tests/unit_tests" --gtest_filter='Reaper.*'
 	if ls "$reports"/report* >/dev/null 2>&1; then
 		cat "$reports"/report*

@@ -1,6 +1,7 @@
 // command.cpp - a vde_stackcmd command's child (see command.hpp).
 #include "helper/command.hpp"
 
+#include <dlfcn.h>
 #include <fcntl.h>
 #include <linux/close_range.h>
 #include <sched.h>
@@ -11,6 +12,7 @@
 #include <unistd.h>
 
 #include <cstdint>
+#include <cstring>
 
 #include "base/error.hpp"
 #include "helper/userns.hpp"
@@ -79,6 +81,23 @@ VDS_RAW int child_main(void* arg) {
     return 2;
 }
 
+using CloneFn = int (*)(int (*)(void*), void*, int, void*, ...);
+
+// libc's clone() itself: a sanitizer runtime interposes one that takes every
+// clone for a fork (ThreadSanitizer then refuses to start threads in the
+// helper: "starting new threads after multi-threaded fork").
+CloneFn libc_clone() noexcept {
+    static const CloneFn fn = [] {
+        CloneFn f = &::clone;
+        if (void* libc = ::dlopen("libc.so.6", RTLD_NOW | RTLD_NOLOAD)) {
+            if (void* sym = ::dlsym(libc, "clone")) std::memcpy(&f, &sym, sizeof f);
+            ::dlclose(libc);
+        }
+        return f;
+    }();
+    return fn;
+}
+
 }  // namespace
 
 StartedCommand start_command(const CommandPlan& plan, const CommandStack& stack) {
@@ -89,7 +108,7 @@ StartedCommand start_command(const CommandPlan& plan, const CommandStack& stack)
     sigset_t all, old;
     sigfillset(&all);
     ::pthread_sigmask(SIG_SETMASK, &all, &old);
-    const int pid = ::clone(child_main, stack.top(), CLONE_VM | CLONE_VFORK | CLONE_PIDFD, &shared, &pidfd);
+    const int pid = libc_clone()(child_main, stack.top(), CLONE_VM | CLONE_VFORK | CLONE_PIDFD, &shared, &pidfd);
     const int clone_err = errno;
     ::pthread_sigmask(SIG_SETMASK, &old, nullptr);
     if (pid < 0) fail(clone_err, "clone(a stackcmd command)");
