@@ -23,7 +23,9 @@
 // its own), and raises NET_ADMIN, NET_RAW, NET_BIND_SERVICE and
 // NET_BROADCAST as ambient capabilities (so that a command of a non-root
 // uid keeps them, as libvdestack does). What failed before the exec comes
-// back through the shared memory.
+// back through the shared memory. The clone() called is libc's own, looked
+// up in the loaded libc.so.6: a sanitizer runtime interposes one that takes
+// every clone for a fork (ThreadSanitizer then refuses new threads).
 // Thread-safety: start_command() may run on one thread at a time per
 // CommandStack (the child borrows it).
 #pragma once
