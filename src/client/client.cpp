@@ -298,17 +298,15 @@ public:
             ssize_t n = recv_with_fds(sent.reply.get(), rbuf, got, all_fds != nullptr ? proto::kMaxSocketBatch : 1, cloexec);
             if (n < static_cast<ssize_t>(sizeof(proto::Reply))) {
                 bad.err = n < 0 ? static_cast<int>(-n) : EPIPE;
-                if (n == 0 && sent.op != proto::Op::Shutdown) {
-                    if (channel_alive()) {
-                        // The helper lives but could not take the request's
-                        // reply socket (the kernel drops passed fds the
-                        // receiver has no room for: a helper thread shares
-                        // the program's fd limit) and dropped the request.
-                        bad.err = EMFILE;
-                        if (msg) *msg = "the stack's helper had no fd left for the request";
-                        return bad;
-                    }
-                    dead_ = true;
+                // alive() marks a helper whose end of the channel hung up dead.
+                if (n == 0 && sent.op != proto::Op::Shutdown && alive()) {
+                    // The helper lives but could not take the request's
+                    // reply socket (the kernel drops passed fds the receiver
+                    // has no room for: a helper thread shares the program's
+                    // fd limit) and dropped the request.
+                    bad.err = EMFILE;
+                    if (msg) *msg = "the stack's helper had no fd left for the request";
+                    return bad;
                 }
                 if (msg) *msg = "the stack's helper process is gone";
                 return bad;
@@ -337,12 +335,6 @@ public:
     }
 
 private:
-    // Whether the helper's end of the channel is still open.
-    [[nodiscard]] bool channel_alive() const noexcept {
-        pollfd p{chan_.get(), 0, 0};
-        return ::poll(&p, 1, 0) == 0 || (p.revents & (POLLHUP | POLLERR)) == 0;
-    }
-
     // Whether a send's errno says the helper's end of the channel is gone.
     static bool gone(int err) noexcept {
         return err == EPIPE || err == ECONNRESET || err == ECONNREFUSED || err == ENOTCONN;
