@@ -20,5 +20,6 @@ int main() {
     // Nothing but the channel (fd 0) and stdout/stderr (/dev/null) may stay open in here.
     ::syscall(SYS_close_range, 3U, ~0U, 0U);
     ::fcntl(vdestack::wire::proto::kChannelFd, F_SETFD, FD_CLOEXEC);
-    return vdestack::helper::helper_main(vdestack::wire::proto::kChannelFd);
+    // The client's settings: the environment it gave us.
+    return vdestack::helper::helper_main(vdestack::wire::proto::kChannelFd, vdestack::Tuning::from_env());
 }

@@ -366,8 +366,10 @@ private:
 
     // Starts the helper as a thread of this process (Tuning::helper_in_thread),
     // every signal blocked: the program's signals are not for it.
+    // It takes this connection's settings (copied before its Hello, while
+    // the constructor waits for it) and its end of the channel.
     void start_thread(UniqueFd theirs) {
-        const int fd = theirs.release();
+        thread_channel_ = theirs.release();
         int rc;
         {
             SignalsBlocked blocked;
@@ -375,14 +377,15 @@ private:
                 &thread_, nullptr,
                 [](void* arg) -> void* {
                     vdestack::name_this_thread("vds-helper");
-                    (void)vdestack::helper::helper_main(static_cast<int>(reinterpret_cast<std::intptr_t>(arg)),
+                    const auto* self = static_cast<const HelperConn*>(arg);
+                    (void)vdestack::helper::helper_main(self->thread_channel_, self->tuning_,
                                                         vdestack::helper::Host::kThread);
                     return nullptr;
                 },
-                reinterpret_cast<void*>(static_cast<std::intptr_t>(fd)));
+                this);
         }
         if (rc != 0) {
-            ::close(fd);
+            ::close(thread_channel_);
             fail(rc, "pthread_create(the helper thread)");
         }
         threaded_ = true;
@@ -407,6 +410,7 @@ private:
     pid_t owner_;
     pid_t pid_ = -1;        // the helper process, or
     pthread_t thread_{};    // the helper thread (threaded_)
+    int thread_channel_ = -1;  // its end of the channel, which it owns from its start
     bool threaded_ = false;
     std::atomic<bool> dead_{false};
     bool direct_sockets_ = false;

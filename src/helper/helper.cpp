@@ -580,10 +580,9 @@ rlimit set_up_process() {
 }
 }  // namespace
 
-int helper_main(int channel, Host host) {
+int helper_main(int channel, Tuning tuning, Host host) {
     UniqueFd chan(channel);
     proto::Hello hello;
-    const Tuning tuning = Tuning::from_env();  // the client's environment, inherited
     const bool userns = tuning.helper_userns();
     rlimit given{RLIM_INFINITY, RLIM_INFINITY};  // what the commands of vde_stackcmd get back
     if (host == Host::kProcess) {

@@ -78,13 +78,17 @@
 // library's semantics), not while the child holds them.
 #pragma once
 
+#include "base/tuning.hpp"
+
 namespace vdestack::helper {
 
 // Where helper_main runs: the vdestack-helper process, or a thread of the program.
 enum class Host { kProcess, kThread };
 
-// Runs the helper on `channel` (owned from here on) until shutdown; returns
-// the exit status. Host::kThread: see above; never throws.
-int helper_main(int channel, Host host = Host::kProcess);
+// Runs the helper on `channel` (owned from here on) with the client's
+// `tuning` (a process reads it from the environment it inherited; a thread
+// gets the library's copy) until shutdown; returns the exit status.
+// Host::kThread: see above; never throws.
+int helper_main(int channel, Tuning tuning, Host host = Host::kProcess);
 
 }  // namespace vdestack::helper
