@@ -13,6 +13,7 @@
 
 #include <cstdint>
 #include <cstring>
+#include <new>
 
 #include "base/error.hpp"
 #include "helper/userns.hpp"
@@ -100,7 +101,13 @@ CloneFn libc_clone() noexcept {
 
 }  // namespace
 
-StartedCommand start_command(const CommandPlan& plan, const CommandStack& stack) {
+StartedCommand start_command(const CommandPlan& plan, CommandStack& stack) {
+    void* top = nullptr;
+    try {
+        top = stack.top();
+    } catch (const std::bad_alloc&) {
+        fail(ENOMEM, "the stack of a stackcmd command");
+    }
     Shared shared{&plan, 0};
     int pidfd = -1;
     // Every signal blocked across the clone: a handler of the program must
@@ -108,7 +115,7 @@ StartedCommand start_command(const CommandPlan& plan, const CommandStack& stack)
     sigset_t all, old;
     sigfillset(&all);
     ::pthread_sigmask(SIG_SETMASK, &all, &old);
-    const int pid = libc_clone()(child_main, stack.top(), CLONE_VM | CLONE_VFORK | CLONE_PIDFD, &shared, &pidfd);
+    const int pid = libc_clone()(child_main, top, CLONE_VM | CLONE_VFORK | CLONE_PIDFD, &shared, &pidfd);
     const int clone_err = errno;
     ::pthread_sigmask(SIG_SETMASK, &old, nullptr);
     if (pid < 0) fail(clone_err, "clone(a stackcmd command)");

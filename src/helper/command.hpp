@@ -40,12 +40,17 @@
 namespace vdestack::helper {
 
 // The stack a command's child runs on until its exec: one per helper (its
-// calling thread waits for the exec, so one child at a time uses it).
+// calling thread waits for the exec, so one child at a time uses it). Made
+// at the first command, and not zeroed: a helper that runs none (a program
+// configured through netlink) maps no page of it.
 class CommandStack {
 public:
     static constexpr std::size_t kSize = 64 * 1024;
-    CommandStack() : mem_(std::make_unique<std::byte[]>(kSize)) {}
-    [[nodiscard]] void* top() const noexcept { return mem_.get() + kSize; }
+    // Its top (stacks grow down). Throws std::bad_alloc.
+    [[nodiscard]] void* top() {
+        if (!mem_) mem_.reset(new std::byte[kSize]);  // default-initialized: untouched
+        return mem_.get() + kSize;
+    }
 
 private:
     std::unique_ptr<std::byte[]> mem_;
@@ -66,9 +71,9 @@ struct StartedCommand {
 };
 
 // Starts plan.argv[0] as described above. Throws Error when no child could
-// be made (clone: EAGAIN, ENOMEM). A command that cannot be executed exits
+// be made (clone: EAGAIN, ENOMEM; ENOMEM for its stack). A command that cannot be executed exits
 // with status 2, as libvdestack's.
-StartedCommand start_command(const CommandPlan& plan, const CommandStack& stack);
+StartedCommand start_command(const CommandPlan& plan, CommandStack& stack);
 
 // The command's exit status, once its pidfd is readable (it has ended): its
 // exit code, 0 when a signal killed it (as libvdestack 0.1.2). Reaps it.
