@@ -164,10 +164,16 @@ inline int settled(int (*count)(), int expected, double seconds) {
 }
 
 inline int quiet_fds() {
-    (void)eventually([] {
+    int last = -1;
+    (void)eventually([&] {
         for (const std::string& comm : task_lines("comm"))
             if (comm == "vds-reaper" || comm == "vds-netns" || comm == "vds-linger") return false;
-        return true;
+        // And the same count twice, 50 ms apart: a job that just answered may
+        // not have handed its fds to the reaper yet.
+        const int now = count_fds();
+        const bool steady = now == last;
+        last = now;
+        return steady;
     }, 3.0);
     return count_fds();
 }
